@@ -1,0 +1,22 @@
+{
+  "targets": [
+    {
+      "target_name": "tsshmem",
+      "sources": [
+        "src/native/addon.cc",
+        "src/native/errors.cc",
+        "src/native/segment.cc",
+        "src/native/lock.cc",
+        "src/native/futex.cc",
+        "src/native/stream.cc",
+        "src/native/waiter.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
+      "libraries": ["-lrt", "-lpthread"]
+    }
+  ]
+}

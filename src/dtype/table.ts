@@ -1,0 +1,90 @@
+/**
+ * The 11 dtypes of the pyshmem format (FORMAT.md, "Dtype codes") and the
+ * TypedArray that holds each.
+ */
+import { describeValue, invalidArgValue } from '../errors.js';
+
+export type Dtype =
+  | 'int8'
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'uint8'
+  | 'uint16'
+  | 'uint32'
+  | 'uint64'
+  | 'float16'
+  | 'float32'
+  | 'float64';
+
+/**
+ * The array `read()` returns for each dtype. float16 is a Uint16Array of raw
+ * IEEE half-precision bits; on runtimes that have `Float16Array`, read()
+ * returns a Float16Array instead (same bits, numeric view).
+ */
+export interface ArrayForDtype {
+  int8: Int8Array;
+  int16: Int16Array;
+  int32: Int32Array;
+  int64: BigInt64Array;
+  uint8: Uint8Array;
+  uint16: Uint16Array;
+  uint32: Uint32Array;
+  uint64: BigUint64Array;
+  float16: Uint16Array;
+  float32: Float32Array;
+  float64: Float64Array;
+}
+
+export type NumericArray = ArrayForDtype[Dtype];
+
+export interface TypedArrayConstructorOf<A extends NumericArray> {
+  new (length: number): A;
+  new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): A;
+  readonly BYTES_PER_ELEMENT: number;
+  readonly name: string;
+}
+
+export interface DtypeInfo {
+  readonly name: Dtype;
+  readonly code: number;
+  readonly itemSize: number;
+  readonly ArrayType: TypedArrayConstructorOf<NumericArray>;
+  /** Elements are bigint (int64, uint64). */
+  readonly bigint: boolean;
+}
+
+const runtimeFloat16Array = (globalThis as { Float16Array?: TypedArrayConstructorOf<NumericArray> }).Float16Array;
+
+function entry(name: Dtype, code: number, ArrayType: TypedArrayConstructorOf<NumericArray>): DtypeInfo {
+  return { name, code, itemSize: ArrayType.BYTES_PER_ELEMENT, ArrayType, bigint: name.endsWith('int64') };
+}
+
+/** Indexed by dtype code. */
+export const DTYPES: readonly DtypeInfo[] = [
+  entry('int8', 0, Int8Array),
+  entry('int16', 1, Int16Array),
+  entry('int32', 2, Int32Array),
+  entry('int64', 3, BigInt64Array),
+  entry('uint8', 4, Uint8Array),
+  entry('uint16', 5, Uint16Array),
+  entry('uint32', 6, Uint32Array),
+  entry('uint64', 7, BigUint64Array),
+  entry('float16', 8, runtimeFloat16Array ?? Uint16Array),
+  entry('float32', 9, Float32Array),
+  entry('float64', 10, Float64Array),
+];
+
+export const DTYPE_NAMES: readonly Dtype[] = DTYPES.map((info) => info.name);
+
+export function dtypeByName(name: unknown): DtypeInfo {
+  const info = DTYPES.find((candidate) => candidate.name === name);
+  if (info === undefined) {
+    throw invalidArgValue(`unknown dtype ${describeValue(name)}: use one of ${DTYPE_NAMES.join(', ')}`);
+  }
+  return info;
+}
+
+export function dtypeByCode(code: number): DtypeInfo | undefined {
+  return Number.isInteger(code) ? DTYPES[code] : undefined;
+}

@@ -1,0 +1,54 @@
+/**
+ * tsshmem's own area of the metadata object, after byte 256 (FORMAT.md,
+ * "Room for extensions"). pyshmem never reads it; a stream created by pyshmem
+ * has none, and everything here is optional.
+ *
+ *   offset  size  content
+ *   256     8     magic "tsshmem1"
+ *   264     4     extension version (1), uint32 LE
+ *   272     4     notify word: bumped after every tsshmem write; futex(2) target
+ *   276     4     number of readers sleeping on the notify word
+ *   280     4     byte length of the stream name
+ *   284     ...   the stream name, UTF-8 (so tools can show it; pyshmem stores only a hash)
+ */
+import { METADATA_BYTES } from './metadata.js';
+
+export const EXTENDED_METADATA_BYTES = 4096;
+const MAGIC = Buffer.from('tsshmem1', 'latin1');
+const EXTENSION_VERSION = 1;
+
+export const Extension = {
+  magic: METADATA_BYTES,
+  version: METADATA_BYTES + 8,
+  notifyWord: METADATA_BYTES + 16,
+  waiterCount: METADATA_BYTES + 20,
+  nameLength: METADATA_BYTES + 24,
+  name: METADATA_BYTES + 28,
+} as const;
+
+export const MAX_STORED_NAME_BYTES = EXTENDED_METADATA_BYTES - Extension.name;
+
+export function hasExtension(metadata: Uint8Array): boolean {
+  return metadata.length >= EXTENDED_METADATA_BYTES && Buffer.from(metadata.buffer, metadata.byteOffset + Extension.magic, 8).equals(MAGIC);
+}
+
+/** Writes the extension header and, if it fits, the name; the futex words start at 0. */
+export function writeExtension(metadata: Uint8Array, name: string): void {
+  const bytes = Buffer.from(metadata.buffer, metadata.byteOffset, metadata.length);
+  MAGIC.copy(bytes, Extension.magic);
+  bytes.writeUInt32LE(EXTENSION_VERSION, Extension.version);
+  const encoded = Buffer.from(name, 'utf8');
+  if (encoded.length <= MAX_STORED_NAME_BYTES) {
+    bytes.writeUInt32LE(encoded.length, Extension.nameLength);
+    encoded.copy(bytes, Extension.name);
+  }
+}
+
+/** The stream name stored by tsshmem, or null (pyshmem stream, or a name too long to store). */
+export function readStoredName(metadata: Uint8Array): string | null {
+  if (!hasExtension(metadata)) return null;
+  const bytes = Buffer.from(metadata.buffer, metadata.byteOffset, metadata.length);
+  const length = bytes.readUInt32LE(Extension.nameLength);
+  if (length === 0 || length > MAX_STORED_NAME_BYTES) return null;
+  return bytes.toString('utf8', Extension.name, Extension.name + length);
+}

@@ -1,0 +1,57 @@
+/**
+ * The native addon (src/native/*.cc), loaded with node-gyp-build so that
+ * prebuilds can ship later. Typed here; mechanisms only, no policy.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface FdStat {
+  readonly size: number;
+  readonly mode: number;
+  readonly uid: number;
+  readonly isFile: boolean;
+}
+
+/** The mapped segments of one handle; see src/native/stream.h. */
+export interface NativeStream {
+  metaBuffer(): ArrayBuffer;
+  dataBuffer(): ArrayBuffer;
+  /** false: the lock is held elsewhere, nothing written. lockFd -1: the caller holds the lock. */
+  write(source: ArrayBufferView | null, lockFd: number): boolean;
+  /** The count of the copied write, or -1 (sequence stuck odd), -2 (never stable) after budgetMs. */
+  read(destination: ArrayBufferView, budgetMs: number): number;
+  repairSequence(): boolean;
+  /** New count or -1 on timeout; blocks the calling thread. */
+  waitSync(lastCount: number, timeoutMs: number, spinUs: number): number;
+  /** New count now, or a promise of the new count, -1 (timeout) or -2 (cancelled). */
+  waitAsync(lastCount: number, timeoutMs: number, spinUs: number): number | Promise<number>;
+  cancelWait(): void;
+  close(): void;
+}
+
+export interface NativeBinding {
+  shmCreate(name: string, size: number, mode: number): number;
+  shmOpen(name: string): number;
+  shmUnlink(name: string): boolean;
+  fdStat(fd: number): FdStat;
+  closeFd(fd: number): void;
+  lockFileOpen(path: string): number;
+  flockTry(fd: number): boolean;
+  flockWait(fd: number): void;
+  flockRelease(fd: number): void;
+  NativeStream: new (
+    metaFd: number,
+    metaLength: number,
+    dataFd: number,
+    dataLength: number,
+    payloadBytes: number,
+    notifyOffset: number,
+    waitersOffset: number,
+  ) => NativeStream;
+}
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const load = createRequire(import.meta.url)('node-gyp-build') as (root: string) => unknown;
+
+export const native = load(packageRoot) as NativeBinding;

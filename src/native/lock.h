@@ -1,0 +1,9 @@
+#pragma once
+#include <napi.h>
+
+namespace tsshmem {
+
+// lockFileOpen, flockTry, flockWait, flockRelease.
+void InitLock(Napi::Env env, Napi::Object exports);
+
+}  // namespace tsshmem

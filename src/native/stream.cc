@@ -1,0 +1,306 @@
+#include "stream.h"
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <sched.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "futex.h"
+#include "shared_fields.h"
+
+namespace tsshmem {
+
+// One mmap'ed region. Shared by the stream and by the external ArrayBuffer
+// that exposes it to JavaScript, so whichever is collected last unmaps it;
+// close() unmaps at once after detaching that buffer.
+class Mapping {
+ public:
+  Mapping(void* address, size_t length) : address_(address), length_(length) {}
+  ~Mapping() { Unmap(); }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+
+  static std::shared_ptr<Mapping> Map(Napi::Env env, int fd, size_t length) {
+    void* address = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (address == MAP_FAILED) ThrowSystemError(env, errno, "mmap");
+    return std::make_shared<Mapping>(address, length);
+  }
+
+  void* address() const { return address_; }
+  size_t length() const { return length_; }
+
+  void Unmap() {
+    if (address_ == nullptr) return;
+    munmap(address_, length_);
+    address_ = nullptr;
+  }
+
+ private:
+  void* address_;
+  size_t length_;
+};
+
+namespace {
+
+double g_pid = 0;
+
+size_t ElementSize(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array: return 1;
+    case napi_int16_array:
+    case napi_uint16_array: return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array: return 4;
+    default: return 8;
+  }
+}
+
+// The bytes behind a TypedArray, Buffer or DataView, without copying.
+bool ViewBytes(napi_env env, napi_value value, void** data, size_t* bytes) {
+  bool is_typed = false;
+  napi_is_typedarray(env, value, &is_typed);
+  if (is_typed) {
+    napi_typedarray_type type;
+    size_t length = 0;
+    if (napi_get_typedarray_info(env, value, &type, &length, data, nullptr, nullptr) != napi_ok) return false;
+    *bytes = length * ElementSize(type);
+    return true;
+  }
+  bool is_view = false;
+  napi_is_dataview(env, value, &is_view);
+  return is_view && napi_get_dataview_info(env, value, bytes, data, nullptr, nullptr) == napi_ok;
+}
+
+bool IsOdd(double sequence) { return (static_cast<uint64_t>(sequence) & 1) != 0; }
+
+int64_t DeadlineAfterMs(double timeoutMs) {
+  if (timeoutMs < 0) return kNoDeadline;
+  return MonotonicNs() + static_cast<int64_t>(timeoutMs * 1e6);
+}
+
+constexpr double kReadWriterStuck = -1;
+constexpr double kReadNeverStable = -2;
+
+}  // namespace
+
+void NativeStream::Init(Napi::Env env, Napi::Object exports) {
+  g_pid = static_cast<double>(getpid());
+  Napi::Function ctor = DefineClass(env, "NativeStream",
+                                    {
+                                        InstanceMethod<&NativeStream::MetaBuffer>("metaBuffer"),
+                                        InstanceMethod<&NativeStream::DataBuffer>("dataBuffer"),
+                                        InstanceMethod<&NativeStream::Write>("write"),
+                                        InstanceMethod<&NativeStream::Read>("read"),
+                                        InstanceMethod<&NativeStream::RepairSequence>("repairSequence"),
+                                        InstanceMethod<&NativeStream::WaitSync>("waitSync"),
+                                        InstanceMethod<&NativeStream::WaitAsync>("waitAsync"),
+                                        InstanceMethod<&NativeStream::CancelWait>("cancelWait"),
+                                        InstanceMethod<&NativeStream::Close>("close"),
+                                    });
+  exports.Set("NativeStream", ctor);
+}
+
+// new NativeStream(metaFd, metaLength, dataFd, dataLength, payloadBytes, notifyOffset, waitersOffset)
+// The descriptors may be closed once this returns. Offsets are -1 for a
+// stream without tsshmem's extension area.
+NativeStream::NativeStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeStream>(info) {
+  Napi::Env env = info.Env();
+  int metaFd = info[0].As<Napi::Number>().Int32Value();
+  size_t metaLength = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  int dataFd = info[2].As<Napi::Number>().Int32Value();
+  size_t dataLength = static_cast<size_t>(info[3].As<Napi::Number>().Int64Value());
+  payload_bytes_ = static_cast<size_t>(info[4].As<Napi::Number>().Int64Value());
+  int64_t notifyOffset = info[5].As<Napi::Number>().Int64Value();
+  int64_t waitersOffset = info[6].As<Napi::Number>().Int64Value();
+  if (payload_bytes_ > dataLength || metaLength < 256) {
+    throw Napi::RangeError::New(env, "segment smaller than its metadata says");
+  }
+  meta_ = Mapping::Map(env, metaFd, metaLength);
+  data_ = Mapping::Map(env, dataFd, dataLength);
+  auto* base = static_cast<uint8_t*>(meta_->address());
+  target_.meta = reinterpret_cast<const double*>(base);
+  if (notifyOffset >= 0 && waitersOffset >= 0 && static_cast<size_t>(std::max(notifyOffset, waitersOffset)) + 4 <= metaLength) {
+    target_.notify = reinterpret_cast<uint32_t*>(base + notifyOffset);
+    target_.waiters = reinterpret_cast<uint32_t*>(base + waitersOffset);
+  }
+}
+
+NativeStream::~NativeStream() {
+  if (waiter_) waiter_->Stop();
+}
+
+void NativeStream::CheckOpen(Napi::Env env) const {
+  if (closed_) throw Napi::Error::New(env, "stream is closed");
+}
+
+double* NativeStream::Meta() const { return static_cast<double*>(meta_->address()); }
+
+Napi::Value NativeStream::BufferOf(Napi::Env env, const std::shared_ptr<Mapping>& mapping,
+                                   Napi::Reference<Napi::ArrayBuffer>& cache) {
+  CheckOpen(env);
+  if (cache.IsEmpty()) {
+    auto* keepAlive = new std::shared_ptr<Mapping>(mapping);
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+        env, mapping->address(), mapping->length(),
+        [](Napi::Env, void*, std::shared_ptr<Mapping>* hint) { delete hint; }, keepAlive);
+    cache = Napi::Persistent(buffer);
+  }
+  return cache.Value();
+}
+
+Napi::Value NativeStream::MetaBuffer(const Napi::CallbackInfo& info) {
+  return BufferOf(info.Env(), meta_, meta_buffer_);
+}
+
+Napi::Value NativeStream::DataBuffer(const Napi::CallbackInfo& info) {
+  return BufferOf(info.Env(), data_, data_buffer_);
+}
+
+// write(source | null, lockFd) -> false if lockFd's lock is held elsewhere
+// (nothing written), true once the frame is published. source null writes
+// zeros. lockFd < 0: the caller already holds the lock.
+Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  void* source = nullptr;
+  size_t bytes = 0;
+  if (!info[0].IsNull()) {
+    if (!ViewBytes(env, info[0], &source, &bytes)) throw Napi::TypeError::New(env, "source must be an ArrayBufferView");
+    if (bytes != payload_bytes_) throw Napi::RangeError::New(env, "source byte length differs from the payload");
+  }
+  int lockFd = info[1].As<Napi::Number>().Int32Value();
+  double* meta = Meta();
+  if (lockFd >= 0) {
+    while (flock(lockFd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
+      if (errno != EINTR) ThrowSystemError(env, errno, "flock");
+    }
+    StoreField(meta, kLockOwnerPid, g_pid, __ATOMIC_RELAXED);
+    StoreField(meta, kLockDepth, 1, __ATOMIC_RELAXED);
+  }
+  double sequence = LoadField(meta, kWriteSequence, __ATOMIC_RELAXED);
+  // Odd while we hold the lock means a writer died mid-write: restore parity.
+  if (IsOdd(sequence)) sequence += 1;
+  StoreField(meta, kWriteSequence, sequence + 1, __ATOMIC_RELAXED);
+  std::atomic_thread_fence(std::memory_order_release);
+  void* payload = data_->address();
+  if (source == nullptr) {
+    std::memset(payload, 0, payload_bytes_);
+  } else {
+    std::memcpy(payload, source, payload_bytes_);
+  }
+  StoreField(meta, kCount, LoadField(meta, kCount, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+  StoreField(meta, kWriteTime, UnixSeconds(), __ATOMIC_RELAXED);
+  StoreField(meta, kWriteSequence, sequence + 2, __ATOMIC_RELEASE);
+  if (lockFd >= 0) {
+    StoreField(meta, kLockOwnerPid, 0, __ATOMIC_RELAXED);
+    StoreField(meta, kLockDepth, 0, __ATOMIC_RELAXED);
+    flock(lockFd, LOCK_UN);
+  }
+  NotifyWaiters(target_);
+  return Napi::Boolean::New(env, true);
+}
+
+// read(destination, budgetMs) -> the count of the write copied, or -1 (the
+// sequence stayed odd for budgetMs) or -2 (writes kept landing during the
+// copy for budgetMs). budgetMs < 0: no limit.
+Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  void* destination = nullptr;
+  size_t bytes = 0;
+  if (!ViewBytes(env, info[0], &destination, &bytes)) throw Napi::TypeError::New(env, "destination must be an ArrayBufferView");
+  if (bytes != payload_bytes_) throw Napi::RangeError::New(env, "destination byte length differs from the payload");
+  double budgetMs = info[1].As<Napi::Number>().DoubleValue();
+  const double* meta = Meta();
+  const void* payload = data_->address();
+  int64_t deadline = 0;
+  for (int attempt = 0;; ++attempt) {
+    double before = LoadField(meta, kWriteSequence, __ATOMIC_ACQUIRE);
+    bool odd = IsOdd(before);
+    if (!odd) {
+      double count = LoadField(meta, kCount, __ATOMIC_RELAXED);
+      std::memcpy(destination, payload, payload_bytes_);
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (LoadField(meta, kWriteSequence, __ATOMIC_RELAXED) == before) return Napi::Number::New(env, count);
+    }
+    if (attempt < 64) {
+      CpuRelax();
+      continue;
+    }
+    int64_t now = MonotonicNs();
+    if (deadline == 0) deadline = DeadlineAfterMs(budgetMs);
+    if (now >= deadline) return Napi::Number::New(env, odd ? kReadWriterStuck : kReadNeverStable);
+    sched_yield();
+  }
+}
+
+// repairSequence() -> true if the sequence was odd and is now even. Only
+// correct while the caller holds the lock: then no write is in progress.
+Napi::Value NativeStream::RepairSequence(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  double* meta = Meta();
+  double sequence = LoadField(meta, kWriteSequence, __ATOMIC_RELAXED);
+  if (!IsOdd(sequence)) return Napi::Boolean::New(env, false);
+  StoreField(meta, kWriteSequence, sequence + 1, __ATOMIC_RELEASE);
+  return Napi::Boolean::New(env, true);
+}
+
+// waitSync(lastCount, timeoutMs, spinUs) -> new count, or -1 on timeout.
+// Blocks the calling thread.
+Napi::Value NativeStream::WaitSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  double lastCount = info[0].As<Napi::Number>().DoubleValue();
+  int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
+  int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
+  return Napi::Number::New(env, WaitForNewCount(target_, lastCount, deadline, spinNs, nullptr));
+}
+
+// waitAsync(lastCount, timeoutMs, spinUs) -> the new count at once if it is
+// already there (or appears while spinning on this thread), else a Promise of
+// the new count, -1 (timeout) or -2 (cancelled).
+Napi::Value NativeStream::WaitAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  double lastCount = info[0].As<Napi::Number>().DoubleValue();
+  int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
+  int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
+  double now = WaitForNewCount(target_, lastCount, MonotonicNs(), spinNs, nullptr);
+  if (now != kWaitTimedOut) return Napi::Number::New(env, now);
+  if (!waiter_) waiter_ = std::make_unique<Waiter>(env, target_);
+  if (waiter_->Pending()) throw Napi::Error::New(env, "a wait is already pending on this stream");
+  return waiter_->Start(env, Value(), lastCount, deadline);
+}
+
+Napi::Value NativeStream::CancelWait(const Napi::CallbackInfo& info) {
+  if (waiter_) waiter_->Cancel();
+  return info.Env().Undefined();
+}
+
+// close(): stops the waiter, detaches the ArrayBuffers handed to JavaScript
+// (views on them become empty instead of dangling) and unmaps. Idempotent.
+Napi::Value NativeStream::Close(const Napi::CallbackInfo& info) {
+  if (closed_) return info.Env().Undefined();
+  closed_ = true;
+  if (waiter_) waiter_->Stop();
+  for (Napi::Reference<Napi::ArrayBuffer>* cache : {&meta_buffer_, &data_buffer_}) {
+    if (!cache->IsEmpty()) {
+      cache->Value().Detach();
+      cache->Reset();
+    }
+  }
+  meta_->Unmap();
+  data_->Unmap();
+  return info.Env().Undefined();
+}
+
+}  // namespace tsshmem

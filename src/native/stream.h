@@ -1,0 +1,46 @@
+// NativeStream: the mapped metadata and data segments of one open handle,
+// mirroring the TypeScript SharedMemory object one to one. It owns the hot
+// paths: the fenced seqlock write, the consistent-copy read and the waits.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "waiter.h"
+
+namespace tsshmem {
+
+class Mapping;
+
+class NativeStream : public Napi::ObjectWrap<NativeStream> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports);
+  explicit NativeStream(const Napi::CallbackInfo& info);
+  ~NativeStream() override;
+
+ private:
+  Napi::Value MetaBuffer(const Napi::CallbackInfo& info);
+  Napi::Value DataBuffer(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value RepairSequence(const Napi::CallbackInfo& info);
+  Napi::Value WaitSync(const Napi::CallbackInfo& info);
+  Napi::Value WaitAsync(const Napi::CallbackInfo& info);
+  Napi::Value CancelWait(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  void CheckOpen(Napi::Env env) const;
+  double* Meta() const;
+  Napi::Value BufferOf(Napi::Env env, const std::shared_ptr<Mapping>& mapping, Napi::Reference<Napi::ArrayBuffer>& cache);
+
+  std::shared_ptr<Mapping> meta_;
+  std::shared_ptr<Mapping> data_;
+  Napi::Reference<Napi::ArrayBuffer> meta_buffer_;
+  Napi::Reference<Napi::ArrayBuffer> data_buffer_;
+  size_t payload_bytes_ = 0;
+  WaitTarget target_;
+  std::unique_ptr<Waiter> waiter_;
+  bool closed_ = false;
+};
+
+}  // namespace tsshmem

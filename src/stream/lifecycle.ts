@@ -1,0 +1,115 @@
+/** create(), open() and unlink(): the entry points that validate what users pass. */
+import { describeValue, invalidArgType, invalidArgValue, ShmError } from '../errors.js';
+import { formatShape } from '../dtype/convert.js';
+import { dtypeByName, type Dtype } from '../dtype/table.js';
+import { MAX_NDIM, MAX_PAYLOAD_BYTES, type StreamHeader } from '../format/metadata.js';
+import { checkStreamName, lockPath } from '../format/names.js';
+import { gpuAvailable } from './gpu.js';
+import { createSegments, openSegments, unlinkStream } from './segments.js';
+import { SharedMemory } from './shared-memory.js';
+
+export interface CreateOptions<D extends Dtype = Dtype> {
+  /** Dimensions, outermost first: a positive integer or an array of 1 to 19 of them. */
+  readonly shape: number | readonly number[];
+  /** Default 'float32'. */
+  readonly dtype?: D;
+  /** Payload bytes; optional, and if given must equal product(shape) x item size. */
+  readonly size?: number;
+  /** 'cuda:N' for a GPU stream; not supported by this build (see gpuAvailable()). */
+  readonly gpuDevice?: string | null;
+  /** GPU streams only; CPU streams always hold the payload in the data segment. */
+  readonly cpuMirror?: boolean;
+  /** Permission bits of the shm objects; default 0o600 (owner only). */
+  readonly mode?: number;
+  /** Take the write lock now and hold it while the handle lives: writes need no system call. */
+  readonly exclusiveWriter?: boolean;
+}
+
+export interface OpenOptions {
+  /** 'cuda:N' to attach a GPU stream's device memory; not supported by this build. */
+  readonly gpuDevice?: string | null;
+  /** Take the write lock now and hold it while the handle lives (fails with EBUSY if held). */
+  readonly exclusiveWriter?: boolean;
+}
+
+export const DEFAULT_MODE = 0o600;
+
+/** Creates a new stream; fails with EEXIST if the name is taken. */
+export function create<D extends Dtype = 'float32'>(name: string, options: CreateOptions<D>): SharedMemory<D> {
+  checkStreamName(name);
+  if (typeof options !== 'object' || options === null) {
+    throw invalidArgType(`create(name, options) needs an options object with a shape, received ${describeValue(options)}`);
+  }
+  checkNoGpu(options.gpuDevice);
+  if (options.cpuMirror === false) throw invalidArgValue('cpuMirror: false applies to GPU streams only; a CPU stream always holds its payload');
+  const dtype = dtypeByName(options.dtype ?? 'float32');
+  const shape = checkShape(options.shape);
+  const size = shape.reduce((product, dimension) => product * dimension, dtype.itemSize);
+  if (!Number.isSafeInteger(size) || size > MAX_PAYLOAD_BYTES) throw invalidArgValue(`shape ${formatShape(shape)} is too large`);
+  if (options.size !== undefined && options.size !== size) {
+    throw invalidArgValue(`size ${describeValue(options.size)} does not match shape ${formatShape(shape)} of ${dtype.name} (${size} bytes): omit size or pass ${size}`);
+  }
+  const mode = checkMode(options.mode);
+  const header: StreamHeader = { dtype, shape, size, gpuEnabled: false, deviceIndex: -1, creatorPid: process.pid, cpuMirror: true };
+  const stream = createSegments(name, header, mode);
+  try {
+    return new SharedMemory<D>({ name, header, native: stream, owner: true, lockPath: lockPath(name), exclusiveWriter: options.exclusiveWriter === true });
+  } catch (error) {
+    stream.close();
+    unlinkStream(name);
+    throw error;
+  }
+}
+
+/** Opens an existing stream, created by tsshmem or pyshmem; fails with ENOENT if there is none. */
+export function open(name: string, options: OpenOptions = {}): SharedMemory {
+  checkStreamName(name);
+  checkNoGpu(options.gpuDevice);
+  const { header, native } = openSegments(name);
+  try {
+    return new SharedMemory({ name, header, native, owner: false, lockPath: lockPath(name), exclusiveWriter: options.exclusiveWriter === true });
+  } catch (error) {
+    native.close();
+    throw error;
+  }
+}
+
+/** Removes a stream's objects (each may already be gone); true if any existed. */
+export function unlink(name: string): boolean {
+  checkStreamName(name);
+  return unlinkStream(name);
+}
+
+function checkShape(shape: unknown): number[] {
+  const dimensions = typeof shape === 'number' ? [shape] : shape;
+  if (!Array.isArray(dimensions)) {
+    throw invalidArgType(`shape must be a positive integer or an array of them, received ${describeValue(shape)}`);
+  }
+  if (dimensions.length < 1 || dimensions.length > MAX_NDIM) {
+    throw invalidArgValue(`shape must have 1 to ${MAX_NDIM} dimensions, received ${dimensions.length}`);
+  }
+  for (const dimension of dimensions) {
+    if (!Number.isSafeInteger(dimension) || (dimension as number) < 1) {
+      throw invalidArgValue(`shape dimensions must be positive integers, received ${formatShape(dimensions.map(String) as never)}`);
+    }
+  }
+  return [...(dimensions as number[])];
+}
+
+function checkMode(mode: unknown): number {
+  if (mode === undefined) return DEFAULT_MODE;
+  if (!Number.isInteger(mode) || (mode as number) < 0 || (mode as number) > 0o777) {
+    throw invalidArgValue(`mode must be permission bits from 0 to 0o777, received ${describeValue(mode)}`);
+  }
+  return mode as number;
+}
+
+function checkNoGpu(gpuDevice: unknown): void {
+  if (gpuDevice === undefined || gpuDevice === null) return;
+  if (!gpuAvailable()) {
+    throw new ShmError(
+      'ERR_GPU_UNAVAILABLE',
+      `gpuDevice ${describeValue(gpuDevice)}: GPU streams are not supported by this build of tsshmem (gpuAvailable() is false); omit gpuDevice for a CPU stream`,
+    );
+  }
+}

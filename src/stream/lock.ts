@@ -1,0 +1,187 @@
+/**
+ * The cross-process write lock of a stream (FORMAT.md, "Writing"): flock(2)
+ * on `<tmp>/pyshmem-locks/<base>.lock`. As in pyshmem, one descriptor per
+ * lock path per thread of JavaScript (module state is per isolate, so each
+ * worker thread has its own and threads exclude each other), re-entrant
+ * inside it, and the owner pid and depth recorded in the metadata.
+ */
+import { lstatSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+import { AbortError, ShmError } from '../errors.js';
+import { Field } from '../format/metadata.js';
+import { native } from '../native/binding.js';
+import { checkDuration } from './options.js';
+
+export interface AcquireOptions {
+  /** Milliseconds to wait for the lock; default Infinity (wait until free). */
+  readonly timeout?: number;
+  /** Milliseconds between tries while another process holds the lock; default 1. */
+  readonly pollInterval?: number;
+  /** Cancels an asynchronous acquire with an AbortError. */
+  readonly signal?: AbortSignal;
+}
+
+interface LockFile {
+  readonly fd: number;
+  depth: number;
+  users: number;
+}
+
+const lockFiles = new Map<string, LockFile>();
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+function sleepSync(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}
+
+/** Opens (or shares) the lock file of path, creating its directory; refuses symlinks. */
+function openLockFile(path: string): LockFile {
+  const existing = lockFiles.get(path);
+  if (existing !== undefined) {
+    existing.users++;
+    return existing;
+  }
+  const directory = dirname(path);
+  mkdirSync(directory, { recursive: true });
+  if (!lstatSync(directory).isDirectory()) {
+    throw new ShmError('EACCES', `the lock directory ${directory} is not a directory (a symlink?): remove it and retry`);
+  }
+  const file = { fd: native.lockFileOpen(path), depth: 0, users: 1 };
+  lockFiles.set(path, file);
+  return file;
+}
+
+export class StreamLock {
+  readonly #path: string;
+  readonly #file: LockFile;
+  readonly #meta: () => Float64Array;
+  readonly #describe: string;
+  #claimed = false;
+
+  /** meta: the handle's live metadata view, where the owner pid and depth are recorded. */
+  constructor(path: string, meta: () => Float64Array, describe: string) {
+    this.#path = path;
+    this.#file = openLockFile(path);
+    this.#meta = meta;
+    this.#describe = describe;
+  }
+
+  get held(): boolean {
+    return this.#file.depth > 0;
+  }
+
+  get depth(): number {
+    return this.#file.depth;
+  }
+
+  /** The lock file's descriptor, for a native write that takes the lock itself. */
+  get fd(): number {
+    return this.#file.fd;
+  }
+
+  /** Takes the lock if it is free (or already ours); never waits. */
+  tryAcquire(): boolean {
+    if (this.#file.depth === 0 && !native.flockTry(this.#file.fd)) return false;
+    this.#enter();
+    return true;
+  }
+
+  /** Blocks the calling thread until the lock is taken or timeout passes. */
+  acquireSync(options: AcquireOptions = {}): void {
+    const { timeout, pollInterval } = lockTimings(options);
+    if (this.tryAcquire()) return;
+    if (timeout === Infinity) {
+      native.flockWait(this.#file.fd);
+      this.#enter();
+      return;
+    }
+    const deadline = performance.now() + timeout;
+    for (;;) {
+      const left = deadline - performance.now();
+      if (left <= 0) throw this.#timeoutError(timeout);
+      sleepSync(Math.min(pollInterval, left));
+      if (this.tryAcquire()) return;
+    }
+  }
+
+  /** Waits without blocking the event loop, polling every pollInterval ms. */
+  async acquire(options: AcquireOptions = {}): Promise<void> {
+    const { timeout, pollInterval } = lockTimings(options);
+    const { signal } = options;
+    const deadline = performance.now() + timeout;
+    for (;;) {
+      if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+      if (this.tryAcquire()) return;
+      const left = deadline - performance.now();
+      if (left <= 0) throw this.#timeoutError(timeout);
+      await delay(Math.min(pollInterval, left), undefined, { signal }).catch((error: unknown) => {
+        throw new AbortError(undefined, { cause: signal?.reason ?? error });
+      });
+    }
+  }
+
+  /**
+   * Takes the lock now and keeps it until close() (the single-writer role):
+   * writes then need no system call. Fails with EBUSY if another holds it.
+   */
+  claim(): void {
+    if (this.#claimed) return;
+    if (!this.tryAcquire()) {
+      const owner = this.#meta()[Field.lockOwnerPid];
+      throw new ShmError('EBUSY', `cannot claim the writer role of ${this.#describe}: its lock is held${owner ? ` by pid ${owner}` : ''}`);
+    }
+    this.#claimed = true;
+  }
+
+  release(): void {
+    if (this.#file.depth === (this.#claimed ? 1 : 0)) {
+      throw new ShmError('ERR_LOCK_NOT_HELD', `cannot release the lock of ${this.#describe}: it is unlocked (release() without acquire())`);
+    }
+    this.#file.depth--;
+    const meta = this.#meta();
+    meta[Field.lockDepth] = this.#file.depth;
+    if (this.#file.depth === 0) {
+      meta[Field.lockOwnerPid] = 0;
+      native.flockRelease(this.#file.fd);
+    }
+  }
+
+  /** Drops this handle's use of the lock file; the last user closes it (releasing any flock). */
+  close(): void {
+    if (this.#claimed) {
+      this.#claimed = false;
+      this.release();
+    }
+    this.#file.users--;
+    if (this.#file.users > 0) return;
+    if (this.#file.depth > 0) {
+      const meta = this.#meta();
+      meta[Field.lockOwnerPid] = 0;
+      meta[Field.lockDepth] = 0;
+    }
+    lockFiles.delete(this.#path);
+    native.closeFd(this.#file.fd);
+  }
+
+  #enter(): void {
+    this.#file.depth++;
+    const meta = this.#meta();
+    meta[Field.lockOwnerPid] = process.pid;
+    meta[Field.lockDepth] = this.#file.depth;
+  }
+
+  #timeoutError(timeout: number): ShmError {
+    const owner = this.#meta()[Field.lockOwnerPid];
+    const holder = owner ? ` (held by pid ${owner})` : '';
+    return new ShmError('ETIMEDOUT', `timed out after ${timeout} ms waiting for the lock of ${this.#describe}${holder}`);
+  }
+}
+
+function lockTimings(options: AcquireOptions): { timeout: number; pollInterval: number } {
+  return {
+    timeout: checkDuration(options.timeout, 'timeout', Infinity),
+    pollInterval: checkDuration(options.pollInterval, 'pollInterval', 1, { positive: true }),
+  };
+}

@@ -1,0 +1,492 @@
+/**
+ * class SharedMemory: one open handle on a named stream. Obtain it with
+ * create() or open() (src/stream/lifecycle.ts); the constructor is internal.
+ */
+import { AbortError, describeValue, invalidArgType, ShmError } from '../errors.js';
+import { formatShape, toPayload, type WritableValue } from '../dtype/convert.js';
+import type { ArrayForDtype, Dtype } from '../dtype/table.js';
+import { Field, type StreamHeader } from '../format/metadata.js';
+import type { NativeStream } from '../native/binding.js';
+import { type AcquireOptions, StreamLock } from './lock.js';
+import { checkDuration, checkSignal } from './options.js';
+import { unlinkStream } from './segments.js';
+
+/** How long a safe read waits for a write in progress before ETIMEDOUT, by default. */
+export const DEFAULT_READ_TIMEOUT = 5000;
+/** How long write() and clear() wait for a lock held by another process, by default. */
+export const DEFAULT_WRITE_TIMEOUT = 10000;
+/** A read stuck on an odd sequence checks this often whether the writer is gone. */
+const INTERRUPTION_CHECK_MS = 10;
+const READ_WRITER_STUCK = -1;
+const WAIT_TIMED_OUT = -1;
+const WAIT_CANCELLED = -2;
+
+export interface ReadOptions<A> {
+  /** true (default): a consistent copy (seqlock). false: the live view; requires holding the lock. */
+  readonly safe?: boolean;
+  /** Copy into this array (of the stream's dtype and element count) instead of allocating. */
+  readonly out?: A;
+  /** Milliseconds to wait for a write in progress to finish; default 5000. */
+  readonly timeout?: number;
+  /**
+   * When a writer died mid-write (the sequence is odd and nobody holds the
+   * lock): false (default) throws ERR_WRITE_INTERRUPTED; true returns the
+   * payload as it is.
+   */
+  readonly allowInterrupted?: boolean;
+}
+
+export interface WaitOptions<A> extends Omit<ReadOptions<A>, 'timeout'> {
+  /** Milliseconds to wait for a new write; default Infinity. */
+  readonly timeout?: number;
+  /** Cancels the wait with an AbortError. */
+  readonly signal?: AbortSignal;
+  /**
+   * Milliseconds (fractions allowed: 0.05 is 50 µs) to busy-wait on the
+   * calling thread before sleeping in the kernel; default 0. Lowest latency
+   * where a core is spare; the event loop is blocked while spinning.
+   */
+  readonly spin?: number;
+}
+
+export interface WriteOptions {
+  /** Milliseconds to wait for the lock if another process holds it; default 10000. */
+  readonly timeout?: number;
+}
+
+/** What create() and open() hand to the constructor. */
+export interface StreamParts {
+  readonly name: string;
+  readonly header: StreamHeader;
+  readonly native: NativeStream;
+  readonly owner: boolean;
+  readonly lockPath: string;
+  readonly exclusiveWriter: boolean;
+}
+
+export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
+  readonly #name: string;
+  readonly #header: StreamHeader;
+  readonly #owner: boolean;
+  readonly #lock: StreamLock;
+  #native: NativeStream | null;
+  #meta: Float64Array;
+  #liveView: ArrayForDtype[D] | null = null;
+  #lastReadCount: number;
+  #missedWrites = 0;
+  #totalMissedWrites = 0;
+  #pendingWait: Promise<unknown> | null = null;
+
+  /** @internal Use create() or open(). */
+  constructor(parts: StreamParts) {
+    this.#name = parts.name;
+    this.#header = parts.header;
+    this.#owner = parts.owner;
+    this.#native = parts.native;
+    this.#meta = new Float64Array(parts.native.metaBuffer(), 0, 32);
+    this.#lastReadCount = this.#meta[Field.count]!;
+    this.#lock = new StreamLock(parts.lockPath, () => this.#meta, `stream ${JSON.stringify(parts.name)}`);
+    if (parts.exclusiveWriter) {
+      try {
+        this.#lock.claim();
+      } catch (error) {
+        this.close();
+        throw error;
+      }
+    }
+  }
+
+  get name(): string {
+    this.#open();
+    return this.#name;
+  }
+
+  get shape(): readonly number[] {
+    this.#open();
+    return this.#header.shape;
+  }
+
+  get dtype(): D {
+    this.#open();
+    return this.#header.dtype.name as D;
+  }
+
+  /** Payload bytes. */
+  get size(): number {
+    this.#open();
+    return this.#header.size;
+  }
+
+  /** 'cuda:N' for a GPU stream, null for a CPU stream. */
+  get gpuDevice(): string | null {
+    this.#open();
+    return this.#header.gpuEnabled ? `cuda:${this.#header.deviceIndex}` : null;
+  }
+
+  /** true when the data segment holds the payload (always for CPU streams). */
+  get cpuMirror(): boolean {
+    this.#open();
+    return this.#header.cpuMirror;
+  }
+
+  /** true on the handle that created the stream. */
+  get owner(): boolean {
+    this.#open();
+    return this.#owner;
+  }
+
+  /** Completed writes since creation. */
+  get count(): number {
+    this.#open();
+    return this.#meta[Field.count]!;
+  }
+
+  /** UNIX time in seconds of the last completed write, 0 before any. */
+  get writeTime(): number {
+    this.#open();
+    return this.#meta[Field.writeTime]!;
+  }
+
+  /** Even when stable, odd while a write is in progress. */
+  get writeSequence(): number {
+    this.#open();
+    return this.#meta[Field.writeSequence]!;
+  }
+
+  /** The count of the last write this handle observed (read, readNew, next). */
+  get lastReadCount(): number {
+    this.#open();
+    return this.#lastReadCount;
+  }
+
+  /** Writes skipped between the last two observations of this handle. */
+  get missedWrites(): number {
+    this.#open();
+    return this.#missedWrites;
+  }
+
+  /** Writes skipped over the handle's life. */
+  get totalMissedWrites(): number {
+    this.#open();
+    return this.#totalMissedWrites;
+  }
+
+  /** true while this thread holds the stream's lock. */
+  get holdsLock(): boolean {
+    this.#open();
+    return this.#lock.held;
+  }
+
+  get closed(): boolean {
+    return this.#native === null;
+  }
+
+  /** Waits (without blocking the event loop) for the cross-process lock. Re-entrant. */
+  async acquire(options: AcquireOptions = {}): Promise<void> {
+    this.#open();
+    checkSignal(options.signal);
+    await this.#lock.acquire(options);
+  }
+
+  /** Blocks the calling thread until the lock is taken or timeout passes. Re-entrant. */
+  acquireSync(options: AcquireOptions = {}): void {
+    this.#open();
+    this.#lock.acquireSync(options);
+  }
+
+  release(): void {
+    this.#open();
+    this.#lock.release();
+  }
+
+  /** Takes the lock synchronously; the returned object releases it, e.g. with `using`. */
+  lock(options: AcquireOptions = {}): Disposable & { release(): void } {
+    this.acquireSync(options);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.release();
+    };
+    return { release, [Symbol.dispose]: release };
+  }
+
+  /** Runs fn under the lock (sync or async) and returns its result; releases even if it throws. */
+  async locked<T>(fn: () => T | PromiseLike<T>, options: AcquireOptions = {}): Promise<Awaited<T>> {
+    if (typeof fn !== 'function') throw invalidArgType(`locked() takes a function, received ${describeValue(fn)}`);
+    await this.acquire(options);
+    try {
+      return await fn();
+    } finally {
+      this.#lock.release();
+    }
+  }
+
+  /**
+   * Publishes one frame: converts value to the stream's dtype and shape,
+   * takes the lock (unless held), copies under the seqlock, wakes waiters.
+   * Synchronous. A rejected value changes nothing.
+   */
+  write(value: WritableValue, options: WriteOptions = {}): void {
+    const native = this.#open();
+    this.#checkCpuWritable();
+    this.#publish(native, toPayload(value, this.#header.dtype, this.#header.shape), options);
+  }
+
+  /** Writes zeros; counts as a write. */
+  clear(options: WriteOptions = {}): void {
+    const native = this.#open();
+    this.#checkCpuWritable();
+    this.#publish(native, null, options);
+  }
+
+  /** A consistent snapshot (default), or the live view under the lock with { safe: false }. */
+  read(options: ReadOptions<ArrayForDtype[D]> = {}): ArrayForDtype[D] {
+    const native = this.#open();
+    this.#checkCpuReadable();
+    const { safe = true, out, allowInterrupted = false } = options;
+    const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_READ_TIMEOUT);
+    if (!safe) return this.#readLive(native);
+    const destination = out === undefined ? this.#allocate() : this.#checkOut(out);
+    this.#observe(this.#copySnapshot(native, destination, timeout, allowInterrupted));
+    return destination;
+  }
+
+  /** Resolves with the first write newer than the last one this handle observed. */
+  next(options: WaitOptions<ArrayForDtype[D]> = {}): Promise<ArrayForDtype[D]> {
+    const native = this.#open();
+    this.#checkCpuReadable();
+    const timeout = checkDuration(options.timeout, 'timeout', Infinity);
+    const spin = checkDuration(options.spin, 'spin', 0);
+    const signal = checkSignal(options.signal);
+    const previous = this.#pendingWait;
+    const current = (async () => {
+      if (previous !== null) await previous.catch(() => undefined);
+      await this.#waitForNewWrite(native, timeout, spin, signal);
+      return this.read(options);
+    })();
+    this.#pendingWait = current;
+    void current.finally(() => {
+      if (this.#pendingWait === current) this.#pendingWait = null;
+    }).catch(() => undefined);
+    return current;
+  }
+
+  /** pyshmem's name for next(). */
+  readNew(options: WaitOptions<ArrayForDtype[D]> = {}): Promise<ArrayForDtype[D]> {
+    return this.next(options);
+  }
+
+  /** Like next(), but blocks the calling thread while waiting (no signal). */
+  readNewSync(options: Omit<WaitOptions<ArrayForDtype[D]>, 'signal'> = {}): ArrayForDtype[D] {
+    const native = this.#open();
+    this.#checkCpuReadable();
+    const timeout = checkDuration(options.timeout, 'timeout', Infinity);
+    const spin = checkDuration(options.spin, 'spin', 0);
+    const result = native.waitSync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000);
+    if (result === WAIT_TIMED_OUT) throw this.#waitTimeout(timeout);
+    return this.read(options);
+  }
+
+  /** Every new write, as next() returns them, until the signal aborts or the handle closes. */
+  async *frames(options: WaitOptions<ArrayForDtype[D]> = {}): AsyncGenerator<ArrayForDtype[D], void, undefined> {
+    for (;;) yield await this.next(options);
+  }
+
+  /**
+   * Restores an even write sequence left odd by a writer that died mid-write,
+   * without writing. Returns true if a repair was needed. Takes the lock.
+   */
+  repair(options: AcquireOptions = {}): boolean {
+    const native = this.#open();
+    this.#lock.acquireSync(options);
+    try {
+      return native.repairSequence();
+    } finally {
+      this.#lock.release();
+    }
+  }
+
+  /** Unmaps this handle; the stream stays for others. Idempotent. */
+  close(): void {
+    const native = this.#native;
+    if (native === null) return;
+    this.#native = null;
+    this.#liveView = null;
+    native.close();
+    this.#lock.close();
+  }
+
+  /** Removes the stream's objects (data, metadata, GPU handle, lock file) and closes this handle. */
+  unlink(): void {
+    this.#open();
+    unlinkStream(this.#name);
+    this.close();
+  }
+
+  /** Same as unlink(). */
+  delete(): void {
+    this.unlink();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  toString(): string {
+    return `SharedMemory(name=${JSON.stringify(this.#name)}, shape=${formatShape(this.#header.shape)}, dtype=${this.#header.dtype.name}, gpuDevice=${this.#header.gpuEnabled ? `cuda:${this.#header.deviceIndex}` : 'null'})`;
+  }
+
+  #open(): NativeStream {
+    if (this.#native === null) {
+      throw new ShmError(
+        'ERR_STREAM_CLOSED',
+        `this handle of stream ${JSON.stringify(this.#name)} is closed shared memory: reopen it with open(${JSON.stringify(this.#name)})`,
+      );
+    }
+    return this.#native;
+  }
+
+  #publish(native: NativeStream, payload: ArrayBufferView | null, options: WriteOptions): void {
+    const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_WRITE_TIMEOUT);
+    if (this.#lock.held) {
+      native.write(payload, -1);
+      return;
+    }
+    if (native.write(payload, this.#lock.fd)) return;
+    this.#lock.acquireSync({ timeout });
+    try {
+      native.write(payload, -1);
+    } finally {
+      this.#lock.release();
+    }
+  }
+
+  #readLive(native: NativeStream): ArrayForDtype[D] {
+    if (!this.#lock.held) {
+      throw new ShmError(
+        'ERR_LOCK_NOT_HELD',
+        `read({ safe: false }) returns the live payload and requires holding the lock of stream ${JSON.stringify(this.#name)}: ` +
+          'call acquire() first, or use lock() / locked()',
+      );
+    }
+    this.#liveView ??= new this.#header.dtype.ArrayType(native.dataBuffer(), 0, this.#elements()) as ArrayForDtype[D];
+    this.#observe(this.#meta[Field.count]!);
+    return this.#liveView;
+  }
+
+  #copySnapshot(native: NativeStream, destination: ArrayBufferView, timeout: number, allowInterrupted: boolean): number {
+    const started = performance.now();
+    for (;;) {
+      const left = timeout - (performance.now() - started);
+      const count = native.read(destination, Math.max(0, Math.min(INTERRUPTION_CHECK_MS, left)));
+      if (count >= 0) return count;
+      if (count === READ_WRITER_STUCK && this.#writeWasInterrupted()) {
+        if (!allowInterrupted) throw this.#interruptedError();
+        (destination as unknown as { set(source: ArrayLike<unknown>): void }).set(
+          new this.#header.dtype.ArrayType(native.dataBuffer(), 0, this.#elements()),
+        );
+        return this.#meta[Field.count]!;
+      }
+      if (performance.now() - started >= timeout) throw this.#readTimeout(timeout);
+    }
+  }
+
+  /** The sequence is odd and no live writer holds the lock: a writer died mid-write. */
+  #writeWasInterrupted(): boolean {
+    if (this.#lock.held) return isOdd(this.#meta[Field.writeSequence]!);
+    if (!this.#lock.tryAcquire()) return false;
+    try {
+      return isOdd(this.#meta[Field.writeSequence]!);
+    } finally {
+      this.#lock.release();
+    }
+  }
+
+  async #waitForNewWrite(native: NativeStream, timeout: number, spin: number, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    let result = native.waitAsync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000);
+    if (typeof result !== 'number') {
+      const cancel = (): void => native.cancelWait();
+      signal?.addEventListener('abort', cancel, { once: true });
+      try {
+        result = await result;
+      } finally {
+        signal?.removeEventListener('abort', cancel);
+      }
+    }
+    if (result === WAIT_TIMED_OUT) throw this.#waitTimeout(timeout);
+    if (result === WAIT_CANCELLED) {
+      this.#open();
+      throw new AbortError(undefined, { cause: signal?.reason });
+    }
+  }
+
+  #observe(count: number): void {
+    const missed = Math.max(0, count - this.#lastReadCount - 1);
+    this.#missedWrites = missed;
+    this.#totalMissedWrites += missed;
+    this.#lastReadCount = count;
+  }
+
+  #elements(): number {
+    return this.#header.size / this.#header.dtype.itemSize;
+  }
+
+  #allocate(): ArrayForDtype[D] {
+    // Uninitialised memory: every byte is overwritten by the copy.
+    return new this.#header.dtype.ArrayType(Buffer.allocUnsafeSlow(this.#header.size).buffer, 0, this.#elements()) as ArrayForDtype[D];
+  }
+
+  #checkOut(out: unknown): ArrayForDtype[D] {
+    const { ArrayType, name } = this.#header.dtype;
+    if (out instanceof ArrayType && out.length === this.#elements()) return out as ArrayForDtype[D];
+    const received = ArrayBuffer.isView(out) ? `a ${out.constructor.name} of ${(out as unknown as ArrayLike<unknown>).length} elements` : describeValue(out);
+    throw invalidArgType(
+      `read({ out }) needs a ${ArrayType.name} of ${this.#elements()} elements (dtype ${name}, shape ${formatShape(this.#header.shape)}), received ${received}`,
+    );
+  }
+
+  #checkCpuReadable(): void {
+    if (this.#header.gpuEnabled && !this.#header.cpuMirror) throw this.#gpuError('its payload');
+  }
+
+  #checkCpuWritable(): void {
+    if (this.#header.gpuEnabled) throw this.#gpuError('a write');
+  }
+
+  #gpuError(what: string): ShmError {
+    const device = `cuda:${this.#header.deviceIndex}`;
+    return new ShmError(
+      'ERR_GPU_UNAVAILABLE',
+      `stream ${JSON.stringify(this.#name)} is a GPU stream on ${device}; ${what} needs a GPU attachment: reopen it with ` +
+        `open(${JSON.stringify(this.#name)}, { gpuDevice: '${device}' }) where gpuAvailable() is true (this build has no GPU support)`,
+    );
+  }
+
+  #interruptedError(): ShmError {
+    return new ShmError(
+      'ERR_WRITE_INTERRUPTED',
+      `stream ${JSON.stringify(this.#name)} holds an interrupted write: a writer died mid-write (write sequence ` +
+        `${this.#meta[Field.writeSequence]} is odd and no process holds the lock). The next write repairs it; ` +
+        'repair() restores it without writing; read({ allowInterrupted: true }) returns the payload as it is',
+    );
+  }
+
+  #readTimeout(timeout: number): ShmError {
+    const owner = this.#meta[Field.lockOwnerPid];
+    return new ShmError(
+      'ETIMEDOUT',
+      `read() of stream ${JSON.stringify(this.#name)} timed out after ${timeout} ms: a write in progress` +
+        `${owner ? ` by pid ${owner}` : ''} did not finish (pass a longer timeout if writes are that slow)`,
+    );
+  }
+
+  #waitTimeout(timeout: number): ShmError {
+    return new ShmError('ETIMEDOUT', `no new write to stream ${JSON.stringify(this.#name)} within ${timeout} ms`);
+  }
+}
+
+function isOdd(sequence: number): boolean {
+  return sequence % 2 === 1;
+}
