@@ -39,6 +39,8 @@ export interface NativeBinding {
   lockFileOpen(path: string): number;
   flockTry(fd: number): boolean;
   flockWait(fd: number): void;
+  /** true once taken; false after timeoutMs. Back-to-back tries first, then sleeps up to maxPollMs. */
+  flockTimed(fd: number, timeoutMs: number, maxPollMs: number): boolean;
   flockRelease(fd: number): void;
   NativeStream: new (
     metaFd: number,

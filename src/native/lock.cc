@@ -2,12 +2,15 @@
 // bookkeeping are policy and live in TypeScript (src/stream/lock.ts).
 #include "lock.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include "errors.h"
+#include "futex.h"
+#include "shared_fields.h"
 
 namespace tsshmem {
 
@@ -44,6 +47,31 @@ Napi::Value FlockWait(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// flockTimed(fd, timeoutMs, maxPollMs) -> true once the exclusive lock is
+// taken, false after timeoutMs. Tries back to back at first (a writer that
+// publishes back to back frees the lock for only microseconds), then sleeps
+// between tries, doubling up to maxPollMs.
+Napi::Value FlockTimed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int64_t timeoutNs = static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue() * 1e6);
+  int64_t maxPollNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1e6);
+  int64_t deadline = MonotonicNs() + timeoutNs;
+  int64_t pause = 0;
+  for (int attempt = 0;; ++attempt) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return Napi::Boolean::New(env, true);
+    if (errno != EWOULDBLOCK && errno != EINTR) ThrowSystemError(env, errno, "flock");
+    int64_t left = deadline - MonotonicNs();
+    if (left <= 0) return Napi::Boolean::New(env, false);
+    if (attempt < 100) {
+      for (int i = 0; i < 64; ++i) CpuRelax();
+      continue;
+    }
+    pause = pause == 0 ? 10000 : std::min(pause * 2, maxPollNs);
+    SleepNs(std::min(pause, left));
+  }
+}
+
 Napi::Value FlockRelease(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = info[0].As<Napi::Number>().Int32Value();
@@ -57,6 +85,7 @@ void InitLock(Napi::Env env, Napi::Object exports) {
   exports.Set("lockFileOpen", Napi::Function::New(env, LockFileOpen, "lockFileOpen"));
   exports.Set("flockTry", Napi::Function::New(env, FlockTry, "flockTry"));
   exports.Set("flockWait", Napi::Function::New(env, FlockWait, "flockWait"));
+  exports.Set("flockTimed", Napi::Function::New(env, FlockTimed, "flockTimed"));
   exports.Set("flockRelease", Napi::Function::New(env, FlockRelease, "flockRelease"));
 }
 

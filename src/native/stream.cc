@@ -86,6 +86,7 @@ int64_t DeadlineAfterMs(double timeoutMs) {
 }
 
 constexpr double kReadWriterStuck = -1;
+constexpr int64_t kSpinNs = 1000000;
 constexpr double kReadNeverStable = -2;
 
 }  // namespace
@@ -221,8 +222,9 @@ Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
   double budgetMs = info[1].As<Napi::Number>().DoubleValue();
   const double* meta = Meta();
   const void* payload = data_->address();
-  int64_t deadline = 0;
-  for (int attempt = 0;; ++attempt) {
+  int64_t deadline = -1;
+  int64_t yield_after = 0;
+  for (uint32_t attempt = 1;; ++attempt) {
     double before = LoadField(meta, kWriteSequence, __ATOMIC_ACQUIRE);
     bool odd = IsOdd(before);
     if (!odd) {
@@ -231,14 +233,17 @@ Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
       std::atomic_thread_fence(std::memory_order_acquire);
       if (LoadField(meta, kWriteSequence, __ATOMIC_RELAXED) == before) return Napi::Number::New(env, count);
     }
-    if (attempt < 64) {
-      CpuRelax();
-      continue;
-    }
+    CpuRelax();
+    if (attempt % 64 != 0) continue;
     int64_t now = MonotonicNs();
-    if (deadline == 0) deadline = DeadlineAfterMs(budgetMs);
+    if (deadline < 0) {
+      deadline = budgetMs < 0 ? kNoDeadline : now + static_cast<int64_t>(budgetMs * 1e6);
+      yield_after = now + kSpinNs;
+    }
     if (now >= deadline) return Napi::Number::New(env, odd ? kReadWriterStuck : kReadNeverStable);
-    sched_yield();
+    // Spin at first (the writer is on another core); later, let a writer
+    // that shares our core finish.
+    if (now >= yield_after) sched_yield();
   }
 }
 

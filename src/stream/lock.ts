@@ -17,7 +17,10 @@ import { checkDuration } from './options.js';
 export interface AcquireOptions {
   /** Milliseconds to wait for the lock; default Infinity (wait until free). */
   readonly timeout?: number;
-  /** Milliseconds between tries while another process holds the lock; default 1. */
+  /**
+   * Milliseconds between tries while another process holds the lock; default 1.
+   * acquireSync() tries back to back at first and backs off up to this.
+   */
   readonly pollInterval?: number;
   /** Cancels an asynchronous acquire with an AbortError. */
   readonly signal?: AbortSignal;
@@ -30,11 +33,7 @@ interface LockFile {
 }
 
 const lockFiles = new Map<string, LockFile>();
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
-
-function sleepSync(ms: number): void {
-  Atomics.wait(sleepCell, 0, 0, ms);
-}
+const DEFAULT_POLL_INTERVAL = 1;
 
 /** Opens (or shares) the lock file of path, creating its directory; refuses symlinks. */
 function openLockFile(path: string): LockFile {
@@ -91,19 +90,17 @@ export class StreamLock {
   /** Blocks the calling thread until the lock is taken or timeout passes. */
   acquireSync(options: AcquireOptions = {}): void {
     const { timeout, pollInterval } = lockTimings(options);
-    if (this.tryAcquire()) return;
-    if (timeout === Infinity) {
-      native.flockWait(this.#file.fd);
-      this.#enter();
-      return;
-    }
-    const deadline = performance.now() + timeout;
-    for (;;) {
-      const left = deadline - performance.now();
-      if (left <= 0) throw this.#timeoutError(timeout);
-      sleepSync(Math.min(pollInterval, left));
-      if (this.tryAcquire()) return;
-    }
+    if (this.tryAcquireFor(timeout, pollInterval)) return;
+    throw this.#timeoutError(timeout);
+  }
+
+  /** Blocks up to timeout ms for the lock; false if it stayed held elsewhere. */
+  tryAcquireFor(timeout: number, pollInterval = DEFAULT_POLL_INTERVAL): boolean {
+    if (this.tryAcquire()) return true;
+    if (timeout === Infinity) native.flockWait(this.#file.fd);
+    else if (!native.flockTimed(this.#file.fd, timeout, pollInterval)) return false;
+    this.#enter();
+    return true;
   }
 
   /** Waits without blocking the event loop, polling every pollInterval ms. */
@@ -182,6 +179,6 @@ export class StreamLock {
 function lockTimings(options: AcquireOptions): { timeout: number; pollInterval: number } {
   return {
     timeout: checkDuration(options.timeout, 'timeout', Infinity),
-    pollInterval: checkDuration(options.pollInterval, 'pollInterval', 1, { positive: true }),
+    pollInterval: checkDuration(options.pollInterval, 'pollInterval', DEFAULT_POLL_INTERVAL, { positive: true }),
   };
 }

@@ -15,9 +15,10 @@ import { unlinkStream } from './segments.js';
 export const DEFAULT_READ_TIMEOUT = 5000;
 /** How long write() and clear() wait for a lock held by another process, by default. */
 export const DEFAULT_WRITE_TIMEOUT = 10000;
-/** A read stuck on an odd sequence checks this often whether the writer is gone. */
+/** How long a safe read retries lock-free before it takes the lock for one copy. */
+const CONTENDED_READ_MS = 0.2;
+/** While the lock stays taken, a read alternates lock tries and lock-free tries this long each. */
 const INTERRUPTION_CHECK_MS = 10;
-const READ_WRITER_STUCK = -1;
 const WAIT_TIMED_OUT = -1;
 const WAIT_CANCELLED = -2;
 
@@ -375,32 +376,39 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     return this.#liveView;
   }
 
+  /**
+   * A seqlock copy. If no stable copy comes within CONTENDED_READ_MS (a writer
+   * publishing back to back) the read takes the lock for one copy, so readers
+   * cannot starve; a lock that stays taken (a frozen or exclusive writer)
+   * makes it alternate lock tries and lock-free tries until timeout.
+   */
   #copySnapshot(native: NativeStream, destination: ArrayBufferView, timeout: number, allowInterrupted: boolean): number {
-    const started = performance.now();
+    const count = native.read(destination, Math.min(CONTENDED_READ_MS, timeout));
+    if (count >= 0) return count;
+    const deadline = performance.now() + timeout;
     for (;;) {
-      const left = timeout - (performance.now() - started);
-      const count = native.read(destination, Math.max(0, Math.min(INTERRUPTION_CHECK_MS, left)));
-      if (count >= 0) return count;
-      if (count === READ_WRITER_STUCK && this.#writeWasInterrupted()) {
-        if (!allowInterrupted) throw this.#interruptedError();
-        (destination as unknown as { set(source: ArrayLike<unknown>): void }).set(
-          new this.#header.dtype.ArrayType(native.dataBuffer(), 0, this.#elements()),
-        );
-        return this.#meta[Field.count]!;
+      const slice = Math.max(0, Math.min(INTERRUPTION_CHECK_MS, deadline - performance.now()));
+      if (this.#lock.tryAcquireFor(slice)) {
+        try {
+          return this.#copyUnderLock(native, destination, allowInterrupted);
+        } finally {
+          this.#lock.release();
+        }
       }
-      if (performance.now() - started >= timeout) throw this.#readTimeout(timeout);
+      const retried = native.read(destination, slice);
+      if (retried >= 0) return retried;
+      if (performance.now() >= deadline) throw this.#readTimeout(timeout);
     }
   }
 
-  /** The sequence is odd and no live writer holds the lock: a writer died mid-write. */
-  #writeWasInterrupted(): boolean {
-    if (this.#lock.held) return isOdd(this.#meta[Field.writeSequence]!);
-    if (!this.#lock.tryAcquire()) return false;
-    try {
-      return isOdd(this.#meta[Field.writeSequence]!);
-    } finally {
-      this.#lock.release();
-    }
+  /** Under the lock no write is in progress, so an odd sequence means a writer died mid-write. */
+  #copyUnderLock(native: NativeStream, destination: ArrayBufferView, allowInterrupted: boolean): number {
+    if (!isOdd(this.#meta[Field.writeSequence]!)) return native.read(destination, -1);
+    if (!allowInterrupted) throw this.#interruptedError();
+    (destination as unknown as { set(source: ArrayLike<unknown>): void }).set(
+      new this.#header.dtype.ArrayType(native.dataBuffer(), 0, this.#elements()),
+    );
+    return this.#meta[Field.count]!;
   }
 
   async #waitForNewWrite(native: NativeStream, timeout: number, spin: number, signal: AbortSignal | undefined): Promise<void> {

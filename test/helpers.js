@@ -1,0 +1,101 @@
+// Shared by the test files: unique stream names that are always cleaned up,
+// and child processes that run the peers in test/peers/.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { unlink } from '../dist/index.js';
+import { baseName, lockPath } from '../dist/format/names.js';
+
+export const peersDirectory = join(dirname(fileURLToPath(import.meta.url)), 'peers');
+
+let counter = 0;
+
+/**
+ * A stream name unique to this process and call, unlinked (segments and lock
+ * file) after the test `t` ends, pass or fail.
+ */
+export function streamName(t, label = 'stream') {
+  const name = `tsshmem-test/${label}/${process.pid}/${++counter}/${Math.random().toString(36).slice(2, 8)}`;
+  t.after(() => unlink(name));
+  return name;
+}
+
+/** The /dev/shm entries and lock file of a stream that still exist. */
+export function leftovers(name) {
+  const base = baseName(name);
+  const segments = readdirSync('/dev/shm').filter((entry) => entry === base || entry.startsWith(`${base}_`));
+  return existsSync(lockPath(name)) ? [...segments, lockPath(name)] : segments;
+}
+
+/**
+ * Starts a child process; resolves with { code, signal, stdout, stderr } when
+ * it exits. `child` is available at once for kill() and stdin.
+ */
+export function run(command, args, { timeout = 20000, env, input } = {}) {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+  if (input !== undefined) child.stdin.end(input);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+  const done = new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return { child, done, lines: lineReader(child) };
+}
+
+/** Runs a Node peer script from test/peers with JSON arguments. */
+export function runNodePeer(script, args = {}, options) {
+  return run(process.execPath, [join(peersDirectory, script), JSON.stringify(args)], options);
+}
+
+/** Runs the Python peer (test/peers/pyshmem_peer.py) with a command and JSON arguments. */
+export function runPythonPeer(command, args = {}, options) {
+  return run('python3', [join(peersDirectory, 'pyshmem_peer.py'), command, JSON.stringify(args)], options);
+}
+
+/** Resolves with the first stdout line of child that satisfies predicate. */
+function lineReader(child) {
+  let buffered = '';
+  const lines = [];
+  const waiters = [];
+  child.stdout.on('data', (chunk) => {
+    buffered += chunk;
+    let newline;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      lines.push(line);
+      for (const waiter of [...waiters]) waiter();
+    }
+  });
+  return {
+    /** Waits for a line equal to text (or matching a RegExp); rejects after timeout ms. */
+    waitFor(text, timeout = 10000) {
+      const matches = (line) => (text instanceof RegExp ? text.test(line) : line === text);
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const line = lines.find(matches);
+          if (line === undefined) return false;
+          waiters.splice(waiters.indexOf(check), 1);
+          clearTimeout(timer);
+          resolve(line);
+          return true;
+        };
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(check), 1);
+          reject(new Error(`no line ${text} from child within ${timeout} ms; got: ${lines.join(' | ')}`));
+        }, timeout);
+        waiters.push(check);
+        if (check()) return;
+        child.on('close', () => setTimeout(check, 0));
+      });
+    },
+  };
+}
