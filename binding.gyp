@@ -8,6 +8,7 @@
         "src/native/segment.cc",
         "src/native/lock.cc",
         "src/native/futex.cc",
+        "src/native/guarded_copy.cc",
         "src/native/stream.cc",
         "src/native/waiter.cc"
       ],

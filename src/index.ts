@@ -7,7 +7,7 @@ export {
   type WaitOptions,
   type WriteOptions,
 } from './stream/shared-memory.js';
-export type { AcquireOptions } from './stream/lock.js';
+export type { AcquireOptions, LockInfo } from './stream/lock.js';
 export { gpuAvailable } from './stream/gpu.js';
 export { ShmError, AbortError, type ErrorCode } from './errors.js';
 export { DTYPE_NAMES, type Dtype, type ArrayForDtype, type NumericArray } from './dtype/table.js';

@@ -17,10 +17,15 @@ export interface FdStat {
 export interface NativeStream {
   metaBuffer(): ArrayBuffer;
   dataBuffer(): ArrayBuffer;
-  /** false: the lock is held elsewhere, nothing written. lockFd -1: the caller holds the lock. */
-  write(source: ArrayBufferView | null, lockFd: number): boolean;
-  /** The count of the copied write, or -1 (sequence stuck odd), -2 (never stable) after budgetMs. */
+  /**
+   * 1: published; 0: the lock is held elsewhere, nothing written; -3: the data
+   * segment was truncated (nothing published). lockFd -1: the caller holds the lock.
+   */
+  write(source: ArrayBufferView | null, lockFd: number): number;
+  /** The count of the copied write, or after budgetMs -1 (sequence stuck odd), -2 (never stable); -3: truncated. */
   read(destination: ArrayBufferView, budgetMs: number): number;
+  /** A plain copy ignoring the sequence; false if the data segment was truncated. */
+  copyPayload(destination: ArrayBufferView): boolean;
   repairSequence(): boolean;
   /** New count or -1 on timeout; blocks the calling thread. */
   waitSync(lastCount: number, timeoutMs: number, spinUs: number): number;

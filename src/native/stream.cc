@@ -10,6 +10,7 @@
 
 #include "errors.h"
 #include "futex.h"
+#include "guarded_copy.h"
 #include "shared_fields.h"
 
 namespace tsshmem {
@@ -85,6 +86,9 @@ int64_t DeadlineAfterMs(double timeoutMs) {
   return MonotonicNs() + static_cast<int64_t>(timeoutMs * 1e6);
 }
 
+constexpr double kWriteDone = 1;
+constexpr double kWriteLockBusy = 0;
+constexpr double kSegmentTruncated = -3;
 constexpr double kReadWriterStuck = -1;
 constexpr int64_t kSpinNs = 1000000;
 constexpr double kReadNeverStable = -2;
@@ -93,12 +97,14 @@ constexpr double kReadNeverStable = -2;
 
 void NativeStream::Init(Napi::Env env, Napi::Object exports) {
   g_pid = static_cast<double>(getpid());
+  InstallSigbusGuard();
   Napi::Function ctor = DefineClass(env, "NativeStream",
                                     {
                                         InstanceMethod<&NativeStream::MetaBuffer>("metaBuffer"),
                                         InstanceMethod<&NativeStream::DataBuffer>("dataBuffer"),
                                         InstanceMethod<&NativeStream::Write>("write"),
                                         InstanceMethod<&NativeStream::Read>("read"),
+                                        InstanceMethod<&NativeStream::CopyPayload>("copyPayload"),
                                         InstanceMethod<&NativeStream::RepairSequence>("repairSequence"),
                                         InstanceMethod<&NativeStream::WaitSync>("waitSync"),
                                         InstanceMethod<&NativeStream::WaitAsync>("waitAsync"),
@@ -164,9 +170,10 @@ Napi::Value NativeStream::DataBuffer(const Napi::CallbackInfo& info) {
   return BufferOf(info.Env(), data_, data_buffer_);
 }
 
-// write(source | null, lockFd) -> false if lockFd's lock is held elsewhere
-// (nothing written), true once the frame is published. source null writes
-// zeros. lockFd < 0: the caller already holds the lock.
+// write(source | null, lockFd) -> 1 once the frame is published, 0 if
+// lockFd's lock is held elsewhere (nothing written), -3 if the data segment
+// was truncated under us (sequence restored, count unchanged). source null
+// writes zeros. lockFd < 0: the caller already holds the lock.
 Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
@@ -180,7 +187,7 @@ Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
   double* meta = Meta();
   if (lockFd >= 0) {
     while (flock(lockFd, LOCK_EX | LOCK_NB) != 0) {
-      if (errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
+      if (errno == EWOULDBLOCK) return Napi::Number::New(env, kWriteLockBusy);
       if (errno != EINTR) ThrowSystemError(env, errno, "flock");
     }
     StoreField(meta, kLockOwnerPid, g_pid, __ATOMIC_RELAXED);
@@ -192,26 +199,26 @@ Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
   StoreField(meta, kWriteSequence, sequence + 1, __ATOMIC_RELAXED);
   std::atomic_thread_fence(std::memory_order_release);
   void* payload = data_->address();
-  if (source == nullptr) {
-    std::memset(payload, 0, payload_bytes_);
-  } else {
-    std::memcpy(payload, source, payload_bytes_);
+  bool copied = source == nullptr ? GuardedZero(payload, payload_bytes_) : GuardedCopy(payload, source, payload_bytes_);
+  if (copied) {
+    StoreField(meta, kCount, LoadField(meta, kCount, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+    StoreField(meta, kWriteTime, UnixSeconds(), __ATOMIC_RELAXED);
   }
-  StoreField(meta, kCount, LoadField(meta, kCount, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
-  StoreField(meta, kWriteTime, UnixSeconds(), __ATOMIC_RELAXED);
-  StoreField(meta, kWriteSequence, sequence + 2, __ATOMIC_RELEASE);
+  StoreField(meta, kWriteSequence, copied ? sequence + 2 : sequence, __ATOMIC_RELEASE);
   if (lockFd >= 0) {
     StoreField(meta, kLockOwnerPid, 0, __ATOMIC_RELAXED);
     StoreField(meta, kLockDepth, 0, __ATOMIC_RELAXED);
     flock(lockFd, LOCK_UN);
   }
+  if (!copied) return Napi::Number::New(env, kSegmentTruncated);
   NotifyWaiters(target_);
-  return Napi::Boolean::New(env, true);
+  return Napi::Number::New(env, kWriteDone);
 }
 
 // read(destination, budgetMs) -> the count of the write copied, or -1 (the
-// sequence stayed odd for budgetMs) or -2 (writes kept landing during the
-// copy for budgetMs). budgetMs < 0: no limit.
+// sequence stayed odd for budgetMs), -2 (writes kept landing during the
+// copy for budgetMs) or -3 (the data segment was truncated under us).
+// budgetMs < 0: no limit.
 Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
@@ -229,7 +236,7 @@ Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
     bool odd = IsOdd(before);
     if (!odd) {
       double count = LoadField(meta, kCount, __ATOMIC_RELAXED);
-      std::memcpy(destination, payload, payload_bytes_);
+      if (!GuardedCopy(destination, payload, payload_bytes_)) return Napi::Number::New(env, kSegmentTruncated);
       std::atomic_thread_fence(std::memory_order_acquire);
       if (LoadField(meta, kWriteSequence, __ATOMIC_RELAXED) == before) return Napi::Number::New(env, count);
     }
@@ -245,6 +252,18 @@ Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
     // that shares our core finish.
     if (now >= yield_after) sched_yield();
   }
+}
+
+// copyPayload(destination) -> false if the data segment was truncated. A
+// plain copy, ignoring the sequence: for payloads a dead writer left behind.
+Napi::Value NativeStream::CopyPayload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  void* destination = nullptr;
+  size_t bytes = 0;
+  if (!ViewBytes(env, info[0], &destination, &bytes)) throw Napi::TypeError::New(env, "destination must be an ArrayBufferView");
+  if (bytes != payload_bytes_) throw Napi::RangeError::New(env, "destination byte length differs from the payload");
+  return Napi::Boolean::New(env, GuardedCopy(destination, data_->address(), payload_bytes_));
 }
 
 // repairSequence() -> true if the sequence was odd and is now even. Only

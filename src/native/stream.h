@@ -23,6 +23,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   Napi::Value DataBuffer(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value CopyPayload(const Napi::CallbackInfo& info);
   Napi::Value RepairSequence(const Napi::CallbackInfo& info);
   Napi::Value WaitSync(const Napi::CallbackInfo& info);
   Napi::Value WaitAsync(const Napi::CallbackInfo& info);

@@ -53,7 +53,15 @@ export function create<D extends Dtype = 'float32'>(name: string, options: Creat
   const header: StreamHeader = { dtype, shape, size, gpuEnabled: false, deviceIndex: -1, creatorPid: process.pid, cpuMirror: true };
   const stream = createSegments(name, header, mode);
   try {
-    return new SharedMemory<D>({ name, header, native: stream, owner: true, lockPath: lockPath(name), exclusiveWriter: options.exclusiveWriter === true });
+    return new SharedMemory<D>({
+      name,
+      header,
+      native: stream,
+      owner: true,
+      lockPath: lockPath(name),
+      exclusiveWriter: options.exclusiveWriter === true,
+      lockMode: mode,
+    });
   } catch (error) {
     stream.close();
     unlinkStream(name);

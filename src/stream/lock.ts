@@ -5,7 +5,7 @@
  * worker thread has its own and threads exclude each other), re-entrant
  * inside it, and the owner pid and depth recorded in the metadata.
  */
-import { lstatSync, mkdirSync } from 'node:fs';
+import { fchmodSync, fstatSync, lstatSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -26,6 +26,14 @@ export interface AcquireOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface LockInfo {
+  /** Some process (or this thread) holds the flock now. */
+  readonly locked: boolean;
+  /** The holder's pid as recorded in the metadata; null when free or not recorded. */
+  readonly ownerPid: number | null;
+  readonly heldByThisThread: boolean;
+}
+
 interface LockFile {
   readonly fd: number;
   depth: number;
@@ -35,8 +43,13 @@ interface LockFile {
 const lockFiles = new Map<string, LockFile>();
 const DEFAULT_POLL_INTERVAL = 1;
 
-/** Opens (or shares) the lock file of path, creating its directory; refuses symlinks. */
-function openLockFile(path: string): LockFile {
+/**
+ * Opens (or shares) the lock file of path, creating its directory; refuses
+ * symlinks. mode: the permission bits a creator gives the file (so a 0600
+ * stream's lock cannot be taken by other users); ignored where we are not the
+ * file's owner.
+ */
+function openLockFile(path: string, mode: number | undefined): LockFile {
   const existing = lockFiles.get(path);
   if (existing !== undefined) {
     existing.users++;
@@ -48,6 +61,7 @@ function openLockFile(path: string): LockFile {
     throw new ShmError('EACCES', `the lock directory ${directory} is not a directory (a symlink?): remove it and retry`);
   }
   const file = { fd: native.lockFileOpen(path), depth: 0, users: 1 };
+  if (mode !== undefined && fstatSync(file.fd).uid === process.getuid?.()) fchmodSync(file.fd, mode);
   lockFiles.set(path, file);
   return file;
 }
@@ -60,9 +74,9 @@ export class StreamLock {
   #claimed = false;
 
   /** meta: the handle's live metadata view, where the owner pid and depth are recorded. */
-  constructor(path: string, meta: () => Float64Array, describe: string) {
+  constructor(path: string, meta: () => Float64Array, describe: string, mode?: number) {
     this.#path = path;
-    this.#file = openLockFile(path);
+    this.#file = openLockFile(path, mode);
     this.#meta = meta;
     this.#describe = describe;
   }
@@ -143,6 +157,19 @@ export class StreamLock {
       meta[Field.lockOwnerPid] = 0;
       native.flockRelease(this.#file.fd);
     }
+  }
+
+  /**
+   * Whether any process holds the lock now, and which. A free lock whose
+   * metadata still names an owner (a holder that died) has that record reset.
+   */
+  inspect(): LockInfo {
+    if (this.held) return { locked: true, ownerPid: process.pid, heldByThisThread: true };
+    if (this.tryAcquire()) {
+      this.release();
+      return { locked: false, ownerPid: null, heldByThisThread: false };
+    }
+    return { locked: true, ownerPid: this.#meta()[Field.lockOwnerPid] || null, heldByThisThread: false };
   }
 
   /** Drops this handle's use of the lock file; the last user closes it (releasing any flock). */

@@ -7,7 +7,7 @@ import { formatShape, toPayload, type WritableValue } from '../dtype/convert.js'
 import type { ArrayForDtype, Dtype } from '../dtype/table.js';
 import { Field, type StreamHeader } from '../format/metadata.js';
 import type { NativeStream } from '../native/binding.js';
-import { type AcquireOptions, StreamLock } from './lock.js';
+import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
 import { checkDuration, checkSignal } from './options.js';
 import { unlinkStream } from './segments.js';
 
@@ -19,6 +19,8 @@ export const DEFAULT_WRITE_TIMEOUT = 10000;
 const CONTENDED_READ_MS = 0.2;
 /** While the lock stays taken, a read alternates lock tries and lock-free tries this long each. */
 const INTERRUPTION_CHECK_MS = 10;
+const WRITE_LOCK_BUSY = 0;
+const SEGMENT_TRUNCATED = -3;
 const WAIT_TIMED_OUT = -1;
 const WAIT_CANCELLED = -2;
 
@@ -63,6 +65,8 @@ export interface StreamParts {
   readonly owner: boolean;
   readonly lockPath: string;
   readonly exclusiveWriter: boolean;
+  /** The creator's permission bits, given to a lock file it creates. */
+  readonly lockMode?: number;
 }
 
 export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
@@ -86,7 +90,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#native = parts.native;
     this.#meta = new Float64Array(parts.native.metaBuffer(), 0, 32);
     this.#lastReadCount = this.#meta[Field.count]!;
-    this.#lock = new StreamLock(parts.lockPath, () => this.#meta, `stream ${JSON.stringify(parts.name)}`);
+    this.#lock = new StreamLock(parts.lockPath, () => this.#meta, `stream ${JSON.stringify(parts.name)}`, parts.lockMode);
     if (parts.exclusiveWriter) {
       try {
         this.#lock.claim();
@@ -198,6 +202,12 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   release(): void {
     this.#open();
     this.#lock.release();
+  }
+
+  /** Who holds the lock now; resets a stale owner pid left by a holder that died. */
+  lockInfo(): LockInfo {
+    this.#open();
+    return this.#lock.inspect();
   }
 
   /** Takes the lock synchronously; the returned object releases it, e.g. with `using`. */
@@ -350,17 +360,16 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   #publish(native: NativeStream, payload: ArrayBufferView | null, options: WriteOptions): void {
     const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_WRITE_TIMEOUT);
-    if (this.#lock.held) {
-      native.write(payload, -1);
-      return;
+    let status = native.write(payload, this.#lock.held ? -1 : this.#lock.fd);
+    if (status === WRITE_LOCK_BUSY) {
+      this.#lock.acquireSync({ timeout });
+      try {
+        status = native.write(payload, -1);
+      } finally {
+        this.#lock.release();
+      }
     }
-    if (native.write(payload, this.#lock.fd)) return;
-    this.#lock.acquireSync({ timeout });
-    try {
-      native.write(payload, -1);
-    } finally {
-      this.#lock.release();
-    }
+    if (status === SEGMENT_TRUNCATED) throw this.#truncatedError();
   }
 
   #readLive(native: NativeStream): ArrayForDtype[D] {
@@ -385,6 +394,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   #copySnapshot(native: NativeStream, destination: ArrayBufferView, timeout: number, allowInterrupted: boolean): number {
     const count = native.read(destination, Math.min(CONTENDED_READ_MS, timeout));
     if (count >= 0) return count;
+    if (count === SEGMENT_TRUNCATED) throw this.#truncatedError();
     const deadline = performance.now() + timeout;
     for (;;) {
       const slice = Math.max(0, Math.min(INTERRUPTION_CHECK_MS, deadline - performance.now()));
@@ -397,17 +407,15 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
       }
       const retried = native.read(destination, slice);
       if (retried >= 0) return retried;
+      if (retried === SEGMENT_TRUNCATED) throw this.#truncatedError();
       if (performance.now() >= deadline) throw this.#readTimeout(timeout);
     }
   }
 
   /** Under the lock no write is in progress, so an odd sequence means a writer died mid-write. */
   #copyUnderLock(native: NativeStream, destination: ArrayBufferView, allowInterrupted: boolean): number {
-    if (!isOdd(this.#meta[Field.writeSequence]!)) return native.read(destination, -1);
-    if (!allowInterrupted) throw this.#interruptedError();
-    (destination as unknown as { set(source: ArrayLike<unknown>): void }).set(
-      new this.#header.dtype.ArrayType(native.dataBuffer(), 0, this.#elements()),
-    );
+    if (isOdd(this.#meta[Field.writeSequence]!) && !allowInterrupted) throw this.#interruptedError();
+    if (!native.copyPayload(destination)) throw this.#truncatedError();
     return this.#meta[Field.count]!;
   }
 
@@ -478,6 +486,14 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
       `stream ${JSON.stringify(this.#name)} holds an interrupted write: a writer died mid-write (write sequence ` +
         `${this.#meta[Field.writeSequence]} is odd and no process holds the lock). The next write repairs it; ` +
         'repair() restores it without writing; read({ allowInterrupted: true }) returns the payload as it is',
+    );
+  }
+
+  #truncatedError(): ShmError {
+    return new ShmError(
+      'ERR_INVALID_STREAM',
+      `the data segment of stream ${JSON.stringify(this.#name)} was truncated by another process after this handle opened it: ` +
+        'its payload is gone; close this handle, and unlink and recreate the stream',
     );
   }
 

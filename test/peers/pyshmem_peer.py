@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""A pyshmem-format peer for tsshmem's tests, written from shared/FORMAT.md.
+
+Usage: pyshmem_peer.py COMMAND 'JSON-ARGUMENTS'
+
+It speaks the on-host format of pyshmem 1.0.2 with numpy and the standard
+library only (mmap, fcntl), so that tests need no pyshmem install:
+  create          {name, shape, dtype}           creates a stream as pyshmem does (256-byte metadata)
+  read            {name}                         prints {shape, dtype, size, count, values, ...} as JSON
+  write           {name, values}                 one compatible write of the flat values
+  write-loop      {name, count, interval_ms}     writes frames filled with 1..count
+  hold-lock       {name, seconds}                takes the flock, prints "locked", sleeps, releases
+  safe-read-loop  {name, reads}                  safe reads; prints {reads, torn} (torn: non-uniform)
+  unlink          {name}                         removes the stream's objects and lock file
+"""
+import fcntl
+import hashlib
+import json
+import mmap
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+DTYPES = ["<i1", "<i2", "<i4", "<i8", "<u1", "<u2", "<u4", "<u8", "<f2", "<f4", "<f8"]
+NAMES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32", "float64"]
+VERSION, COUNT, DTYPE, NDIM, SIZE, GPU, DEVICE, CREATOR, TIME, SEQUENCE, OWNER, DEPTH, MIRROR, SHAPE = range(14)
+
+
+def base_name(name):
+    return "ps_" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:14]
+
+
+def lock_path(name):
+    directory = os.path.join(tempfile.gettempdir(), "pyshmem-locks")
+    os.makedirs(directory, exist_ok=True)
+    return os.path.join(directory, base_name(name) + ".lock")
+
+
+def map_object(path, size=None, create=False):
+    flags = os.O_RDWR | (os.O_CREAT | os.O_EXCL if create else 0)
+    fd = os.open(path, flags, 0o600)
+    try:
+        if create:
+            os.ftruncate(fd, size)
+        return mmap.mmap(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+
+
+class Stream:
+    def __init__(self, name):
+        base = base_name(name)
+        self.meta_map = map_object("/dev/shm/" + base + "_meta")
+        self.meta = np.ndarray((32,), dtype="<f8", buffer=self.meta_map)
+        if self.meta[VERSION] != 2:
+            raise SystemExit("not a pyshmem stream")
+        self.dtype = np.dtype(DTYPES[int(self.meta[DTYPE])])
+        self.shape = tuple(int(d) for d in self.meta[SHAPE:SHAPE + int(self.meta[NDIM])])
+        self.data_map = map_object("/dev/shm/" + base)
+        self.data = np.ndarray(self.shape, dtype=self.dtype, buffer=self.data_map)
+        self.lock_file = open(lock_path(name), "a")
+
+    def acquire(self):
+        fcntl.flock(self.lock_file.fileno(), fcntl.LOCK_EX)
+        self.meta[OWNER] = os.getpid()
+        self.meta[DEPTH] = 1
+
+    def release(self):
+        self.meta[OWNER] = 0
+        self.meta[DEPTH] = 0
+        fcntl.flock(self.lock_file.fileno(), fcntl.LOCK_UN)
+
+    def write(self, values):
+        self.acquire()
+        try:
+            self.meta[SEQUENCE] += 1
+            self.data[...] = np.asarray(values, dtype=self.dtype).reshape(self.shape)
+            self.meta[COUNT] += 1
+            self.meta[TIME] = time.time()
+            self.meta[SEQUENCE] += 1
+        finally:
+            self.release()
+
+    def safe_read(self):
+        while True:
+            before = self.meta[SEQUENCE]
+            if int(before) % 2 == 1:
+                continue
+            copy = self.data.copy()
+            if self.meta[SEQUENCE] == before:
+                return copy
+
+
+def create(args):
+    base = base_name(args["name"])
+    dtype_code = NAMES.index(args.get("dtype", "float32"))
+    shape = args["shape"]
+    size = int(np.prod(shape)) * np.dtype(DTYPES[dtype_code]).itemsize
+    map_object("/dev/shm/" + base, size, create=True).close()
+    meta_map = map_object("/dev/shm/" + base + "_meta", 256, create=True)
+    meta = np.ndarray((32,), dtype="<f8", buffer=meta_map)
+    meta[VERSION] = 2  # pyshmem writes the version first
+    meta[DTYPE], meta[NDIM], meta[SIZE] = dtype_code, len(shape), size
+    meta[GPU], meta[DEVICE], meta[CREATOR], meta[MIRROR] = 0, -1, os.getpid(), 1
+    meta[SHAPE:SHAPE + len(shape)] = shape
+    del meta
+    meta_map.close()
+    lock_path(args["name"])
+    print("created", flush=True)
+
+
+def read(args):
+    stream = Stream(args["name"])
+    values = stream.safe_read()
+    print(json.dumps({
+        "shape": list(stream.shape),
+        "dtype": NAMES[DTYPES.index(stream.dtype.str)],
+        "size": int(stream.meta[SIZE]),
+        "count": int(stream.meta[COUNT]),
+        "write_sequence": int(stream.meta[SEQUENCE]),
+        "creator_pid": int(stream.meta[CREATOR]),
+        "meta_bytes": len(stream.meta_map),
+        "values": [v if isinstance(v, (int, float)) else float(v) for v in values.ravel().tolist()],
+    }), flush=True)
+
+
+def write(args):
+    Stream(args["name"]).write(args["values"])
+    print("written", flush=True)
+
+
+def write_loop(args):
+    stream = Stream(args["name"])
+    for frame in range(1, args["count"] + 1):
+        stream.write(np.full(stream.shape, frame))
+        time.sleep(args.get("interval_ms", 0) / 1000)
+    print("done", flush=True)
+
+
+def hold_lock(args):
+    stream = Stream(args["name"])
+    stream.acquire()
+    print("locked", flush=True)
+    time.sleep(args["seconds"])
+    stream.release()
+    print("released", flush=True)
+
+
+def safe_read_loop(args):
+    stream = Stream(args["name"])
+    torn = 0
+    for _ in range(args["reads"]):
+        snapshot = stream.safe_read()
+        if not np.all(snapshot == snapshot.flat[0]):
+            torn += 1
+    print(json.dumps({"reads": args["reads"], "torn": torn}), flush=True)
+
+
+def unlink(args):
+    base = base_name(args["name"])
+    for path in ("/dev/shm/" + base, "/dev/shm/" + base + "_meta", "/dev/shm/" + base + "_gpu", lock_path(args["name"])):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    print("unlinked", flush=True)
+
+
+COMMANDS = {
+    "create": create, "read": read, "write": write, "write-loop": write_loop,
+    "hold-lock": hold_lock, "safe-read-loop": safe_read_loop, "unlink": unlink,
+}
+
+if __name__ == "__main__":
+    COMMANDS[sys.argv[1]](json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})
