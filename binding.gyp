@@ -10,7 +10,9 @@
         "src/native/futex.cc",
         "src/native/guarded_copy.cc",
         "src/native/stream.cc",
-        "src/native/waiter.cc"
+        "src/native/sync_wait.cc",
+        "src/native/wake_slots.cc",
+        "src/native/async_wait.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -1,29 +1,46 @@
 /**
  * tsshmem's own area of the metadata object, after byte 256 (FORMAT.md,
  * "Room for extensions"). pyshmem never reads it; a stream created by pyshmem
- * has none, and everything here is optional.
+ * has none, and everything here is optional. All integers little-endian.
  *
  *   offset  size  content
  *   256     8     magic "tsshmem1"
- *   264     4     extension version (1), uint32 LE
+ *   264     4     extension version (1)
  *   272     4     notify word: bumped after every tsshmem write; futex(2) target
- *   276     4     number of readers sleeping on the notify word
- *   280     4     byte length of the stream name
- *   284     ...   the stream name, UTF-8 (so tools can show it; pyshmem stores only a hash)
+ *   276     4     threads sleeping on the notify word (readNewSync)
+ *   280     4     wake slots in the WAITING state
+ *   288     1024  64 wake slots of 16 bytes {pid, token, state, 0}: a handle
+ *                 awaiting next() binds the abstract datagram socket
+ *                 "tsshmem-wake-<pid>-<token>" and a writer sends it one byte
+ *   1312    4     byte length of the stream name
+ *   1316    ...   the stream name, UTF-8 (so tools can show it; pyshmem stores only a hash)
  */
 import { METADATA_BYTES } from './metadata.js';
 
 export const EXTENDED_METADATA_BYTES = 4096;
 const MAGIC = Buffer.from('tsshmem1', 'latin1');
 const EXTENSION_VERSION = 1;
+export const WAKE_SLOT_COUNT = 64;
+const WAKE_SLOT_BYTES = 16;
 
 export const Extension = {
   magic: METADATA_BYTES,
   version: METADATA_BYTES + 8,
   notifyWord: METADATA_BYTES + 16,
-  waiterCount: METADATA_BYTES + 20,
-  nameLength: METADATA_BYTES + 24,
-  name: METADATA_BYTES + 28,
+  sleeperCount: METADATA_BYTES + 20,
+  wakeWaiting: METADATA_BYTES + 24,
+  wakeSlots: METADATA_BYTES + 32,
+  nameLength: METADATA_BYTES + 32 + WAKE_SLOT_COUNT * WAKE_SLOT_BYTES,
+  name: METADATA_BYTES + 36 + WAKE_SLOT_COUNT * WAKE_SLOT_BYTES,
+} as const;
+
+/** Where the native waits find their words; see src/native/stream.cc. */
+export const NATIVE_EXTENSION_LAYOUT = {
+  notifyWord: Extension.notifyWord,
+  sleeperCount: Extension.sleeperCount,
+  wakeWaiting: Extension.wakeWaiting,
+  wakeSlots: Extension.wakeSlots,
+  wakeSlotCount: WAKE_SLOT_COUNT,
 } as const;
 
 export const MAX_STORED_NAME_BYTES = EXTENDED_METADATA_BYTES - Extension.name;

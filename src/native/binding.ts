@@ -13,6 +13,15 @@ export interface FdStat {
   readonly isFile: boolean;
 }
 
+/** Byte offsets of tsshmem's waiting words in the metadata object. */
+export interface ExtensionLayout {
+  readonly notifyWord: number;
+  readonly sleeperCount: number;
+  readonly wakeWaiting: number;
+  readonly wakeSlots: number;
+  readonly wakeSlotCount: number;
+}
+
 /** The mapped segments of one handle; see src/native/stream.h. */
 export interface NativeStream {
   metaBuffer(): ArrayBuffer;
@@ -29,8 +38,12 @@ export interface NativeStream {
   repairSequence(): boolean;
   /** New count or -1 on timeout; blocks the calling thread. */
   waitSync(lastCount: number, timeoutMs: number, spinUs: number): number;
-  /** New count now, or a promise of the new count, -1 (timeout) or -2 (cancelled). */
-  waitAsync(lastCount: number, timeoutMs: number, spinUs: number): number | Promise<number>;
+  /**
+   * The new count now, or undefined and later callback(new count | -1
+   * timeout | -2 cancelled), run by this thread's event loop.
+   */
+  waitAsync(lastCount: number, timeoutMs: number, spinUs: number, callback: (result: number) => void): number | undefined;
+  /** Settles a pending wait with -2 now. */
   cancelWait(): void;
   close(): void;
 }
@@ -53,8 +66,7 @@ export interface NativeBinding {
     dataFd: number,
     dataLength: number,
     payloadBytes: number,
-    notifyOffset: number,
-    waitersOffset: number,
+    extension: ExtensionLayout | null,
   ) => NativeStream;
 }
 

@@ -114,9 +114,11 @@ void NativeStream::Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeStream", ctor);
 }
 
-// new NativeStream(metaFd, metaLength, dataFd, dataLength, payloadBytes, notifyOffset, waitersOffset)
-// The descriptors may be closed once this returns. Offsets are -1 for a
-// stream without tsshmem's extension area.
+// new NativeStream(metaFd, metaLength, dataFd, dataLength, payloadBytes, extension)
+// The descriptors may be closed once this returns. extension: null for a
+// stream without tsshmem's extension area, else the byte offsets in the
+// metadata object of { notifyWord, sleeperCount, wakeWaiting, wakeSlots,
+// wakeSlotCount } (src/format/extension.ts owns the layout).
 NativeStream::NativeStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeStream>(info) {
   Napi::Env env = info.Env();
   int metaFd = info[0].As<Napi::Number>().Int32Value();
@@ -124,23 +126,27 @@ NativeStream::NativeStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
   int dataFd = info[2].As<Napi::Number>().Int32Value();
   size_t dataLength = static_cast<size_t>(info[3].As<Napi::Number>().Int64Value());
   payload_bytes_ = static_cast<size_t>(info[4].As<Napi::Number>().Int64Value());
-  int64_t notifyOffset = info[5].As<Napi::Number>().Int64Value();
-  int64_t waitersOffset = info[6].As<Napi::Number>().Int64Value();
   if (payload_bytes_ > dataLength || metaLength < 256) {
     throw Napi::RangeError::New(env, "segment smaller than its metadata says");
   }
   meta_ = Mapping::Map(env, metaFd, metaLength);
   data_ = Mapping::Map(env, dataFd, dataLength);
   auto* base = static_cast<uint8_t*>(meta_->address());
-  target_.meta = reinterpret_cast<const double*>(base);
-  if (notifyOffset >= 0 && waitersOffset >= 0 && static_cast<size_t>(std::max(notifyOffset, waitersOffset)) + 4 <= metaLength) {
-    target_.notify = reinterpret_cast<uint32_t*>(base + notifyOffset);
-    target_.waiters = reinterpret_cast<uint32_t*>(base + waitersOffset);
+  futex_.meta = reinterpret_cast<const double*>(base);
+  if (info[5].IsObject()) {
+    Napi::Object extension = info[5].As<Napi::Object>();
+    auto offset = [&](const char* key) { return static_cast<size_t>(extension.Get(key).As<Napi::Number>().Int64Value()); };
+    size_t slotCount = offset("wakeSlotCount");
+    if (offset("wakeSlots") + slotCount * 16 > metaLength) throw Napi::RangeError::New(env, "extension area past the metadata object");
+    futex_.notify = reinterpret_cast<uint32_t*>(base + offset("notifyWord"));
+    futex_.sleepers = reinterpret_cast<uint32_t*>(base + offset("sleeperCount"));
+    wake_slots_ = WakeSlots(base + offset("wakeSlots"), static_cast<uint32_t>(slotCount),
+                            reinterpret_cast<uint32_t*>(base + offset("wakeWaiting")));
   }
 }
 
 NativeStream::~NativeStream() {
-  if (waiter_) waiter_->Stop();
+  if (async_wait_) async_wait_->Close(false);
 }
 
 void NativeStream::CheckOpen(Napi::Env env) const {
@@ -211,7 +217,8 @@ Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
     flock(lockFd, LOCK_UN);
   }
   if (!copied) return Napi::Number::New(env, kSegmentTruncated);
-  NotifyWaiters(target_);
+  NotifySleepers(futex_);
+  wake_slots_.WakeWaiting();
   return Napi::Number::New(env, kWriteDone);
 }
 
@@ -286,36 +293,39 @@ Napi::Value NativeStream::WaitSync(const Napi::CallbackInfo& info) {
   double lastCount = info[0].As<Napi::Number>().DoubleValue();
   int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
   int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
-  return Napi::Number::New(env, WaitForNewCount(target_, lastCount, deadline, spinNs, nullptr));
+  return Napi::Number::New(env, WaitForNewCount(futex_, lastCount, deadline, spinNs));
 }
 
-// waitAsync(lastCount, timeoutMs, spinUs) -> the new count at once if it is
-// already there (or appears while spinning on this thread), else a Promise of
-// the new count, -1 (timeout) or -2 (cancelled).
+// waitAsync(lastCount, timeoutMs, spinUs, callback) -> the new count at once
+// if it is already there (or appears while spinning on this thread), else
+// undefined and later callback(new count | -1 timeout | -2 cancelled).
 Napi::Value NativeStream::WaitAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   double lastCount = info[0].As<Napi::Number>().DoubleValue();
   int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
   int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
-  double now = WaitForNewCount(target_, lastCount, MonotonicNs(), spinNs, nullptr);
+  double now = WaitForNewCount(futex_, lastCount, MonotonicNs(), spinNs);
   if (now != kWaitTimedOut) return Napi::Number::New(env, now);
-  if (!waiter_) waiter_ = std::make_unique<Waiter>(env, target_);
-  if (waiter_->Pending()) throw Napi::Error::New(env, "a wait is already pending on this stream");
-  return waiter_->Start(env, Value(), lastCount, deadline);
+  if (!async_wait_) async_wait_ = std::make_unique<AsyncWait>(env, futex_.meta, futex_.notify, wake_slots_);
+  if (async_wait_->Pending()) throw Napi::Error::New(env, "a wait is already pending on this stream");
+  async_wait_->Start(info[3].As<Napi::Function>(), lastCount, deadline);
+  return env.Undefined();
 }
 
+// cancelWait(): settles a pending wait with -2 now.
 Napi::Value NativeStream::CancelWait(const Napi::CallbackInfo& info) {
-  if (waiter_) waiter_->Cancel();
+  if (async_wait_) async_wait_->Cancel();
   return info.Env().Undefined();
 }
 
-// close(): stops the waiter, detaches the ArrayBuffers handed to JavaScript
-// (views on them become empty instead of dangling) and unmaps. Idempotent.
+// close(): settles a pending wait with -2, detaches the ArrayBuffers handed
+// to JavaScript (views on them become empty instead of dangling) and unmaps.
+// Idempotent.
 Napi::Value NativeStream::Close(const Napi::CallbackInfo& info) {
   if (closed_) return info.Env().Undefined();
   closed_ = true;
-  if (waiter_) waiter_->Stop();
+  if (async_wait_) async_wait_->Close(true);
   for (Napi::Reference<Napi::ArrayBuffer>* cache : {&meta_buffer_, &data_buffer_}) {
     if (!cache->IsEmpty()) {
       cache->Value().Detach();

@@ -6,7 +6,9 @@
 
 #include <memory>
 
-#include "waiter.h"
+#include "async_wait.h"
+#include "sync_wait.h"
+#include "wake_slots.h"
 
 namespace tsshmem {
 
@@ -39,8 +41,9 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   Napi::Reference<Napi::ArrayBuffer> meta_buffer_;
   Napi::Reference<Napi::ArrayBuffer> data_buffer_;
   size_t payload_bytes_ = 0;
-  WaitTarget target_;
-  std::unique_ptr<Waiter> waiter_;
+  FutexTarget futex_;
+  WakeSlots wake_slots_;
+  std::unique_ptr<AsyncWait> async_wait_;
   bool closed_ = false;
 };
 

@@ -6,7 +6,7 @@
 import { readSync, rmSync } from 'node:fs';
 
 import { ShmError, systemCode } from '../errors.js';
-import { EXTENDED_METADATA_BYTES, Extension, hasExtension, writeExtension } from '../format/extension.js';
+import { EXTENDED_METADATA_BYTES, hasExtension, NATIVE_EXTENSION_LAYOUT, writeExtension } from '../format/extension.js';
 import { decodeHeader, encodeNewHeader, METADATA_BYTES, type StreamHeader } from '../format/metadata.js';
 import { lockPath, segmentNames } from '../format/names.js';
 import { native, type NativeStream } from '../native/binding.js';
@@ -26,7 +26,7 @@ export function createSegments(name: string, header: StreamHeader, mode: number)
   let dataFd = -1;
   try {
     dataFd = createObject(name, names.data, header.size, mode);
-    const stream = new native.NativeStream(metaFd, EXTENDED_METADATA_BYTES, dataFd, header.size, header.size, Extension.notifyWord, Extension.waiterCount);
+    const stream = new native.NativeStream(metaFd, EXTENDED_METADATA_BYTES, dataFd, header.size, header.size, NATIVE_EXTENSION_LAYOUT);
     writeExtension(new Uint8Array(stream.metaBuffer()), name);
     encodeNewHeader(new Float64Array(stream.metaBuffer(), 0, 32), header);
     return stream;
@@ -100,15 +100,13 @@ function tryOpen(name: string): OpenedSegments | { retry: Error } {
     if (dataStat.size < header.size) {
       throw invalidStream(name, `its data object is ${dataStat.size} bytes, shorter than the payload size ${header.size}`);
     }
-    const extended = hasExtension(metaBytes);
     const stream = new native.NativeStream(
       metaFd,
       metaStat.size,
       dataFd,
       dataStat.size,
       header.size,
-      extended ? Extension.notifyWord : -1,
-      extended ? Extension.waiterCount : -1,
+      hasExtension(metaBytes) ? NATIVE_EXTENSION_LAYOUT : null,
     );
     return { header, native: stream };
   } finally {

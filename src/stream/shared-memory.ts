@@ -263,24 +263,52 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     return destination;
   }
 
-  /** Resolves with the first write newer than the last one this handle observed. */
+  /**
+   * Resolves with the first write newer than the last one this handle
+   * observed. Calls on one handle are served in order.
+   */
   next(options: WaitOptions<ArrayForDtype[D]> = {}): Promise<ArrayForDtype[D]> {
-    const native = this.#open();
-    this.#checkCpuReadable();
-    const timeout = checkDuration(options.timeout, 'timeout', Infinity);
-    const spin = checkDuration(options.spin, 'spin', 0);
-    const signal = checkSignal(options.signal);
     const previous = this.#pendingWait;
-    const current = (async () => {
-      if (previous !== null) await previous.catch(() => undefined);
-      await this.#waitForNewWrite(native, timeout, spin, signal);
-      return this.read(options);
-    })();
+    const current = previous === null ? this.#nextNow(options) : previous.then(() => this.#nextNow(options), () => this.#nextNow(options));
     this.#pendingWait = current;
-    void current.finally(() => {
+    const clear = (): void => {
       if (this.#pendingWait === current) this.#pendingWait = null;
-    }).catch(() => undefined);
+    };
+    current.then(clear, clear);
     return current;
+  }
+
+  #nextNow(options: WaitOptions<ArrayForDtype[D]>): Promise<ArrayForDtype[D]> {
+    try {
+      const native = this.#open();
+      this.#checkCpuReadable();
+      const timeout = checkDuration(options.timeout, 'timeout', Infinity);
+      const spin = checkDuration(options.spin, 'spin', 0);
+      const signal = checkSignal(options.signal);
+      if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+      let settle!: (result: number) => void;
+      const settled = new Promise<number>((resolve) => (settle = resolve));
+      const immediate = native.waitAsync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000, settle);
+      if (immediate !== undefined) return Promise.resolve(this.#afterWait(immediate, timeout, signal, options));
+      if (signal === undefined) return settled.then((result) => this.#afterWait(result, timeout, signal, options));
+      const cancel = (): void => native.cancelWait();
+      signal.addEventListener('abort', cancel, { once: true });
+      return settled.then((result) => {
+        signal.removeEventListener('abort', cancel);
+        return this.#afterWait(result, timeout, signal, options);
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #afterWait(result: number, timeout: number, signal: AbortSignal | undefined, options: ReadOptions<ArrayForDtype[D]>): ArrayForDtype[D] {
+    if (result === WAIT_TIMED_OUT) throw this.#waitTimeout(timeout);
+    if (result === WAIT_CANCELLED) {
+      this.#open();
+      throw new AbortError(undefined, { cause: signal?.reason });
+    }
+    return this.read(options);
   }
 
   /** pyshmem's name for next(). */
@@ -417,25 +445,6 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     if (isOdd(this.#meta[Field.writeSequence]!) && !allowInterrupted) throw this.#interruptedError();
     if (!native.copyPayload(destination)) throw this.#truncatedError();
     return this.#meta[Field.count]!;
-  }
-
-  async #waitForNewWrite(native: NativeStream, timeout: number, spin: number, signal: AbortSignal | undefined): Promise<void> {
-    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-    let result = native.waitAsync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000);
-    if (typeof result !== 'number') {
-      const cancel = (): void => native.cancelWait();
-      signal?.addEventListener('abort', cancel, { once: true });
-      try {
-        result = await result;
-      } finally {
-        signal?.removeEventListener('abort', cancel);
-      }
-    }
-    if (result === WAIT_TIMED_OUT) throw this.#waitTimeout(timeout);
-    if (result === WAIT_CANCELLED) {
-      this.#open();
-      throw new AbortError(undefined, { cause: signal?.reason });
-    }
   }
 
   #observe(count: number): void {

@@ -1,0 +1,218 @@
+#include "async_wait.h"
+
+#include <algorithm>
+#include <chrono>
+#include <unistd.h>
+
+#include "futex.h"
+#include "sync_wait.h"
+
+namespace tsshmem {
+
+namespace {
+
+constexpr int64_t kSilentWriterTickNs = 1000000;
+constexpr int64_t kIdleTickNs = 10000000;
+
+template <typename Handle>
+void CloseAndFree(Handle* handle) {
+  uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* closed) { delete reinterpret_cast<Handle*>(closed); });
+}
+
+}  // namespace
+
+AsyncWait::AsyncWait(Napi::Env env, const double* meta, const uint32_t* notify, WakeSlots slots)
+    : env_(env), meta_(meta), notify_(notify), slots_(slots), context_(env, "tsshmem.wait") {}
+
+// Every tsshmem write bumps count and then the notify word; a count ahead of
+// the notify word (mod 2^32) means some write bumped only the count. Reading
+// the count first errs towards missing a silent write, never inventing one.
+bool AsyncWait::SilentWritesSeen() const {
+  if (notify_ == nullptr) return true;
+  auto count = static_cast<uint32_t>(static_cast<uint64_t>(LoadCount(meta_)));
+  uint32_t notified = __atomic_load_n(notify_, __ATOMIC_ACQUIRE);
+  return static_cast<int32_t>(count - notified) > 0;
+}
+
+AsyncWait::~AsyncWait() { Close(false); }
+
+void AsyncWait::OpenWakeSocket() {
+  if (!slots_.Available() || !socket_.Open(static_cast<uint32_t>(getpid()))) return;
+  slot_ = slots_.Claim(static_cast<uint32_t>(getpid()), socket_.token());
+  if (slot_ < 0) return;
+  // Armed for the handle's life (re-arming per wait costs epoll_ctl calls);
+  // it keeps the loop alive only while a wait is pending.
+  poll_ = new uv_poll_t;
+  uv_poll_init(LoopWaits::For(env_).loop(), poll_, socket_.fd());
+  poll_->data = this;
+  uv_poll_start(poll_, UV_READABLE, OnReadable);
+  uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+}
+
+void AsyncWait::Start(Napi::Function callback, double lastCount, int64_t deadlineNs) {
+  if (poll_ == nullptr && slot_ < 0 && socket_.fd() < 0) OpenWakeSocket();
+  callback_ = Napi::Persistent(callback);
+  last_count_ = lastCount;
+  deadline_ns_ = deadlineNs;
+  may_have_silent_writer_ = SilentWritesSeen();
+  pending_ = true;
+  if (poll_ != nullptr) {
+    slots_.EnterWaiting(slot_);
+    uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+  }
+  LoopWaits::For(env_).Add(this);
+  // A write may have landed before the slot was marked waiting.
+  Check();
+}
+
+bool AsyncWait::Due(int64_t nowNs) const { return LoadCount(meta_) != last_count_ || nowNs >= deadline_ns_; }
+
+void AsyncWait::Check() {
+  if (!pending_) return;
+  double count = LoadCount(meta_);
+  if (count != last_count_) {
+    Settle(count);
+  } else if (MonotonicNs() >= deadline_ns_) {
+    Settle(kWaitTimedOut);
+  }
+}
+
+void AsyncWait::Cancel() {
+  if (pending_) Settle(kWaitCancelled);
+}
+
+void AsyncWait::Settle(double result) {
+  pending_ = false;
+  if (poll_ != nullptr) {
+    slots_.LeaveWaiting(slot_);
+    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  }
+  LoopWaits::For(env_).Remove(this);
+  Napi::FunctionReference callback = std::move(callback_);
+  Napi::HandleScope scope(env_);
+  napi_value argument = Napi::Number::New(env_, result);
+  napi_value ignored;
+  if (napi_make_callback(env_, context_, env_.Global(), callback.Value(), 1, &argument, &ignored) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env_, &error);
+    napi_fatal_exception(env_, error);
+  }
+}
+
+void AsyncWait::Close(bool settle) {
+  if (closed_) return;
+  closed_ = true;
+  if (pending_) {
+    if (settle) {
+      Settle(kWaitCancelled);
+    } else {
+      pending_ = false;
+      LoopWaits::For(env_).Remove(this);
+    }
+  }
+  if (slot_ >= 0) slots_.Release(slot_);
+  if (poll_ != nullptr) {
+    uv_poll_stop(poll_);
+    CloseAndFree(poll_);
+    poll_ = nullptr;
+  }
+}
+
+void AsyncWait::OnReadable(uv_poll_t* handle, int, int) {
+  auto* wait = static_cast<AsyncWait*>(handle->data);
+  wait->socket_.ReceiveOne();
+  wait->Check();
+}
+
+LoopWaits& LoopWaits::For(Napi::Env env) {
+  LoopWaits* waits = env.GetInstanceData<LoopWaits>();
+  if (waits == nullptr) {
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    waits = new LoopWaits(loop);
+    env.SetInstanceData(waits);
+  }
+  return *waits;
+}
+
+LoopWaits::LoopWaits(uv_loop_t* loop) : loop_(loop), due_(new uv_async_t) {
+  uv_async_init(loop_, due_, OnDue);
+  due_->data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(due_));
+  poller_ = std::thread(&LoopWaits::Poll, this);
+}
+
+LoopWaits::~LoopWaits() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  has_pending_.notify_one();
+  poller_.join();
+  CloseAndFree(due_);
+}
+
+// Waits keep the loop alive through the async handle, as a timer would. The
+// poller is woken only if this wait needs a tick earlier than planned, so a
+// wait that lands in the common case costs no extra system call.
+void LoopWaits::Add(AsyncWait* wait) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  pending_.push_back(wait);
+  if (pending_.size() == 1) uv_ref(reinterpret_cast<uv_handle_t*>(due_));
+  int64_t now = MonotonicNs();
+  int64_t wanted = std::min(wait->deadline_ns(), now + (wait->MayHaveSilentWriter() ? kSilentWriterTickNs : kIdleTickNs));
+  if (pending_.size() == 1 || wanted < planned_tick_ns_) has_pending_.notify_one();
+}
+
+void LoopWaits::Remove(AsyncWait* wait) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = std::find(pending_.begin(), pending_.end(), wait);
+  if (found == pending_.end()) return;
+  pending_.erase(found);
+  if (pending_.empty()) uv_unref(reinterpret_cast<uv_handle_t*>(due_));
+}
+
+// The poller thread. It only reads the waits' metadata (kept mapped while
+// they are pending, which Remove ends under the same mutex) and never
+// settles anything itself.
+void LoopWaits::Poll() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    has_pending_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+    if (stopping_) return;
+    planned_tick_ns_ = NextTickNs(MonotonicNs());
+    has_pending_.wait_for(lock, std::chrono::nanoseconds(std::max<int64_t>(0, planned_tick_ns_ - MonotonicNs())));
+    if (stopping_) return;
+    int64_t now = MonotonicNs();
+    bool due = std::any_of(pending_.begin(), pending_.end(), [now](const AsyncWait* wait) { return wait->Due(now); });
+    if (due) uv_async_send(due_);
+  }
+}
+
+int64_t LoopWaits::NextTickNs(int64_t nowNs) const {
+  bool silentWriter = std::any_of(pending_.begin(), pending_.end(), [](const AsyncWait* wait) { return wait->MayHaveSilentWriter(); });
+  int64_t tick = nowNs + (silentWriter ? kSilentWriterTickNs : kIdleTickNs);
+  for (const AsyncWait* wait : pending_) tick = std::min(tick, wait->deadline_ns());
+  return tick;
+}
+
+void LoopWaits::OnDue(uv_async_t* handle) {
+  auto* waits = static_cast<LoopWaits*>(handle->data);
+  std::vector<AsyncWait*> snapshot;
+  {
+    std::lock_guard<std::mutex> lock(waits->mutex_);
+    snapshot = waits->pending_;
+  }
+  // Settling removes from pending_ and may start new waits: check each one
+  // still pending.
+  for (AsyncWait* wait : snapshot) {
+    bool stillPending;
+    {
+      std::lock_guard<std::mutex> lock(waits->mutex_);
+      stillPending = std::find(waits->pending_.begin(), waits->pending_.end(), wait) != waits->pending_.end();
+    }
+    if (stillPending) wait->Check();
+  }
+}
+
+}  // namespace tsshmem

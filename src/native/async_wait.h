@@ -1,0 +1,101 @@
+// Asynchronous waits for the next completed write, settled by the event loop
+// of the waiting thread (libuv), using no thread of libuv's pool: a wake
+// socket (see wake_slots.h) brings tsshmem writers' wakes straight into the
+// loop. Writers that wake nobody (pyshmem) and deadlines are caught by one
+// small poller thread per loop, which wakes the loop only when a wait is due.
+//
+// The poller ticks every millisecond for a wait that may have a silent
+// writer: a stream without the extension area, or one whose count has run
+// ahead of its notify word (tsshmem writers bump both, pyshmem writers only
+// the count). Otherwise it ticks every 10 ms, or at the nearest deadline:
+// a timer tick costs ~20 us of CPU on a virtual machine, so 1 ms ticks alone
+// would cost an idle reader about 2% of a core.
+#pragma once
+#include <napi.h>
+#include <uv.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "wake_slots.h"
+
+namespace tsshmem {
+
+class AsyncWait {
+ public:
+  // notify: tsshmem's notify word, null for a stream without the extension area.
+  AsyncWait(Napi::Env env, const double* meta, const uint32_t* notify, WakeSlots slots);
+  ~AsyncWait();
+  AsyncWait(const AsyncWait&) = delete;
+  AsyncWait& operator=(const AsyncWait&) = delete;
+
+  bool Pending() const { return pending_; }
+  // Called by the poller thread under LoopWaits' mutex.
+  bool Due(int64_t nowNs) const;
+  bool MayHaveSilentWriter() const { return may_have_silent_writer_; }
+  int64_t deadline_ns() const { return deadline_ns_; }
+  // Calls callback(result) once a count other than lastCount is seen
+  // (result = that count), or with -1 at the deadline, -2 when cancelled;
+  // possibly before Start returns.
+  void Start(Napi::Function callback, double lastCount, int64_t deadlineNs);
+  void Cancel();
+  // Ends a pending wait (settling it with -2 if settle) and frees the slot,
+  // socket and loop handle; the metadata may be unmapped afterwards.
+  void Close(bool settle);
+  void Check();
+
+ private:
+  void OpenWakeSocket();
+  void Settle(double result);
+  static void OnReadable(uv_poll_t* handle, int status, int events);
+
+  Napi::Env env_;
+  bool SilentWritesSeen() const;
+
+  const double* meta_;
+  const uint32_t* notify_;
+  WakeSlots slots_;
+  bool may_have_silent_writer_ = true;
+  int slot_ = -1;
+  WakeSocket socket_;
+  uv_poll_t* poll_ = nullptr;
+  Napi::FunctionReference callback_;
+  Napi::AsyncContext context_;
+  double last_count_ = 0;
+  int64_t deadline_ns_ = 0;
+  bool pending_ = false;
+  bool closed_ = false;
+};
+
+// The pending waits of one event loop and the poller thread that re-checks
+// them; one per Node-API environment (main thread or worker).
+class LoopWaits {
+ public:
+  static LoopWaits& For(Napi::Env env);
+  explicit LoopWaits(uv_loop_t* loop);
+  ~LoopWaits();
+
+  uv_loop_t* loop() const { return loop_; }
+  void Add(AsyncWait* wait);
+  void Remove(AsyncWait* wait);
+
+ private:
+  void Poll();
+  int64_t NextTickNs(int64_t nowNs) const;
+  static void OnDue(uv_async_t* handle);
+
+  uv_loop_t* loop_;
+  uv_async_t* due_;
+  std::mutex mutex_;
+  std::condition_variable has_pending_;
+  std::vector<AsyncWait*> pending_;
+  bool stopping_ = false;
+  int64_t planned_tick_ns_ = 0;
+  std::thread poller_;
+};
+
+}  // namespace tsshmem

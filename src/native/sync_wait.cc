@@ -1,0 +1,70 @@
+#include "sync_wait.h"
+
+#include <algorithm>
+
+#include "futex.h"
+#include "shared_fields.h"
+
+namespace tsshmem {
+
+namespace {
+
+constexpr int64_t kSleepSliceNs = 1000000;
+
+double SpinForNewCount(const double* meta, double lastCount, int64_t spinNs) {
+  int64_t until = MonotonicNs() + spinNs;
+  for (;;) {
+    double count = LoadCount(meta);
+    if (count != lastCount) return count;
+    for (int i = 0; i < 32; ++i) CpuRelax();
+    if (MonotonicNs() >= until) return lastCount;
+  }
+}
+
+// One sleep of at most sliceNs; returns the count seen before sleeping.
+double SleepOnce(const FutexTarget& target, double lastCount, int64_t sliceNs) {
+  if (target.notify == nullptr) {
+    double count = LoadCount(target.meta);
+    if (count == lastCount) SleepNs(sliceNs);
+    return count;
+  }
+  // Register before reading the count: a writer bumps notify and then reads
+  // sleepers (both sequentially consistent), so either it sees us and wakes
+  // us, or we see its count or its notify value and do not sleep.
+  __atomic_fetch_add(target.sleepers, 1, __ATOMIC_SEQ_CST);
+  uint32_t seen = __atomic_load_n(target.notify, __ATOMIC_SEQ_CST);
+  double count = LoadField(target.meta, kCount, __ATOMIC_SEQ_CST);
+  if (count == lastCount) FutexWait(target.notify, seen, sliceNs);
+  __atomic_fetch_sub(target.sleepers, 1, __ATOMIC_SEQ_CST);
+  return count;
+}
+
+}  // namespace
+
+double LoadCount(const double* meta) { return LoadField(meta, kCount, __ATOMIC_ACQUIRE); }
+
+double WaitForNewCount(const FutexTarget& target, double lastCount, int64_t deadlineNs, int64_t spinNs) {
+  if (spinNs > 0) {
+    double count = SpinForNewCount(target.meta, lastCount, spinNs);
+    if (count != lastCount) return count;
+  }
+  for (;;) {
+    int64_t now = MonotonicNs();
+    if (now >= deadlineNs) {
+      double count = LoadCount(target.meta);
+      return count != lastCount ? count : kWaitTimedOut;
+    }
+    double count = SleepOnce(target, lastCount, std::min(kSleepSliceNs, deadlineNs - now));
+    if (count != lastCount) return count;
+    count = LoadCount(target.meta);
+    if (count != lastCount) return count;
+  }
+}
+
+void NotifySleepers(const FutexTarget& target) {
+  if (target.notify == nullptr) return;
+  __atomic_fetch_add(target.notify, 1, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(target.sleepers, __ATOMIC_SEQ_CST) != 0) FutexWakeAll(target.notify);
+}
+
+}  // namespace tsshmem

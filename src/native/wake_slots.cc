@@ -1,0 +1,114 @@
+#include "wake_slots.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace tsshmem {
+
+namespace {
+
+enum SlotField : int { kPid = 0, kToken = 1, kState = 2 };
+enum SlotState : uint32_t { kIdle = 0, kWaiting = 1 };
+
+socklen_t WakeAddress(uint32_t pid, uint32_t token, sockaddr_un* address) {
+  std::memset(address, 0, sizeof *address);
+  address->sun_family = AF_UNIX;
+  // sun_path[0] == 0: the abstract namespace.
+  int length = std::snprintf(address->sun_path + 1, sizeof address->sun_path - 1, "tsshmem-wake-%u-%u", pid, token);
+  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + length);
+}
+
+int SendSocket() {
+  static int fd = -1;
+  static std::once_flag opened;
+  std::call_once(opened, [] { fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0); });
+  return fd;
+}
+
+bool ProcessIsGone(uint32_t pid) { return kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH; }
+
+bool CompareExchange(uint32_t* word, uint32_t expected, uint32_t desired) {
+  return __atomic_compare_exchange_n(word, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+}  // namespace
+
+int WakeSlots::Claim(uint32_t pid, uint32_t token) const {
+  for (int pass = 0; pass < 2; ++pass) {
+    for (uint32_t slot = 0; slot < slot_count_; ++slot) {
+      uint32_t* owner = Field(slot, kPid);
+      uint32_t current = __atomic_load_n(owner, __ATOMIC_SEQ_CST);
+      // First pass: free slots; second pass: slots of processes that died.
+      bool takeable = pass == 0 ? current == 0 : current != 0 && ProcessIsGone(current);
+      if (!takeable || !CompareExchange(owner, current, pid)) continue;
+      LeaveWaiting(static_cast<int>(slot));
+      __atomic_store_n(Field(slot, kToken), token, __ATOMIC_SEQ_CST);
+      return static_cast<int>(slot);
+    }
+  }
+  return -1;
+}
+
+void WakeSlots::Release(int slot) const {
+  LeaveWaiting(slot);
+  __atomic_store_n(Field(slot, kPid), 0, __ATOMIC_SEQ_CST);
+}
+
+void WakeSlots::EnterWaiting(int slot) const {
+  if (CompareExchange(Field(slot, kState), kIdle, kWaiting)) __atomic_fetch_add(waiting_, 1, __ATOMIC_SEQ_CST);
+}
+
+void WakeSlots::LeaveWaiting(int slot) const {
+  if (CompareExchange(Field(slot, kState), kWaiting, kIdle)) __atomic_fetch_sub(waiting_, 1, __ATOMIC_SEQ_CST);
+}
+
+void WakeSlots::WakeWaiting() const {
+  if (table_ == nullptr || __atomic_load_n(waiting_, __ATOMIC_SEQ_CST) == 0) return;
+  static const char kWake = 1;
+  for (uint32_t slot = 0; slot < slot_count_; ++slot) {
+    if (__atomic_load_n(Field(slot, kState), __ATOMIC_SEQ_CST) != kWaiting) continue;
+    sockaddr_un address;
+    socklen_t length = WakeAddress(__atomic_load_n(Field(slot, kPid), __ATOMIC_SEQ_CST),
+                                   __atomic_load_n(Field(slot, kToken), __ATOMIC_SEQ_CST), &address);
+    if (sendto(SendSocket(), &kWake, 1, MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&address), length) < 0 &&
+        errno == ECONNREFUSED) {
+      // Nobody is bound there any more: the waiter died while waiting.
+      LeaveWaiting(static_cast<int>(slot));
+    }
+  }
+}
+
+WakeSocket::~WakeSocket() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool WakeSocket::Open(uint32_t pid) {
+  fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd_ < 0) return false;
+  std::random_device entropy;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    token_ = entropy();
+    sockaddr_un address;
+    socklen_t length = WakeAddress(pid, token_, &address);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&address), length) == 0) return true;
+    if (errno != EADDRINUSE) break;
+  }
+  close(fd_);
+  fd_ = -1;
+  return false;
+}
+
+void WakeSocket::ReceiveOne() const {
+  char byte;
+  recv(fd_, &byte, 1, MSG_DONTWAIT);
+}
+
+}  // namespace tsshmem
