@@ -41,6 +41,17 @@ interface LockFile {
 }
 
 const lockFiles = new Map<string, LockFile>();
+
+/** Drops one use of a lock file; the last use closes its descriptor (releasing any flock). */
+function dropUse(path: string, file: LockFile): void {
+  file.users--;
+  if (file.users > 0) return;
+  lockFiles.delete(path);
+  native.closeFd(file.fd);
+}
+
+/** Handles collected without close() still give back their use of the lock file. */
+const collected = new FinalizationRegistry<{ path: string; file: LockFile }>(({ path, file }) => dropUse(path, file));
 const DEFAULT_POLL_INTERVAL = 1;
 
 /**
@@ -77,6 +88,7 @@ export class StreamLock {
   constructor(path: string, meta: () => Float64Array, describe: string, mode?: number) {
     this.#path = path;
     this.#file = openLockFile(path, mode);
+    collected.register(this, { path, file: this.#file }, this);
     this.#meta = meta;
     this.#describe = describe;
   }
@@ -178,15 +190,13 @@ export class StreamLock {
       this.#claimed = false;
       this.release();
     }
-    this.#file.users--;
-    if (this.#file.users > 0) return;
-    if (this.#file.depth > 0) {
+    collected.unregister(this);
+    if (this.#file.users === 1 && this.#file.depth > 0) {
       const meta = this.#meta();
       meta[Field.lockOwnerPid] = 0;
       meta[Field.lockDepth] = 0;
     }
-    lockFiles.delete(this.#path);
-    native.closeFd(this.#file.fd);
+    dropUse(this.#path, this.#file);
   }
 
   #enter(): void {
