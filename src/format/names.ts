@@ -8,12 +8,19 @@ import { join } from 'node:path';
 
 import { describeValue, invalidArgType } from '../errors.js';
 
-export interface SegmentNames {
+/**
+ * Where a stream's objects are. `label` names the stream in messages: its
+ * name, or its base name when only that is known (pyshmem stores no name).
+ */
+export interface StreamLocation {
+  readonly label: string;
   /** `ps_` + 14 hex digits of SHA-1 of the name. */
   readonly base: string;
+  /** POSIX shm object names. */
   readonly data: string;
   readonly meta: string;
   readonly gpu: string;
+  readonly lockPath: string;
 }
 
 export function checkStreamName(name: unknown): asserts name is string {
@@ -26,9 +33,17 @@ export function baseName(name: string): string {
   return 'ps_' + createHash('sha1').update(name, 'utf8').digest('hex').slice(0, 14);
 }
 
-export function segmentNames(name: string): SegmentNames {
-  const base = baseName(name);
-  return { base, data: `/${base}`, meta: `/${base}_meta`, gpu: `/${base}_gpu` };
+export function locateByName(name: string): StreamLocation {
+  return locate(name, baseName(name));
+}
+
+/** For a stream known only by its base name (as /dev/shm shows it). */
+export function locateByBase(base: string): StreamLocation {
+  return locate(base, base);
+}
+
+function locate(label: string, base: string): StreamLocation {
+  return { label, base, data: `/${base}`, meta: `/${base}_meta`, gpu: `/${base}_gpu`, lockPath: join(lockDirectory(), `${base}.lock`) };
 }
 
 /** True for `ps_` + 14 hex digits: the base name of a data object. */
@@ -64,5 +79,5 @@ export function lockDirectory(): string {
 }
 
 export function lockPath(name: string): string {
-  return join(lockDirectory(), `${baseName(name)}.lock`);
+  return locateByName(name).lockPath;
 }

@@ -3,7 +3,7 @@ import { describeValue, invalidArgType, invalidArgValue, ShmError } from '../err
 import { formatShape } from '../dtype/convert.js';
 import { dtypeByName, type Dtype } from '../dtype/table.js';
 import { MAX_NDIM, MAX_PAYLOAD_BYTES, type StreamHeader } from '../format/metadata.js';
-import { checkStreamName, lockPath } from '../format/names.js';
+import { checkStreamName, locateByBase, locateByName, type StreamLocation } from '../format/names.js';
 import { gpuAvailable } from './gpu.js';
 import { createSegments, openSegments, unlinkStream } from './segments.js';
 import { SharedMemory } from './shared-memory.js';
@@ -51,20 +51,21 @@ export function create<D extends Dtype = 'float32'>(name: string, options: Creat
   }
   const mode = checkMode(options.mode);
   const header: StreamHeader = { dtype, shape, size, gpuEnabled: false, deviceIndex: -1, creatorPid: process.pid, cpuMirror: true };
-  const stream = createSegments(name, header, mode);
+  const location = locateByName(name);
+  const stream = createSegments(location, header, mode);
   try {
     return new SharedMemory<D>({
       name,
+      location,
       header,
       native: stream,
       owner: true,
-      lockPath: lockPath(name),
       exclusiveWriter: options.exclusiveWriter === true,
       lockMode: mode,
     });
   } catch (error) {
     stream.close();
-    unlinkStream(name);
+    unlinkStream(location);
     throw error;
   }
 }
@@ -72,10 +73,23 @@ export function create<D extends Dtype = 'float32'>(name: string, options: Creat
 /** Opens an existing stream, created by tsshmem or pyshmem; fails with ENOENT if there is none. */
 export function open(name: string, options: OpenOptions = {}): SharedMemory {
   checkStreamName(name);
+  return openAt(locateByName(name), options);
+}
+
+/**
+ * Opens a stream by its base name (`ps_` + 14 hex digits, as /dev/shm shows
+ * it): the only way to address a stream created by pyshmem, which stores no
+ * name. For tools; not exported from the package.
+ */
+export function openByBase(base: string, options: OpenOptions = {}): SharedMemory {
+  return openAt(locateByBase(base), options);
+}
+
+function openAt(location: StreamLocation, options: OpenOptions): SharedMemory {
   checkNoGpu(options.gpuDevice);
-  const { header, native } = openSegments(name);
+  const { header, native } = openSegments(location);
   try {
-    return new SharedMemory({ name, header, native, owner: false, lockPath: lockPath(name), exclusiveWriter: options.exclusiveWriter === true });
+    return new SharedMemory({ name: location.label, location, header, native, owner: false, exclusiveWriter: options.exclusiveWriter === true });
   } catch (error) {
     native.close();
     throw error;
@@ -85,7 +99,12 @@ export function open(name: string, options: OpenOptions = {}): SharedMemory {
 /** Removes a stream's objects (each may already be gone); true if any existed. */
 export function unlink(name: string): boolean {
   checkStreamName(name);
-  return unlinkStream(name);
+  return unlinkStream(locateByName(name));
+}
+
+/** unlink() for a stream known by its base name. For tools; not exported from the package. */
+export function unlinkByBase(base: string): boolean {
+  return unlinkStream(locateByBase(base));
 }
 
 function checkShape(shape: unknown): number[] {

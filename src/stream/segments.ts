@@ -8,7 +8,7 @@ import { readSync, rmSync } from 'node:fs';
 import { ShmError, systemCode } from '../errors.js';
 import { EXTENDED_METADATA_BYTES, hasExtension, NATIVE_EXTENSION_LAYOUT, writeExtension } from '../format/extension.js';
 import { decodeHeader, encodeNewHeader, METADATA_BYTES, type StreamHeader } from '../format/metadata.js';
-import { lockPath, segmentNames } from '../format/names.js';
+import type { StreamLocation } from '../format/names.js';
 import { native, type NativeStream } from '../native/binding.js';
 
 /** How long open() waits for a creator that is still filling in the metadata. */
@@ -20,19 +20,19 @@ export interface OpenedSegments {
   readonly native: NativeStream;
 }
 
-export function createSegments(name: string, header: StreamHeader, mode: number): NativeStream {
-  const names = segmentNames(name);
-  const metaFd = createObject(name, names.meta, EXTENDED_METADATA_BYTES, mode);
+export function createSegments(location: StreamLocation, header: StreamHeader, mode: number): NativeStream {
+  const name = location.label;
+  const metaFd = createObject(name, location.meta, EXTENDED_METADATA_BYTES, mode);
   let dataFd = -1;
   try {
-    dataFd = createObject(name, names.data, header.size, mode);
+    dataFd = createObject(name, location.data, header.size, mode);
     const stream = new native.NativeStream(metaFd, EXTENDED_METADATA_BYTES, dataFd, header.size, header.size, NATIVE_EXTENSION_LAYOUT);
     writeExtension(new Uint8Array(stream.metaBuffer()), name);
     encodeNewHeader(new Float64Array(stream.metaBuffer(), 0, 32), header);
     return stream;
   } catch (error) {
-    native.shmUnlink(names.meta);
-    if (dataFd >= 0) native.shmUnlink(names.data);
+    native.shmUnlink(location.meta);
+    if (dataFd >= 0) native.shmUnlink(location.data);
     throw error;
   } finally {
     native.closeFd(metaFd);
@@ -60,19 +60,19 @@ function createObject(name: string, object: string, size: number, mode: number):
  * not yet consistent, or a data object not yet there, may belong to a creator
  * still at work: open() retries for up to OPEN_SETTLE_MS before reporting it.
  */
-export function openSegments(name: string): OpenedSegments {
+export function openSegments(location: StreamLocation): OpenedSegments {
   const deadline = performance.now() + OPEN_SETTLE_MS;
   for (;;) {
-    const attempt = tryOpen(name);
+    const attempt = tryOpen(location);
     if (!('retry' in attempt)) return attempt;
     if (performance.now() >= deadline) throw attempt.retry;
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, OPEN_RETRY_MS);
   }
 }
 
-function tryOpen(name: string): OpenedSegments | { retry: Error } {
-  const names = segmentNames(name);
-  const metaFd = openObject(name, names.meta);
+function tryOpen(location: StreamLocation): OpenedSegments | { retry: Error } {
+  const name = location.label;
+  const metaFd = openObject(name, location.meta);
   let dataFd = -1;
   try {
     const metaStat = native.fdStat(metaFd);
@@ -90,7 +90,7 @@ function tryOpen(name: string): OpenedSegments | { retry: Error } {
     }
     const { header } = decoded;
     try {
-      dataFd = native.shmOpen(names.data);
+      dataFd = native.shmOpen(location.data);
     } catch (error) {
       if (systemCode(error) === 'ENOENT') return { retry: missingStream(name, error) };
       throw segmentError(name, error);
@@ -125,17 +125,16 @@ function openObject(name: string, object: string): number {
 }
 
 /** Removes every object of the stream; true if any existed. */
-export function unlinkStream(name: string): boolean {
-  const names = segmentNames(name);
+export function unlinkStream(location: StreamLocation): boolean {
   let removed = false;
-  for (const object of [names.data, names.meta, names.gpu]) {
+  for (const object of [location.data, location.meta, location.gpu]) {
     try {
       removed = native.shmUnlink(object) || removed;
     } catch (error) {
-      throw segmentError(name, error);
+      throw segmentError(location.label, error);
     }
   }
-  rmSync(lockPath(name), { force: true });
+  rmSync(location.lockPath, { force: true });
   return removed;
 }
 

@@ -6,6 +6,7 @@ import { AbortError, describeValue, invalidArgType, ShmError } from '../errors.j
 import { formatShape, toPayload, type WritableValue } from '../dtype/convert.js';
 import type { ArrayForDtype, Dtype } from '../dtype/table.js';
 import { Field, type StreamHeader } from '../format/metadata.js';
+import type { StreamLocation } from '../format/names.js';
 import type { NativeStream } from '../native/binding.js';
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
 import { checkDuration, checkSignal } from './options.js';
@@ -59,11 +60,12 @@ export interface WriteOptions {
 
 /** What create() and open() hand to the constructor. */
 export interface StreamParts {
+  /** The stream's name, or its base name when opened by base name. */
   readonly name: string;
+  readonly location: StreamLocation;
   readonly header: StreamHeader;
   readonly native: NativeStream;
   readonly owner: boolean;
-  readonly lockPath: string;
   readonly exclusiveWriter: boolean;
   /** The creator's permission bits, given to a lock file it creates. */
   readonly lockMode?: number;
@@ -71,6 +73,7 @@ export interface StreamParts {
 
 export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   readonly #name: string;
+  readonly #location: StreamLocation;
   readonly #header: StreamHeader;
   readonly #owner: boolean;
   readonly #lock: StreamLock;
@@ -85,12 +88,13 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   /** @internal Use create() or open(). */
   constructor(parts: StreamParts) {
     this.#name = parts.name;
+    this.#location = parts.location;
     this.#header = parts.header;
     this.#owner = parts.owner;
     this.#native = parts.native;
     this.#meta = new Float64Array(parts.native.metaBuffer(), 0, 32);
     this.#lastReadCount = this.#meta[Field.count]!;
-    this.#lock = new StreamLock(parts.lockPath, () => this.#meta, `stream ${JSON.stringify(parts.name)}`, parts.lockMode);
+    this.#lock = new StreamLock(parts.location.lockPath, () => this.#meta, `stream ${JSON.stringify(parts.name)}`, parts.lockMode);
     if (parts.exclusiveWriter) {
       try {
         this.#lock.claim();
@@ -359,7 +363,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   /** Removes the stream's objects (data, metadata, GPU handle, lock file) and closes this handle. */
   unlink(): void {
     this.#open();
-    unlinkStream(this.#name);
+    unlinkStream(this.#location);
     this.close();
   }
 
