@@ -25,17 +25,25 @@ export function registerDemo(program: Command): void {
     .description('stream frames from a writer process to a reader process and print the rates')
     .option('-s, --seconds <n>', 'how long the writer writes', parsePositive, 3)
     .option('--shape <dims>', 'frame shape, e.g. 128x128', parseShape, [128, 128])
-    .action(async (options: { seconds: number; shape: number[] }) => runDemo(options.seconds, options.shape));
+    .option('--rate <hz>', 'frames per second the writer aims at (default: as fast as it can)', parsePositive)
+    .action(async (options: DemoOptions) => runDemo(options));
 }
 
-async function runDemo(seconds: number, shape: number[]): Promise<void> {
+interface DemoOptions {
+  readonly seconds: number;
+  readonly shape: number[];
+  readonly rate?: number;
+}
+
+async function runDemo({ seconds, shape, rate }: DemoOptions): Promise<void> {
   const name = `tsshmem-demo-${process.pid}`;
   const stream = create(name, { shape, dtype: 'float32' });
   try {
-    console.log(`tsshmem demo: ${shape.join('x')} float32 frames through stream "${name}" for ${seconds} s`);
+    const pace = rate === undefined ? 'as fast as the writer can' : `at ${rate} Hz`;
+    console.log(`tsshmem demo: ${shape.join('x')} float32 frames through stream "${name}" for ${seconds} s, ${pace}`);
     const reader = runRole('reader', name, seconds);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const writer = runRole('writer', name, seconds);
+    const writer = runRole('writer', name, seconds, rate);
     const [written, read] = await Promise.all([writer, reader]);
     const torn = read.torn ?? 0;
     console.log(`writer: ${format(written.frames)} frames in ${written.seconds.toFixed(2)} s = ${format(written.frames / written.seconds)} frames/s`);
@@ -47,9 +55,9 @@ async function runDemo(seconds: number, shape: number[]): Promise<void> {
   }
 }
 
-function runRole(role: 'writer' | 'reader', name: string, seconds: number): Promise<DemoReport> {
+function runRole(role: 'writer' | 'reader', name: string, seconds: number, rate = 0): Promise<DemoReport> {
   const script = fileURLToPath(new URL(`../demo/${role}.js`, import.meta.url));
-  const child = spawn(process.execPath, [script, name, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [script, name, String(seconds), String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   return new Promise((resolve, reject) => {
