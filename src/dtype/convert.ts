@@ -2,11 +2,14 @@
  * Turning what a user passes to write() into the stream's TypedArray, like
  * numpy's `asarray(value, dtype)`: a TypedArray of the stream's dtype passes
  * through untouched (the fast path); anything else is converted element by
- * element. Shapes are checked before anything is written.
+ * element. As in numpy, arrays of numbers are lists (an integer out of the
+ * dtype's range, or NaN or Infinity into an integer dtype, is an error) and
+ * TypedArrays are arrays (cast like C: truncated and wrapped). Shapes are
+ * checked before anything is written.
  */
 import { describeValue, invalidArgType, invalidArgValue, ShmError } from '../errors.js';
 import { toFloat16Bits } from './float16.js';
-import type { DtypeInfo, NumericArray } from './table.js';
+import type { Dtype, DtypeInfo, NumericArray } from './table.js';
 
 type AnyTypedArray =
   | Int8Array
@@ -44,14 +47,14 @@ export function toPayload(value: unknown, dtype: DtypeInfo, shape: readonly numb
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     const typed = value as AnyTypedArray;
     checkCount(typed.length, [typed.length], dtype, shape);
-    return typed.constructor === dtype.ArrayType ? (typed as NumericArray) : convert(typed as ArrayLikeNumbers, dtype, expected);
+    return typed.constructor === dtype.ArrayType ? (typed as NumericArray) : convert(typed as ArrayLikeNumbers, dtype, expected, false);
   }
   if (Array.isArray(value)) {
     const received = nestedShape(value);
     if (received.length > 1 || elementCount(received) !== expected) {
       if (!shapesEqual(received, shape)) throw shapeMismatch(dtype, shape, received);
     }
-    return convert(received.length > 1 ? value.flat(received.length - 1) : value, dtype, expected);
+    return convert(received.length > 1 ? value.flat(received.length - 1) : value, dtype, expected, true);
   }
   if (isArrayLike(value)) {
     if (!shapesEqual(value.shape, shape)) throw shapeMismatch(dtype, shape, value.shape);
@@ -107,11 +110,38 @@ function checkRectangular(value: NestedNumbers, shape: readonly number[], depth:
   for (const item of value) checkRectangular(item, shape, depth + 1);
 }
 
-function convert(source: ArrayLikeNumbers, dtype: DtypeInfo, count: number): NumericArray {
+function convert(source: ArrayLikeNumbers, dtype: DtypeInfo, count: number, checkRange: boolean): NumericArray {
   const target = new dtype.ArrayType(count);
   const store = elementStore(dtype, target);
-  for (let i = 0; i < count; i++) store(i, source[i]);
+  const range = checkRange ? INTEGER_RANGES[dtype.name] : undefined;
+  for (let i = 0; i < count; i++) {
+    const element = source[i];
+    if (range !== undefined) checkInRange(element, i, dtype, range);
+    store(i, element);
+  }
   return target;
+}
+
+const INTEGER_RANGES: Partial<Record<Dtype, readonly [bigint, bigint]>> = {
+  int8: [-(2n ** 7n), 2n ** 7n - 1n],
+  int16: [-(2n ** 15n), 2n ** 15n - 1n],
+  int32: [-(2n ** 31n), 2n ** 31n - 1n],
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  uint8: [0n, 2n ** 8n - 1n],
+  uint16: [0n, 2n ** 16n - 1n],
+  uint32: [0n, 2n ** 32n - 1n],
+  uint64: [0n, 2n ** 64n - 1n],
+};
+
+function checkInRange(element: unknown, index: number, dtype: DtypeInfo, [min, max]: readonly [bigint, bigint]): void {
+  if (typeof element === 'number' && !Number.isFinite(element)) {
+    throw invalidArgValue(`write() element ${index} is ${element}, which ${dtype.name} cannot hold; nothing was written`);
+  }
+  if (typeof element !== 'number' && typeof element !== 'bigint') return;
+  const integer = typeof element === 'bigint' ? element : BigInt(Math.trunc(element));
+  if (integer < min || integer > max) {
+    throw invalidArgValue(`write() element ${index} is ${element}, out of the range of ${dtype.name} (${min} to ${max}); nothing was written`);
+  }
 }
 
 interface ArrayLikeNumbers {

@@ -7,11 +7,12 @@
  *   256     8     magic "tsshmem1"
  *   264     4     extension version (1)
  *   272     4     notify word: bumped after every tsshmem write; futex(2) target
- *   276     4     threads sleeping on the notify word (readNewSync)
- *   280     4     wake slots in the WAITING state
- *   288     1024  64 wake slots of 16 bytes {pid, token, state, 0}: a handle
- *                 awaiting next() binds the abstract datagram socket
- *                 "tsshmem-wake-<pid>-<token>" and a writer sends it one byte
+ *   276     4     wake slots in use (state WAITING or SLEEPING)
+ *   288     1024  64 wake slots of 16 bytes {pid, token, state, 0}. State 1,
+ *                 WAITING: a handle awaiting next() has bound the abstract
+ *                 datagram socket "tsshmem-wake-<pid>-<token>"; a writer sends
+ *                 it one byte. State 2, SLEEPING: a thread sleeps in futex(2)
+ *                 on the notify word (readNewSync); a writer wakes it.
  *   1312    4     byte length of the stream name
  *   1316    ...   the stream name, UTF-8 (so tools can show it; pyshmem stores only a hash)
  */
@@ -27,8 +28,7 @@ export const Extension = {
   magic: METADATA_BYTES,
   version: METADATA_BYTES + 8,
   notifyWord: METADATA_BYTES + 16,
-  sleeperCount: METADATA_BYTES + 20,
-  wakeWaiting: METADATA_BYTES + 24,
+  wakeWaiting: METADATA_BYTES + 20,
   wakeSlots: METADATA_BYTES + 32,
   nameLength: METADATA_BYTES + 32 + WAKE_SLOT_COUNT * WAKE_SLOT_BYTES,
   name: METADATA_BYTES + 36 + WAKE_SLOT_COUNT * WAKE_SLOT_BYTES,
@@ -37,7 +37,6 @@ export const Extension = {
 /** Where the native waits find their words; see src/native/stream.cc. */
 export const NATIVE_EXTENSION_LAYOUT = {
   notifyWord: Extension.notifyWord,
-  sleeperCount: Extension.sleeperCount,
   wakeWaiting: Extension.wakeWaiting,
   wakeSlots: Extension.wakeSlots,
   wakeSlotCount: WAKE_SLOT_COUNT,

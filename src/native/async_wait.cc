@@ -22,7 +22,9 @@ void CloseAndFree(Handle* handle) {
 }  // namespace
 
 AsyncWait::AsyncWait(Napi::Env env, const double* meta, const uint32_t* notify, WakeSlots slots)
-    : env_(env), meta_(meta), notify_(notify), slots_(slots), context_(env, "tsshmem.wait") {}
+    : env_(env), loop_waits_(&LoopWaits::For(env)), meta_(meta), notify_(notify), slots_(slots), context_(env, "tsshmem.wait") {
+  loop_waits_->Register(this);
+}
 
 // Every tsshmem write bumps count and then the notify word; a count ahead of
 // the notify word (mod 2^32) means some write bumped only the count. Reading
@@ -34,7 +36,22 @@ bool AsyncWait::SilentWritesSeen() const {
   return static_cast<int32_t>(count - notified) > 0;
 }
 
-AsyncWait::~AsyncWait() { Close(false); }
+AsyncWait::~AsyncWait() {
+  Close(false);
+  if (loop_waits_ != nullptr) loop_waits_->Unregister(this);
+}
+
+// Node finalizes the environment's instance data (LoopWaits) before the
+// objects that own waits; their later Close must not reach the loop.
+void AsyncWait::Detach() {
+  loop_waits_ = nullptr;
+  pending_ = false;
+  if (poll_ != nullptr) {
+    uv_poll_stop(poll_);
+    CloseAndFree(poll_);
+    poll_ = nullptr;
+  }
+}
 
 void AsyncWait::OpenWakeSocket() {
   if (!slots_.Available() || !socket_.Open(static_cast<uint32_t>(getpid()))) return;
@@ -43,7 +60,7 @@ void AsyncWait::OpenWakeSocket() {
   // Armed for the handle's life (re-arming per wait costs epoll_ctl calls);
   // it keeps the loop alive only while a wait is pending.
   poll_ = new uv_poll_t;
-  uv_poll_init(LoopWaits::For(env_).loop(), poll_, socket_.fd());
+  uv_poll_init(loop_waits_->loop(), poll_, socket_.fd());
   poll_->data = this;
   uv_poll_start(poll_, UV_READABLE, OnReadable);
   uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
@@ -60,7 +77,7 @@ void AsyncWait::Start(Napi::Function callback, double lastCount, int64_t deadlin
     slots_.EnterWaiting(slot_);
     uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
   }
-  LoopWaits::For(env_).Add(this);
+  loop_waits_->Add(this);
   // A write may have landed before the slot was marked waiting.
   Check();
 }
@@ -84,10 +101,10 @@ void AsyncWait::Cancel() {
 void AsyncWait::Settle(double result) {
   pending_ = false;
   if (poll_ != nullptr) {
-    slots_.LeaveWaiting(slot_);
+    slots_.Leave(slot_);
     uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
   }
-  LoopWaits::For(env_).Remove(this);
+  loop_waits_->Remove(this);
   Napi::FunctionReference callback = std::move(callback_);
   Napi::HandleScope scope(env_);
   napi_value argument = Napi::Number::New(env_, result);
@@ -107,7 +124,7 @@ void AsyncWait::Close(bool settle) {
       Settle(kWaitCancelled);
     } else {
       pending_ = false;
-      LoopWaits::For(env_).Remove(this);
+      loop_waits_->Remove(this);
     }
   }
   if (slot_ >= 0) slots_.Release(slot_);
@@ -149,8 +166,13 @@ LoopWaits::~LoopWaits() {
   }
   has_pending_.notify_one();
   poller_.join();
+  for (AsyncWait* wait : registered_) wait->Detach();
   CloseAndFree(due_);
 }
+
+void LoopWaits::Register(AsyncWait* wait) { registered_.push_back(wait); }
+
+void LoopWaits::Unregister(AsyncWait* wait) { registered_.erase(std::remove(registered_.begin(), registered_.end(), wait), registered_.end()); }
 
 // Waits keep the loop alive through the async handle, as a timer would. The
 // poller is woken only if this wait needs a tick earlier than planned, so a

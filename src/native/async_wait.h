@@ -25,6 +25,8 @@
 
 namespace tsshmem {
 
+class LoopWaits;
+
 class AsyncWait {
  public:
   // notify: tsshmem's notify word, null for a stream without the extension area.
@@ -47,15 +49,17 @@ class AsyncWait {
   // socket and loop handle; the metadata may be unmapped afterwards.
   void Close(bool settle);
   void Check();
+  // The loop's environment is being torn down: forget the loop.
+  void Detach();
 
  private:
   void OpenWakeSocket();
   void Settle(double result);
   static void OnReadable(uv_poll_t* handle, int status, int events);
-
-  Napi::Env env_;
   bool SilentWritesSeen() const;
 
+  Napi::Env env_;
+  LoopWaits* loop_waits_;
   const double* meta_;
   const uint32_t* notify_;
   WakeSlots slots_;
@@ -80,6 +84,9 @@ class LoopWaits {
   ~LoopWaits();
 
   uv_loop_t* loop() const { return loop_; }
+  // Every AsyncWait of this loop, pending or not, so that teardown can detach them.
+  void Register(AsyncWait* wait);
+  void Unregister(AsyncWait* wait);
   void Add(AsyncWait* wait);
   void Remove(AsyncWait* wait);
 
@@ -93,6 +100,7 @@ class LoopWaits {
   std::mutex mutex_;
   std::condition_variable has_pending_;
   std::vector<AsyncWait*> pending_;
+  std::vector<AsyncWait*> registered_;
   bool stopping_ = false;
   int64_t planned_tick_ns_ = 0;
   std::thread poller_;

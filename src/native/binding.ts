@@ -16,7 +16,6 @@ export interface FdStat {
 /** Byte offsets of tsshmem's waiting words in the metadata object. */
 export interface ExtensionLayout {
   readonly notifyWord: number;
-  readonly sleeperCount: number;
   readonly wakeWaiting: number;
   readonly wakeSlots: number;
   readonly wakeSlotCount: number;
@@ -54,7 +53,9 @@ export interface NativeBinding {
   shmUnlink(name: string): boolean;
   fdStat(fd: number): FdStat;
   closeFd(fd: number): void;
+  /** Opens (creating) a lock file; the descriptor is closed at the thread's teardown if not before. */
   lockFileOpen(path: string): number;
+  lockFileClose(fd: number): void;
   flockTry(fd: number): boolean;
   flockWait(fd: number): void;
   /** true once taken; false after timeoutMs. Back-to-back tries first, then sleeps up to maxPollMs. */

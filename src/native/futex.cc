@@ -37,8 +37,8 @@ void FutexWait(uint32_t* word, uint32_t expected, int64_t timeoutNs) {
   syscall(SYS_futex, word, FUTEX_WAIT, expected, &timeout, nullptr, 0);
 }
 
-void FutexWakeAll(uint32_t* word) {
-  syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+int FutexWakeAll(uint32_t* word) {
+  return static_cast<int>(syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0));
 }
 
 void SleepNs(int64_t ns) {

@@ -13,7 +13,8 @@ double UnixSeconds();
 // Sleeps while *word == expected, at most timeoutNs. Spurious returns are
 // allowed; callers re-check their condition.
 void FutexWait(uint32_t* word, uint32_t expected, int64_t timeoutNs);
-void FutexWakeAll(uint32_t* word);
+// Returns how many sleepers were woken.
+int FutexWakeAll(uint32_t* word);
 void SleepNs(int64_t ns);
 
 }  // namespace tsshmem

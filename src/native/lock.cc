@@ -3,6 +3,7 @@
 #include "lock.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -16,6 +17,13 @@ namespace tsshmem {
 
 namespace {
 
+// A lock descriptor left open by a thread that ends (a worker's finalizers
+// do not run) would keep its flock, and so the stream's lock, forever: the
+// environment's cleanup closes what lockFileClose did not.
+void CloseAtTeardown(void* fd) { close(static_cast<int>(reinterpret_cast<intptr_t>(fd))); }
+
+void* AsHookArgument(int fd) { return reinterpret_cast<void*>(static_cast<intptr_t>(fd)); }
+
 // lockFileOpen(path) -> fd. Opened for append like pyshmem, created
 // 0666 minus the umask; O_NOFOLLOW refuses a planted symlink.
 Napi::Value LockFileOpen(const Napi::CallbackInfo& info) {
@@ -23,7 +31,17 @@ Napi::Value LockFileOpen(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>();
   int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd < 0) ThrowSystemError(env, errno, "open");
+  napi_add_env_cleanup_hook(env, CloseAtTeardown, AsHookArgument(fd));
   return Napi::Number::New(env, fd);
+}
+
+// lockFileClose(fd): closes a descriptor from lockFileOpen, releasing its flock.
+Napi::Value LockFileClose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  napi_remove_env_cleanup_hook(env, CloseAtTeardown, AsHookArgument(fd));
+  close(fd);
+  return env.Undefined();
 }
 
 // flockTry(fd) -> true if the exclusive lock was taken, false if held elsewhere.
@@ -83,6 +101,7 @@ Napi::Value FlockRelease(const Napi::CallbackInfo& info) {
 
 void InitLock(Napi::Env env, Napi::Object exports) {
   exports.Set("lockFileOpen", Napi::Function::New(env, LockFileOpen, "lockFileOpen"));
+  exports.Set("lockFileClose", Napi::Function::New(env, LockFileClose, "lockFileClose"));
   exports.Set("flockTry", Napi::Function::New(env, FlockTry, "flockTry"));
   exports.Set("flockWait", Napi::Function::New(env, FlockWait, "flockWait"));
   exports.Set("flockTimed", Napi::Function::New(env, FlockTimed, "flockTimed"));

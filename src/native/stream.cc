@@ -117,7 +117,7 @@ void NativeStream::Init(Napi::Env env, Napi::Object exports) {
 // new NativeStream(metaFd, metaLength, dataFd, dataLength, payloadBytes, extension)
 // The descriptors may be closed once this returns. extension: null for a
 // stream without tsshmem's extension area, else the byte offsets in the
-// metadata object of { notifyWord, sleeperCount, wakeWaiting, wakeSlots,
+// metadata object of { notifyWord, wakeWaiting, wakeSlots,
 // wakeSlotCount } (src/format/extension.ts owns the layout).
 NativeStream::NativeStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeStream>(info) {
   Napi::Env env = info.Env();
@@ -139,14 +139,14 @@ NativeStream::NativeStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
     size_t slotCount = offset("wakeSlotCount");
     if (offset("wakeSlots") + slotCount * 16 > metaLength) throw Napi::RangeError::New(env, "extension area past the metadata object");
     futex_.notify = reinterpret_cast<uint32_t*>(base + offset("notifyWord"));
-    futex_.sleepers = reinterpret_cast<uint32_t*>(base + offset("sleeperCount"));
-    wake_slots_ = WakeSlots(base + offset("wakeSlots"), static_cast<uint32_t>(slotCount),
-                            reinterpret_cast<uint32_t*>(base + offset("wakeWaiting")));
+    futex_.slots = WakeSlots(base + offset("wakeSlots"), static_cast<uint32_t>(slotCount),
+                             reinterpret_cast<uint32_t*>(base + offset("wakeWaiting")));
   }
 }
 
 NativeStream::~NativeStream() {
   if (async_wait_) async_wait_->Close(false);
+  if (futex_.slot >= 0) futex_.slots.Release(futex_.slot);
 }
 
 void NativeStream::CheckOpen(Napi::Env env) const {
@@ -217,8 +217,7 @@ Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
     flock(lockFd, LOCK_UN);
   }
   if (!copied) return Napi::Number::New(env, kSegmentTruncated);
-  NotifySleepers(futex_);
-  wake_slots_.WakeWaiting();
+  NotifyWaiters(futex_.notify, futex_.slots);
   return Napi::Number::New(env, kWriteDone);
 }
 
@@ -293,6 +292,8 @@ Napi::Value NativeStream::WaitSync(const Napi::CallbackInfo& info) {
   double lastCount = info[0].As<Napi::Number>().DoubleValue();
   int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
   int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
+  // The sleeper's wake slot is claimed on first use and kept until close.
+  if (futex_.slot < 0 && futex_.slots.Available()) futex_.slot = futex_.slots.Claim(static_cast<uint32_t>(getpid()), 0);
   return Napi::Number::New(env, WaitForNewCount(futex_, lastCount, deadline, spinNs));
 }
 
@@ -305,9 +306,10 @@ Napi::Value NativeStream::WaitAsync(const Napi::CallbackInfo& info) {
   double lastCount = info[0].As<Napi::Number>().DoubleValue();
   int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
   int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
-  double now = WaitForNewCount(futex_, lastCount, MonotonicNs(), spinNs);
+  FutexTarget spinOnly{futex_.meta, nullptr, WakeSlots(), -1};
+  double now = WaitForNewCount(spinOnly, lastCount, MonotonicNs(), spinNs);
   if (now != kWaitTimedOut) return Napi::Number::New(env, now);
-  if (!async_wait_) async_wait_ = std::make_unique<AsyncWait>(env, futex_.meta, futex_.notify, wake_slots_);
+  if (!async_wait_) async_wait_ = std::make_unique<AsyncWait>(env, futex_.meta, futex_.notify, futex_.slots);
   if (async_wait_->Pending()) throw Napi::Error::New(env, "a wait is already pending on this stream");
   async_wait_->Start(info[3].As<Napi::Function>(), lastCount, deadline);
   return env.Undefined();
@@ -326,6 +328,10 @@ Napi::Value NativeStream::Close(const Napi::CallbackInfo& info) {
   if (closed_) return info.Env().Undefined();
   closed_ = true;
   if (async_wait_) async_wait_->Close(true);
+  if (futex_.slot >= 0) {
+    futex_.slots.Release(futex_.slot);
+    futex_.slot = -1;
+  }
   for (Napi::Reference<Napi::ArrayBuffer>* cache : {&meta_buffer_, &data_buffer_}) {
     if (!cache->IsEmpty()) {
       cache->Value().Detach();

@@ -42,7 +42,6 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   Napi::Reference<Napi::ArrayBuffer> data_buffer_;
   size_t payload_bytes_ = 0;
   FutexTarget futex_;
-  WakeSlots wake_slots_;
   std::unique_ptr<AsyncWait> async_wait_;
   bool closed_ = false;
 };

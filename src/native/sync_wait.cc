@@ -29,13 +29,13 @@ double SleepOnce(const FutexTarget& target, double lastCount, int64_t sliceNs) {
     return count;
   }
   // Register before reading the count: a writer bumps notify and then reads
-  // sleepers (both sequentially consistent), so either it sees us and wakes
+  // the slots (both sequentially consistent), so either it sees us and wakes
   // us, or we see its count or its notify value and do not sleep.
-  __atomic_fetch_add(target.sleepers, 1, __ATOMIC_SEQ_CST);
+  if (target.slot >= 0) target.slots.EnterSleeping(target.slot);
   uint32_t seen = __atomic_load_n(target.notify, __ATOMIC_SEQ_CST);
   double count = LoadField(target.meta, kCount, __ATOMIC_SEQ_CST);
   if (count == lastCount) FutexWait(target.notify, seen, sliceNs);
-  __atomic_fetch_sub(target.sleepers, 1, __ATOMIC_SEQ_CST);
+  if (target.slot >= 0) target.slots.Leave(target.slot);
   return count;
 }
 
@@ -61,10 +61,10 @@ double WaitForNewCount(const FutexTarget& target, double lastCount, int64_t dead
   }
 }
 
-void NotifySleepers(const FutexTarget& target) {
-  if (target.notify == nullptr) return;
-  __atomic_fetch_add(target.notify, 1, __ATOMIC_SEQ_CST);
-  if (__atomic_load_n(target.sleepers, __ATOMIC_SEQ_CST) != 0) FutexWakeAll(target.notify);
+void NotifyWaiters(uint32_t* notify, const WakeSlots& slots) {
+  if (notify == nullptr) return;
+  __atomic_fetch_add(notify, 1, __ATOMIC_SEQ_CST);
+  slots.WakeAll(notify);
 }
 
 }  // namespace tsshmem

@@ -6,14 +6,18 @@
 #include <atomic>
 #include <cstdint>
 
+#include "wake_slots.h"
+
 namespace tsshmem {
 
-// The count field, and tsshmem's futex words when the stream has the
-// extension area (null for a pyshmem-created stream).
+// The count field, tsshmem's notify word (null for a stream without the
+// extension area) and, while sleeping, the wake slot that tells writers
+// about this sleeper (-1: none; it then re-checks every millisecond).
 struct FutexTarget {
   const double* meta = nullptr;
   uint32_t* notify = nullptr;
-  uint32_t* sleepers = nullptr;
+  WakeSlots slots;
+  int slot = -1;
 };
 
 constexpr double kWaitTimedOut = -1;
@@ -26,7 +30,7 @@ double LoadCount(const double* meta);
 // millisecond (pyshmem writers wake nobody).
 double WaitForNewCount(const FutexTarget& target, double lastCount, int64_t deadlineNs, int64_t spinNs);
 
-// Bumps the notify word and wakes sleepers, if any are registered.
-void NotifySleepers(const FutexTarget& target);
+// After a write: bumps the notify word, then wakes every waiting handle.
+void NotifyWaiters(uint32_t* notify, const WakeSlots& slots);
 
 }  // namespace tsshmem

@@ -11,12 +11,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "futex.h"
+
 namespace tsshmem {
 
 namespace {
 
 enum SlotField : int { kPid = 0, kToken = 1, kState = 2 };
-enum SlotState : uint32_t { kIdle = 0, kWaiting = 1 };
+enum SlotState : uint32_t { kIdle = 0, kWaiting = 1, kSleeping = 2 };
 
 socklen_t WakeAddress(uint32_t pid, uint32_t token, sockaddr_un* address) {
   std::memset(address, 0, sizeof *address);
@@ -49,7 +51,7 @@ int WakeSlots::Claim(uint32_t pid, uint32_t token) const {
       // First pass: free slots; second pass: slots of processes that died.
       bool takeable = pass == 0 ? current == 0 : current != 0 && ProcessIsGone(current);
       if (!takeable || !CompareExchange(owner, current, pid)) continue;
-      LeaveWaiting(static_cast<int>(slot));
+      Leave(static_cast<int>(slot));
       __atomic_store_n(Field(slot, kToken), token, __ATOMIC_SEQ_CST);
       return static_cast<int>(slot);
     }
@@ -58,30 +60,59 @@ int WakeSlots::Claim(uint32_t pid, uint32_t token) const {
 }
 
 void WakeSlots::Release(int slot) const {
-  LeaveWaiting(slot);
+  Leave(slot);
   __atomic_store_n(Field(slot, kPid), 0, __ATOMIC_SEQ_CST);
 }
 
-void WakeSlots::EnterWaiting(int slot) const {
-  if (CompareExchange(Field(slot, kState), kIdle, kWaiting)) __atomic_fetch_add(waiting_, 1, __ATOMIC_SEQ_CST);
+void WakeSlots::EnterWaiting(int slot) const { Enter(slot, kWaiting); }
+
+void WakeSlots::EnterSleeping(int slot) const { Enter(slot, kSleeping); }
+
+void WakeSlots::Leave(int slot) const {
+  if (!Leave(slot, kWaiting)) Leave(slot, kSleeping);
 }
 
-void WakeSlots::LeaveWaiting(int slot) const {
-  if (CompareExchange(Field(slot, kState), kWaiting, kIdle)) __atomic_fetch_sub(waiting_, 1, __ATOMIC_SEQ_CST);
+void WakeSlots::Enter(int slot, uint32_t state) const {
+  if (CompareExchange(Field(slot, kState), kIdle, state)) __atomic_fetch_add(waiting_, 1, __ATOMIC_SEQ_CST);
 }
 
-void WakeSlots::WakeWaiting() const {
+bool WakeSlots::Leave(int slot, uint32_t state) const {
+  if (!CompareExchange(Field(slot, kState), state, kIdle)) return false;
+  __atomic_fetch_sub(waiting_, 1, __ATOMIC_SEQ_CST);
+  return true;
+}
+
+void WakeSlots::WakeAll(uint32_t* notify) const {
   if (table_ == nullptr || __atomic_load_n(waiting_, __ATOMIC_SEQ_CST) == 0) return;
-  static const char kWake = 1;
+  bool sleepers = false;
   for (uint32_t slot = 0; slot < slot_count_; ++slot) {
-    if (__atomic_load_n(Field(slot, kState), __ATOMIC_SEQ_CST) != kWaiting) continue;
-    sockaddr_un address;
-    socklen_t length = WakeAddress(__atomic_load_n(Field(slot, kPid), __ATOMIC_SEQ_CST),
-                                   __atomic_load_n(Field(slot, kToken), __ATOMIC_SEQ_CST), &address);
-    if (sendto(SendSocket(), &kWake, 1, MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&address), length) < 0 &&
-        errno == ECONNREFUSED) {
-      // Nobody is bound there any more: the waiter died while waiting.
-      LeaveWaiting(static_cast<int>(slot));
+    uint32_t state = __atomic_load_n(Field(slot, kState), __ATOMIC_SEQ_CST);
+    if (state == kWaiting) Send(static_cast<int>(slot));
+    sleepers = sleepers || state == kSleeping;
+  }
+  // A sleeper is registered before it checks the count and sleeps, so a wake
+  // that finds nobody asleep is normal now and then; only then is it worth
+  // asking whether the sleepers are still alive.
+  if (sleepers && FutexWakeAll(notify) == 0) ReapDeadSleepers();
+}
+
+void WakeSlots::Send(int slot) const {
+  static const char kWake = 1;
+  sockaddr_un address;
+  socklen_t length = WakeAddress(__atomic_load_n(Field(slot, kPid), __ATOMIC_SEQ_CST),
+                                 __atomic_load_n(Field(slot, kToken), __ATOMIC_SEQ_CST), &address);
+  if (sendto(SendSocket(), &kWake, 1, MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&address), length) < 0 &&
+      errno == ECONNREFUSED) {
+    // Nobody is bound there any more: the waiter died while waiting.
+    Leave(slot, kWaiting);
+  }
+}
+
+void WakeSlots::ReapDeadSleepers() const {
+  for (uint32_t slot = 0; slot < slot_count_; ++slot) {
+    if (__atomic_load_n(Field(slot, kState), __ATOMIC_SEQ_CST) == kSleeping &&
+        ProcessIsGone(__atomic_load_n(Field(slot, kPid), __ATOMIC_SEQ_CST))) {
+      Leave(static_cast<int>(slot), kSleeping);
     }
   }
 }

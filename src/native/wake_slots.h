@@ -1,9 +1,14 @@
-// Wake slots: how a writer wakes the event loop of every process that awaits
-// a stream, with one hop. A waiting handle binds a datagram socket in the
-// abstract namespace (no file, gone when the process dies) and claims a slot
-// {pid, token, state} in tsshmem's extension area; a writer sends one byte to
-// each slot in the WAITING state. With nobody waiting a write pays one
-// atomic load.
+// Wake slots: how a writer wakes every thread that waits for a stream, with
+// one hop. A waiting handle claims a slot {pid, token, state} in tsshmem's
+// extension area:
+//  - WAITING (next(), the event loop waits): the handle has bound a datagram
+//    socket in the abstract namespace (no file, gone when the process dies);
+//    the writer sends it one byte;
+//  - SLEEPING (readNewSync, the thread sleeps in futex(2) on the notify
+//    word): the writer makes one futex wake for all of them.
+// With nobody waiting a write pays one atomic load. Slots of processes that
+// died are reclaimed: a WAITING slot when its socket is gone, a SLEEPING slot
+// when a futex wake finds nobody asleep and its pid is dead.
 #pragma once
 #include <cstdint>
 
@@ -23,13 +28,18 @@ class WakeSlots {
   int Claim(uint32_t pid, uint32_t token) const;
   void Release(int slot) const;
   void EnterWaiting(int slot) const;
-  void LeaveWaiting(int slot) const;
+  void EnterSleeping(int slot) const;
+  void Leave(int slot) const;
 
-  // Writer side.
-  void WakeWaiting() const;
+  // Writer side, after bumping the notify word.
+  void WakeAll(uint32_t* notify) const;
 
  private:
   uint32_t* Field(int slot, int field) const { return reinterpret_cast<uint32_t*>(table_ + slot * 16) + field; }
+  void Enter(int slot, uint32_t state) const;
+  bool Leave(int slot, uint32_t state) const;
+  void Send(int slot) const;
+  void ReapDeadSleepers() const;
 
   uint8_t* table_ = nullptr;
   uint32_t slot_count_ = 0;

@@ -47,7 +47,7 @@ export function create<D extends Dtype = 'float32'>(name: string, options: Creat
   const size = shape.reduce((product, dimension) => product * dimension, dtype.itemSize);
   if (!Number.isSafeInteger(size) || size > MAX_PAYLOAD_BYTES) throw invalidArgValue(`shape ${formatShape(shape)} is too large`);
   if (options.size !== undefined && options.size !== size) {
-    throw invalidArgValue(`size ${describeValue(options.size)} does not match shape ${formatShape(shape)} of ${dtype.name} (${size} bytes): omit size or pass ${size}`);
+    throw invalidArgValue(`size ${String(options.size)} does not match shape ${formatShape(shape)} of ${dtype.name} (${size} bytes): omit size or pass ${size}`);
   }
   const mode = checkMode(options.mode);
   const header: StreamHeader = { dtype, shape, size, gpuEnabled: false, deviceIndex: -1, creatorPid: process.pid, cpuMirror: true };

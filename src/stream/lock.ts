@@ -47,7 +47,7 @@ function dropUse(path: string, file: LockFile): void {
   file.users--;
   if (file.users > 0) return;
   lockFiles.delete(path);
-  native.closeFd(file.fd);
+  native.lockFileClose(file.fd);
 }
 
 /** Handles collected without close() still give back their use of the lock file. */
