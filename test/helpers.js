@@ -1,7 +1,7 @@
 // Shared by the test files: unique stream names that are always cleaned up,
 // and child processes that run the peers in test/peers/.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,6 +27,27 @@ export function leftovers(name) {
   const base = baseName(name);
   const segments = readdirSync('/dev/shm').filter((entry) => entry === base || entry.startsWith(`${base}_`));
   return existsSync(lockPath(name)) ? [...segments, lockPath(name)] : segments;
+}
+
+/**
+ * What this process holds of a stream: `descriptors`, the targets of its open
+ * descriptors on the stream's shm objects or lock file, and `mappings`, its
+ * lines in /proc/self/maps for the shm objects.
+ */
+export function heldResources(name) {
+  const base = baseName(name);
+  const targets = readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      return [readlinkSync(`/proc/self/fd/${fd}`)];
+    } catch {
+      return [];
+    }
+  });
+  const isOurs = (path) => path.startsWith(`/dev/shm/${base}`) || path.startsWith(lockPath(name));
+  return {
+    descriptors: targets.filter(isOurs),
+    mappings: readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes(`/dev/shm/${base}`)).length,
+  };
 }
 
 /**
@@ -58,6 +79,43 @@ export function runNodePeer(script, args = {}, options) {
 /** Runs the Python peer (test/peers/pyshmem_peer.py) with a command and JSON arguments. */
 export function runPythonPeer(command, args = {}, options) {
   return run('python3', [join(peersDirectory, 'pyshmem_peer.py'), command, JSON.stringify(args)], options);
+}
+
+/** A function that tells whether promise has settled (resolved or rejected) yet. */
+export function settledTracker(promise) {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  return () => settled;
+}
+
+/** runNodePeer, killed with SIGKILL (and awaited) after the test t ends if it still runs. */
+export function startNodePeer(t, script, args, options) {
+  return killedAfter(t, runNodePeer(script, args, options));
+}
+
+/** runPythonPeer, killed with SIGKILL (and awaited) after the test t ends if it still runs. */
+export function startPythonPeer(t, command, args, options) {
+  return killedAfter(t, runPythonPeer(command, args, options));
+}
+
+/** "locked" or "busy": whether a child process takes the lock of stream name within timeout ms. */
+export async function lockFromChild(t, name, timeout = 300) {
+  const prober = startNodePeer(t, 'lock-holder.js', { name, timeout });
+  const outcome = await prober.lines.waitFor(/^(locked|busy)$/, timeout + 20000);
+  prober.child.kill('SIGKILL');
+  await prober.done;
+  return outcome;
+}
+
+function killedAfter(t, peer) {
+  t.after(async () => {
+    if (peer.child.exitCode === null && peer.child.signalCode === null) peer.child.kill('SIGKILL');
+    await peer.done;
+  });
+  return peer;
 }
 
 /** Resolves with the first stdout line of child that satisfies predicate. */

@@ -6,18 +6,29 @@ Usage: pyshmem_peer.py COMMAND 'JSON-ARGUMENTS'
 It speaks the on-host format of pyshmem 1.0.2 with numpy and the standard
 library only (mmap, fcntl), so that tests need no pyshmem install:
   create          {name, shape, dtype}           creates a stream as pyshmem does (256-byte metadata)
-  read            {name}                         prints {shape, dtype, size, count, values, ...} as JSON
+  read            {name}                         prints {shape, dtype, size, count, values, data_hex, ...} as JSON
+                                                 (data_hex: the payload's bytes, for exact comparisons)
   write           {name, values}                 one compatible write of the flat values
   write-loop      {name, count, interval_ms}     writes frames filled with 1..count
   hold-lock       {name, seconds}                takes the flock, prints "locked", sleeps, releases
   safe-read-loop  {name, reads}                  safe reads; prints {reads, torn} (torn: non-uniform)
   unlink          {name}                         removes the stream's objects and lock file
+  crash-mid-write {name, fill}                   takes the lock, marks a write started (sequence
+                                                 += 1, odd), fills the first half of the payload,
+                                                 prints "odd" and kills itself with SIGKILL
+  read-summary    {name}                         one safe read; prints {count, write_sequence,
+                                                 length, min, max, uniform} (for large payloads)
+  create-slowly   {name, shape, dtype, pause_ms, creates like create, but pauses pause_ms after
+                   stage}                        stage "truncated" (zero-filled 256-byte metadata)
+                                                 or "version" (version written, nothing else),
+                                                 printing "paused" first: a creator caught midway
 """
 import fcntl
 import hashlib
 import json
 import mmap
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -117,12 +128,16 @@ def read(args):
     values = stream.safe_read()
     print(json.dumps({
         "shape": list(stream.shape),
-        "dtype": NAMES[DTYPES.index(stream.dtype.str)],
+        "dtype": NAMES[int(stream.meta[DTYPE])],
         "size": int(stream.meta[SIZE]),
         "count": int(stream.meta[COUNT]),
         "write_sequence": int(stream.meta[SEQUENCE]),
         "creator_pid": int(stream.meta[CREATOR]),
         "meta_bytes": len(stream.meta_map),
+        "write_time": float(stream.meta[TIME]),
+        "lock_owner_pid": int(stream.meta[OWNER]),
+        "lock_depth": int(stream.meta[DEPTH]),
+        "data_hex": values.tobytes().hex(),
         "values": [v if isinstance(v, (int, float)) else float(v) for v in values.ravel().tolist()],
     }), flush=True)
 
@@ -169,9 +184,59 @@ def unlink(args):
     print("unlinked", flush=True)
 
 
+def crash_mid_write(args):
+    stream = Stream(args["name"])
+    stream.acquire()
+    stream.meta[SEQUENCE] += 1  # pyshmem's _mark_write_started: the write is now in progress
+    flat = stream.data.reshape(-1)
+    flat[: flat.size // 2] = args["fill"]
+    print("odd", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def read_summary(args):
+    stream = Stream(args["name"])
+    values = stream.safe_read()
+    print(json.dumps({
+        "count": int(stream.meta[COUNT]),
+        "write_sequence": int(stream.meta[SEQUENCE]),
+        "length": int(values.size),
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "uniform": bool(np.all(values == values.flat[0])),
+    }), flush=True)
+
+
+def create_slowly(args):
+    base = base_name(args["name"])
+    dtype_code = NAMES.index(args.get("dtype", "float32"))
+    shape = args["shape"]
+    size = int(np.prod(shape)) * np.dtype(DTYPES[dtype_code]).itemsize
+    map_object("/dev/shm/" + base, size, create=True).close()
+    meta_map = map_object("/dev/shm/" + base + "_meta", 256, create=True)
+    meta = np.ndarray((32,), dtype="<f8", buffer=meta_map)
+
+    def pause(stage):
+        if args["stage"] == stage:
+            print("paused", flush=True)
+            time.sleep(args["pause_ms"] / 1000)
+
+    pause("truncated")
+    meta[VERSION] = 2  # pyshmem writes the version first
+    pause("version")
+    meta[DTYPE], meta[NDIM], meta[SIZE] = dtype_code, len(shape), size
+    meta[GPU], meta[DEVICE], meta[CREATOR], meta[MIRROR] = 0, -1, os.getpid(), 1
+    meta[SHAPE:SHAPE + len(shape)] = shape
+    del meta
+    meta_map.close()
+    lock_path(args["name"])
+    print("created", flush=True)
+
+
 COMMANDS = {
     "create": create, "read": read, "write": write, "write-loop": write_loop,
     "hold-lock": hold_lock, "safe-read-loop": safe_read_loop, "unlink": unlink,
+    "crash-mid-write": crash_mid_write, "read-summary": read_summary, "create-slowly": create_slowly,
 }
 
 if __name__ == "__main__":

@@ -1,0 +1,196 @@
+// Waiting for new writes across processes: no lost writes, a ping-pong that
+// relies on each handle remembering the last write it observed, Python
+// writers (which wake nobody) reaching a waiting Node reader, waiters that
+// die, processes and worker threads that end while or after they wait, and
+// the CPU an idle wait costs.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { create, open } from '../dist/index.js';
+import { Extension } from '../dist/format/extension.js';
+import { startNodePeer, startPythonPeer, streamName } from './helpers.js';
+import { creators, eventually, metaWord } from './wait-helpers.js';
+
+/** Rethrows error with the peer's stderr, once the peer has been stopped. */
+async function failWithPeer(peer, error) {
+  peer.child.kill('SIGKILL');
+  const { stderr } = await peer.done;
+  throw new Error(`${error.message}; peer stderr: ${stderr.trim() || '(empty)'}`, { cause: error });
+}
+
+/** Milliseconds since the stream's last write completed (its write time), at sub-millisecond resolution. */
+function writeAgeMs(reader) {
+  return performance.timeOrigin + performance.now() - reader.writeTime * 1000;
+}
+
+function percentile(values, fraction) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
+}
+
+/**
+ * Waits with next() until frame `count` arrives; frame n holds n in every
+ * element and is the n-th write. Checks that frames come strictly in order,
+ * whole, and that missedWrites accounts exactly for the gaps. Returns the
+ * number of frames seen and, per frame, how long ago its write completed.
+ */
+async function consumeNumberedFrames(reader, count, peer) {
+  let seen = 0;
+  let last = 0;
+  const agesMs = [];
+  while (last < count) {
+    const received = await reader.next({ timeout: 20000 }).catch((error) => failWithPeer(peer, error));
+    agesMs.push(writeAgeMs(reader));
+    const n = received[0];
+    assert.ok(n > last, `frame ${n} came after frame ${last}`);
+    assert.ok(received.every((value) => value === n), `frame ${n} is not whole`);
+    assert.equal(reader.lastReadCount, n);
+    assert.equal(reader.missedWrites, n - last - 1);
+    seen++;
+    last = n;
+  }
+  return { seen, agesMs };
+}
+
+test('no write is lost: a consumer waiting with next() on 10,000 numbered frames from another process sees them in strictly increasing order, and seen + skipped = 10,000', { timeout: 180000 }, async (t) => {
+  const count = 10000;
+  const name = streamName(t, 'numbered');
+  const reader = create(name, { shape: [256], dtype: 'int32' });
+  t.after(() => reader.close());
+  // Bursts of 10 writes, then 1 ms of quiet: the consumer both finds writes
+  // already landed and goes to sleep and is woken.
+  const producer = startNodePeer(t, 'wait-producer.js', { name, count, pauseEvery: 10, pauseMs: 1 }, { timeout: 170000 });
+  const { seen } = await consumeNumberedFrames(reader, count, producer);
+  t.diagnostic(`informal: seen ${seen}, skipped ${reader.totalMissedWrites}`);
+  assert.equal(seen + reader.totalMissedWrites, count);
+  const { code, stderr } = await producer.done;
+  assert.equal(code, 0, stderr);
+});
+
+test('no write from a pyshmem writer is lost either, on a stream the Python peer created (no extension area, nobody wakes the reader)', { timeout: 120000 }, async (t) => {
+  const count = 1000;
+  const name = streamName(t, 'numbered-python');
+  await creators.pyshmem(name, [16], 'float32');
+  const reader = open(name);
+  t.after(() => reader.close());
+  const writer = startPythonPeer(t, 'write-loop', { name, count, interval_ms: 1 }, { timeout: 110000 });
+  const { seen, agesMs } = await consumeNumberedFrames(reader, count, writer);
+  t.diagnostic(`informal: seen ${seen}, skipped ${reader.totalMissedWrites}; age of the write when next() returned: median ${percentile(agesMs, 0.5).toFixed(2)} ms, p99 ${percentile(agesMs, 0.99).toFixed(2)} ms`);
+  assert.equal(seen + reader.totalMissedWrites, count);
+  const { code, stderr } = await writer.done;
+  assert.equal(code, 0, stderr);
+});
+
+// Each side writes, then waits with next() for the other's write. An answer
+// can land before the waiting side even calls next(); a baseline taken when
+// next() is called (pyshmem's read_new) would then wait for an answer that
+// never comes. Every tenth exchange each side makes sure of that case: it
+// calls next() only after the other's write has landed, and must get it at
+// once. The handle's remembered last observed write makes that work.
+test('a 1,000-exchange ping-pong across two processes completes: each side waits with next() for the other\'s write and answers it', { timeout: 180000 }, async (t) => {
+  const exchanges = 1000;
+  const lateEvery = 10;
+  const [ping, pong] = [streamName(t, 'ping'), streamName(t, 'pong')];
+  const requests = create(ping, { shape: [128, 128], dtype: 'float32' });
+  const answers = create(pong, { shape: [128, 128], dtype: 'float32' });
+  t.after(() => {
+    requests.close();
+    answers.close();
+  });
+  const answerer = startNodePeer(t, 'ping-pong.js', { ping, pong, exchanges, timeout: 20000, lateEvery }, { timeout: 170000 });
+  await answerer.lines.waitFor('ready', 20000);
+  const request = new Float32Array(128 * 128);
+  const roundTripsMs = [];
+  for (let n = 1; n <= exchanges; n++) {
+    const start = performance.now();
+    requests.write(request.fill(n));
+    let answer;
+    if (n % lateEvery === 0) {
+      assert.ok(await eventually(() => answers.count >= n, 20000), `no answer to ping ${n}`);
+      answer = await answers.next({ timeout: 0 });
+    } else {
+      answer = await answers.next({ timeout: 20000 }).catch((error) => failWithPeer(answerer, error));
+      roundTripsMs.push(performance.now() - start);
+    }
+    if (answer[0] !== n || answers.missedWrites !== 0) assert.fail(`ping ${n} answered with ${answer[0]} after ${answers.missedWrites} missed writes`);
+  }
+  const { code, stdout, stderr } = await answerer.done;
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, new RegExp(`^answered ${exchanges}$`, 'm'));
+  t.diagnostic(`informal: 128x128 float32 round trip median ${(percentile(roundTripsMs, 0.5) * 1000).toFixed(0)} us, p99 ${(percentile(roundTripsMs, 0.99) * 1000).toFixed(0)} us`);
+});
+
+for (const origin of Object.keys(creators)) {
+  test(`a write by the Python peer in the pyshmem format wakes a Node reader waiting with next() (stream created by ${origin})`, { timeout: 60000 }, async (t) => {
+    const name = streamName(t, `python-wakes-${origin}`);
+    await creators[origin](name, [16], 'float32');
+    const reader = open(name);
+    t.after(() => reader.close());
+    const values = Array.from({ length: 16 }, (_, index) => index + 0.5);
+    const pending = reader.next({ timeout: 20000 });
+    const writer = startPythonPeer(t, 'write', { name, values });
+    const received = await pending.catch((error) => failWithPeer(writer, error));
+    t.diagnostic(`informal: next() returned ${writeAgeMs(reader).toFixed(2)} ms after the Python write completed`);
+    assert.deepEqual(Array.from(received), values);
+    assert.equal(reader.lastReadCount, 1);
+    const { code, stderr } = await writer.done;
+    assert.equal(code, 0, stderr);
+  });
+
+  test(`an idle reader waiting with next() uses less than 10% of a core (stream created by ${origin})`, { timeout: 60000 }, async (t) => {
+    const name = streamName(t, `idle-${origin}`);
+    await creators[origin](name, [16], 'float32');
+    const { code, signal, stdout, stderr } = await startNodePeer(t, 'idle-waiter.js', { name, ms: 1000 }).done;
+    assert.equal(signal, null);
+    assert.equal(code, 0, stderr);
+    const { cpuMs, wallMs, settled } = JSON.parse(stdout);
+    t.diagnostic(`informal: ${cpuMs.toFixed(1)} ms CPU over ${wallMs.toFixed(0)} ms of idle waiting (${((100 * cpuMs) / wallMs).toFixed(2)}% of a core)`);
+    assert.equal(settled, 'AbortError');
+    assert.ok(wallMs >= 1000);
+    assert.ok(cpuMs / wallMs < 0.1, `the idle waiting process used ${cpuMs} ms of CPU in ${wallMs} ms`);
+  });
+}
+
+test('a process whose waits have all settled (written, timed out, aborted, closed) ends by itself with handles still open', { timeout: 60000 }, async (t) => {
+  const name = streamName(t, 'settle');
+  create(name, { shape: [4], dtype: 'int32' }).close();
+  const { code, signal, stdout, stderr } = await startNodePeer(t, 'wait-settle.js', { name }, { timeout: 30000 }).done;
+  assert.equal(signal, null, 'the process had to be killed: something kept its event loop alive');
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(JSON.parse(stdout), {
+    written: 'frame 1',
+    timedOut: 'ETIMEDOUT',
+    abortedBefore: 'AbortError',
+    abortedDuring: 'AbortError',
+    closedDuring: 'ERR_STREAM_CLOSED',
+  });
+});
+
+// A waiter that dies cannot undo its own registration; the word that says
+// "someone is waiting" must still come back to 0, or every later write pays
+// for waking nobody.
+for (const method of ['next', 'readNewSync']) {
+  const word = 'wakeWaiting';
+  test(`a reader killed while waiting in ${method}() does not leave the ${word} word raised once the next write lands`, { timeout: 60000 }, async (t) => {
+    const name = streamName(t, `killed-${method}`);
+    const writer = create(name, { shape: [4], dtype: 'int32' });
+    t.after(() => writer.close());
+    const reader = startNodePeer(t, 'waiting-reader.js', { name, sync: method === 'readNewSync' });
+    await reader.lines.waitFor('waiting');
+    assert.ok(await eventually(() => metaWord(name, Extension[word]) > 0), `the waiting reader raised ${word}`);
+    reader.child.kill('SIGKILL');
+    await reader.done;
+    writer.write(new Int32Array(4).fill(1));
+    writer.write(new Int32Array(4).fill(2));
+    assert.equal(metaWord(name, Extension[word]), 0);
+  });
+}
+
+test('a worker thread that ends while its next() is pending (terminate() or process.exit()) does not bring its process down', { timeout: 60000 }, async (t) => {
+  const name = streamName(t, 'worker-exit');
+  create(name, { shape: [4], dtype: 'int32' }).close();
+  const { code, signal, stdout, stderr } = await startNodePeer(t, 'worker-exit-pending.js', { name }, { timeout: 30000 }).done;
+  assert.equal(signal, null, stderr);
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout.trim(), 'survived');
+});
