@@ -2,14 +2,32 @@
 /** The `tsshmem` command: one file per command under src/cli/commands/. */
 import { Command } from 'commander';
 
+import { registerClean } from './commands/clean.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDump } from './commands/dump.js';
+import { registerInfo } from './commands/info.js';
+import { registerLoad } from './commands/load.js';
+import { registerLs } from './commands/ls.js';
+import { registerRm } from './commands/rm.js';
+import { registerView } from './commands/view.js';
+import { registerWatch } from './commands/watch.js';
 import { reportError } from './report-error.js';
 
 const program = new Command('tsshmem')
   .description('named shared-memory streams of numeric arrays, compatible with Python pyshmem')
   .showHelpAfterError()
-  .configureOutput({ outputError: (text, write) => write(text) });
+  .configureOutput({ outputError: (text, write) => write(text) })
+  // Commander throws instead of exiting; reportError turns its errors into exit code 2 (usage).
+  .exitOverride();
 
 registerDemo(program);
+registerLs(program);
+registerInfo(program);
+registerWatch(program);
+registerDump(program);
+registerLoad(program);
+registerRm(program);
+registerClean(program);
+registerView(program);
 
 program.parseAsync(process.argv).catch(reportError);

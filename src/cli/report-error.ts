@@ -1,4 +1,6 @@
 /** How every command reports a failure: one line on stderr and a documented exit code. */
+import { CommanderError } from 'commander';
+
 import { ShmError } from '../errors.js';
 
 /** Exit codes scripts can rely on. */
@@ -9,7 +11,12 @@ export const ExitCode = {
   notFound: 3,
 } as const;
 
+/** Commander has already printed its message (usage errors) or the help (exit code 0). */
 export function reportError(error: unknown): void {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    return;
+  }
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`tsshmem: ${message}\n`);
   process.exitCode = error instanceof ShmError && error.code === 'ENOENT' ? ExitCode.notFound : ExitCode.failure;
