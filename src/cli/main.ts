@@ -30,4 +30,10 @@ registerRm(program);
 registerClean(program);
 registerView(program);
 
+// `tsshmem ls | head`: a closed pipe ends the output, it is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
+
 program.parseAsync(process.argv).catch(reportError);
