@@ -40,7 +40,14 @@ export interface StreamHeader {
   readonly cpuMirror: boolean;
 }
 
-export type DecodeResult = { readonly ok: true; readonly header: StreamHeader } | { readonly ok: false; readonly problem: string };
+/**
+ * final: no creator still at work can explain the problem (a creator fills
+ * the block once, version first in pyshmem, and never writes count or
+ * sequence), so waiting will not mend it.
+ */
+export type DecodeResult =
+  | { readonly ok: true; readonly header: StreamHeader }
+  | { readonly ok: false; readonly problem: string; readonly final: boolean };
 
 /** The largest payload tsshmem accepts: offsets must stay exact in a float64. */
 export const MAX_PAYLOAD_BYTES = Number.MAX_SAFE_INTEGER;
@@ -53,7 +60,10 @@ export const MAX_PAYLOAD_BYTES = Number.MAX_SAFE_INTEGER;
 export function decodeHeader(fields: Float64Array): DecodeResult {
   const version = fields[Field.version]!;
   if (version === 0) return fail('the metadata is not initialised (version 0)');
-  if (version !== FORMAT_VERSION) return fail(`metadata version ${version} is not the pyshmem format version ${FORMAT_VERSION}`);
+  if (version !== FORMAT_VERSION) return fail(`metadata version ${version} is not the pyshmem format version ${FORMAT_VERSION}`, true);
+  for (const [field, label] of [[Field.count, 'count'], [Field.writeSequence, 'write sequence']] as const) {
+    if (!isCounter(fields[field]!)) return fail(`${label} ${fields[field]} is not an integer from 0 to 2^53`, true);
+  }
   const dtype = dtypeByCode(fields[Field.dtypeCode]!);
   if (dtype === undefined) return fail(`unknown dtype code ${fields[Field.dtypeCode]}`);
   const ndim = fields[Field.ndim]!;
@@ -83,8 +93,13 @@ export function decodeHeader(fields: Float64Array): DecodeResult {
   };
 }
 
-function fail(problem: string): DecodeResult {
-  return { ok: false, problem };
+/** Counts and sequences are integers kept in float64: past 2^53 an increment is lost. */
+export function isCounter(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
+function fail(problem: string, final = false): DecodeResult {
+  return { ok: false, problem, final };
 }
 
 /**

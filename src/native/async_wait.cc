@@ -1,7 +1,6 @@
 #include "async_wait.h"
 
 #include <algorithm>
-#include <chrono>
 #include <unistd.h>
 
 #include "futex.h"
@@ -30,8 +29,9 @@ AsyncWait::AsyncWait(Napi::Env env, const double* meta, const uint32_t* notify, 
 // the notify word (mod 2^32) means some write bumped only the count. Reading
 // the count first errs towards missing a silent write, never inventing one.
 bool AsyncWait::SilentWritesSeen() const {
-  if (notify_ == nullptr) return true;
-  auto count = static_cast<uint32_t>(static_cast<uint64_t>(LoadCount(meta_)));
+  double valid = LoadCount(meta_);
+  if (notify_ == nullptr || valid < 0) return true;
+  auto count = static_cast<uint32_t>(static_cast<uint64_t>(valid));
   uint32_t notified = __atomic_load_n(notify_, __ATOMIC_ACQUIRE);
   return static_cast<int32_t>(count - notified) > 0;
 }
@@ -82,7 +82,9 @@ void AsyncWait::Start(Napi::Function callback, double lastCount, int64_t deadlin
   Check();
 }
 
-bool AsyncWait::Due(int64_t nowNs) const { return LoadCount(meta_) != last_count_ || nowNs >= deadline_ns_; }
+int64_t AsyncWait::NextCheckNs(int64_t nowNs) const {
+  return std::min(deadline_ns_, nowNs + (may_have_silent_writer_ ? kSilentWriterTickNs : kIdleTickNs));
+}
 
 void AsyncWait::Check() {
   if (!pending_) return;
@@ -152,89 +154,56 @@ LoopWaits& LoopWaits::For(Napi::Env env) {
   return *waits;
 }
 
-LoopWaits::LoopWaits(uv_loop_t* loop) : loop_(loop), due_(new uv_async_t) {
-  uv_async_init(loop_, due_, OnDue);
-  due_->data = this;
-  uv_unref(reinterpret_cast<uv_handle_t*>(due_));
-  poller_ = std::thread(&LoopWaits::Poll, this);
+LoopWaits::LoopWaits(uv_loop_t* loop) : loop_(loop), timer_(new uv_timer_t) {
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
 }
 
 LoopWaits::~LoopWaits() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  has_pending_.notify_one();
-  poller_.join();
   for (AsyncWait* wait : registered_) wait->Detach();
-  CloseAndFree(due_);
+  uv_timer_stop(timer_);
+  CloseAndFree(timer_);
 }
 
 void LoopWaits::Register(AsyncWait* wait) { registered_.push_back(wait); }
 
 void LoopWaits::Unregister(AsyncWait* wait) { registered_.erase(std::remove(registered_.begin(), registered_.end(), wait), registered_.end()); }
 
-// Waits keep the loop alive through the async handle, as a timer would. The
-// poller is woken only if this wait needs a tick earlier than planned, so a
-// wait that lands in the common case costs no extra system call.
+// The active timer keeps the loop alive while waits are pending, as a
+// setTimeout would.
 void LoopWaits::Add(AsyncWait* wait) {
-  std::lock_guard<std::mutex> lock(mutex_);
   pending_.push_back(wait);
-  if (pending_.size() == 1) uv_ref(reinterpret_cast<uv_handle_t*>(due_));
-  int64_t now = MonotonicNs();
-  int64_t wanted = std::min(wait->deadline_ns(), now + (wait->MayHaveSilentWriter() ? kSilentWriterTickNs : kIdleTickNs));
-  if (pending_.size() == 1 || wanted < planned_tick_ns_) has_pending_.notify_one();
+  Schedule();
 }
 
 void LoopWaits::Remove(AsyncWait* wait) {
-  std::lock_guard<std::mutex> lock(mutex_);
   auto found = std::find(pending_.begin(), pending_.end(), wait);
   if (found == pending_.end()) return;
   pending_.erase(found);
-  if (pending_.empty()) uv_unref(reinterpret_cast<uv_handle_t*>(due_));
+  if (pending_.empty()) uv_timer_stop(timer_);
 }
 
-// The poller thread. It only reads the waits' metadata (kept mapped while
-// they are pending, which Remove ends under the same mutex) and never
-// settles anything itself.
-void LoopWaits::Poll() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  for (;;) {
-    has_pending_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-    if (stopping_) return;
-    planned_tick_ns_ = NextTickNs(MonotonicNs());
-    has_pending_.wait_for(lock, std::chrono::nanoseconds(std::max<int64_t>(0, planned_tick_ns_ - MonotonicNs())));
-    if (stopping_) return;
-    int64_t now = MonotonicNs();
-    bool due = std::any_of(pending_.begin(), pending_.end(), [now](const AsyncWait* wait) { return wait->Due(now); });
-    if (due) uv_async_send(due_);
-  }
+void LoopWaits::Schedule() {
+  int64_t now = MonotonicNs();
+  int64_t wanted = INT64_MAX;
+  for (const AsyncWait* wait : pending_) wanted = std::min(wanted, wait->NextCheckNs(now));
+  bool active = uv_is_active(reinterpret_cast<uv_handle_t*>(timer_)) != 0;
+  if (active && planned_tick_ns_ <= wanted) return;
+  planned_tick_ns_ = wanted;
+  // libuv timers count whole milliseconds: round up, so a deadline is never early.
+  uint64_t delayMs = static_cast<uint64_t>((std::max<int64_t>(0, wanted - now) + 999999) / 1000000);
+  uv_timer_start(timer_, OnTick, delayMs, 0);
 }
 
-int64_t LoopWaits::NextTickNs(int64_t nowNs) const {
-  bool silentWriter = std::any_of(pending_.begin(), pending_.end(), [](const AsyncWait* wait) { return wait->MayHaveSilentWriter(); });
-  int64_t tick = nowNs + (silentWriter ? kSilentWriterTickNs : kIdleTickNs);
-  for (const AsyncWait* wait : pending_) tick = std::min(tick, wait->deadline_ns());
-  return tick;
-}
-
-void LoopWaits::OnDue(uv_async_t* handle) {
-  auto* waits = static_cast<LoopWaits*>(handle->data);
-  std::vector<AsyncWait*> snapshot;
-  {
-    std::lock_guard<std::mutex> lock(waits->mutex_);
-    snapshot = waits->pending_;
-  }
+void LoopWaits::OnTick(uv_timer_t* timer) {
+  auto* waits = static_cast<LoopWaits*>(timer->data);
   // Settling removes from pending_ and may start new waits: check each one
-  // still pending.
+  // of a snapshot that is still pending.
+  std::vector<AsyncWait*> snapshot = waits->pending_;
   for (AsyncWait* wait : snapshot) {
-    bool stillPending;
-    {
-      std::lock_guard<std::mutex> lock(waits->mutex_);
-      stillPending = std::find(waits->pending_.begin(), waits->pending_.end(), wait) != waits->pending_.end();
-    }
-    if (stillPending) wait->Check();
+    if (std::find(waits->pending_.begin(), waits->pending_.end(), wait) != waits->pending_.end()) wait->Check();
   }
+  if (!waits->pending_.empty()) waits->Schedule();
 }
 
 }  // namespace tsshmem

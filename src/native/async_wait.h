@@ -1,24 +1,21 @@
-// Asynchronous waits for the next completed write, settled by the event loop
-// of the waiting thread (libuv), using no thread of libuv's pool: a wake
-// socket (see wake_slots.h) brings tsshmem writers' wakes straight into the
-// loop. Writers that wake nobody (pyshmem) and deadlines are caught by one
-// small poller thread per loop, which wakes the loop only when a wait is due.
+// Asynchronous waits for the next completed write, run by the event loop of
+// the waiting thread (libuv), with no thread of their own and none of
+// libuv's pool: a wake socket (see wake_slots.h) brings tsshmem writers'
+// wakes straight into the loop. Writers that wake nobody (pyshmem) and
+// deadlines are caught by one timer per loop.
 //
-// The poller ticks every millisecond for a wait that may have a silent
-// writer: a stream without the extension area, or one whose count has run
-// ahead of its notify word (tsshmem writers bump both, pyshmem writers only
-// the count). Otherwise it ticks every 10 ms, or at the nearest deadline:
-// a timer tick costs ~20 us of CPU on a virtual machine, so 1 ms ticks alone
-// would cost an idle reader about 2% of a core.
+// The timer ticks every millisecond while a wait may have a silent writer: a
+// stream without the extension area, or one whose count has run ahead of its
+// notify word (tsshmem writers bump both, pyshmem writers only the count).
+// Otherwise it ticks every 10 ms, or at the nearest deadline: a tick costs
+// ~20 us of CPU on a virtual machine, so 1 ms ticks alone would cost an idle
+// reader about 2% of a core.
 #pragma once
 #include <napi.h>
 #include <uv.h>
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "wake_slots.h"
@@ -36,10 +33,8 @@ class AsyncWait {
   AsyncWait& operator=(const AsyncWait&) = delete;
 
   bool Pending() const { return pending_; }
-  // Called by the poller thread under LoopWaits' mutex.
-  bool Due(int64_t nowNs) const;
-  bool MayHaveSilentWriter() const { return may_have_silent_writer_; }
-  int64_t deadline_ns() const { return deadline_ns_; }
+  // When this wait wants the loop's timer to look at it next.
+  int64_t NextCheckNs(int64_t nowNs) const;
   // Calls callback(result) once a count other than lastCount is seen
   // (result = that count), or with -1 at the deadline, -2 when cancelled;
   // possibly before Start returns.
@@ -75,8 +70,8 @@ class AsyncWait {
   bool closed_ = false;
 };
 
-// The pending waits of one event loop and the poller thread that re-checks
-// them; one per Node-API environment (main thread or worker).
+// The pending waits of one event loop and their timer; one per Node-API
+// environment (main thread or worker).
 class LoopWaits {
  public:
   static LoopWaits& For(Napi::Env env);
@@ -91,19 +86,16 @@ class LoopWaits {
   void Remove(AsyncWait* wait);
 
  private:
-  void Poll();
-  int64_t NextTickNs(int64_t nowNs) const;
-  static void OnDue(uv_async_t* handle);
+  // Starts the timer for the earliest check any pending wait wants, unless it
+  // already fires by then. Starting a libuv timer makes no system call.
+  void Schedule();
+  static void OnTick(uv_timer_t* timer);
 
   uv_loop_t* loop_;
-  uv_async_t* due_;
-  std::mutex mutex_;
-  std::condition_variable has_pending_;
+  uv_timer_t* timer_;
+  int64_t planned_tick_ns_ = 0;
   std::vector<AsyncWait*> pending_;
   std::vector<AsyncWait*> registered_;
-  bool stopping_ = false;
-  int64_t planned_tick_ns_ = 0;
-  std::thread poller_;
 };
 
 }  // namespace tsshmem

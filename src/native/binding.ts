@@ -27,19 +27,24 @@ export interface NativeStream {
   dataBuffer(): ArrayBuffer;
   /**
    * 1: published; 0: the lock is held elsewhere, nothing written; -3: the data
-   * segment was truncated (nothing published). lockFd -1: the caller holds the lock.
+   * segment was truncated (nothing published); -4: the count or sequence is
+   * not a valid integer (nothing written). lockFd -1: the caller holds the lock.
    */
   write(source: ArrayBufferView | null, lockFd: number): number;
-  /** The count of the copied write, or after budgetMs -1 (sequence stuck odd), -2 (never stable); -3: truncated. */
+  /**
+   * The count of the copied write, or after budgetMs -1 (sequence stuck odd),
+   * -2 (never stable); -3: truncated; -4: count or sequence not a valid integer.
+   */
   read(destination: ArrayBufferView, budgetMs: number): number;
   /** A plain copy ignoring the sequence; false if the data segment was truncated. */
   copyPayload(destination: ArrayBufferView): boolean;
   repairSequence(): boolean;
-  /** New count or -1 on timeout; blocks the calling thread. */
+  /** New count, -1 on timeout, -4 if the count is not a valid integer; blocks the calling thread. */
   waitSync(lastCount: number, timeoutMs: number, spinUs: number): number;
   /**
    * The new count now, or undefined and later callback(new count | -1
-   * timeout | -2 cancelled), run by this thread's event loop.
+   * timeout | -2 cancelled), run by this thread's event loop; -4 (now or
+   * later) if the count is not a valid integer.
    */
   waitAsync(lastCount: number, timeoutMs: number, spinUs: number, callback: (result: number) => void): number | undefined;
   /** Settles a pending wait with -2 now. */

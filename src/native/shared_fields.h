@@ -31,6 +31,10 @@ inline void StoreField(double* meta, int field, double value, int order) {
   __atomic_store_n(reinterpret_cast<uint64_t*>(meta + field), bits, order);
 }
 
+// Counts and sequences are integers stored as float64; past 2^53 an
+// increment is lost. Anything else is a corrupt (or hostile) block.
+inline bool IsValidCounter(double value) { return value >= 0 && value < 9007199254740992.0 && value == static_cast<double>(static_cast<int64_t>(value)); }
+
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();

@@ -81,6 +81,15 @@ bool ViewBytes(napi_env env, napi_value value, void** data, size_t* bytes) {
 
 bool IsOdd(double sequence) { return (static_cast<uint64_t>(sequence) & 1) != 0; }
 
+// Undoes what Write recorded when it took lockFd itself (lockFd < 0: the
+// caller holds the lock and keeps it).
+void ReleaseLock(double* meta, int lockFd) {
+  if (lockFd < 0) return;
+  StoreField(meta, kLockOwnerPid, 0, __ATOMIC_RELAXED);
+  StoreField(meta, kLockDepth, 0, __ATOMIC_RELAXED);
+  flock(lockFd, LOCK_UN);
+}
+
 int64_t DeadlineAfterMs(double timeoutMs) {
   if (timeoutMs < 0) return kNoDeadline;
   return MonotonicNs() + static_cast<int64_t>(timeoutMs * 1e6);
@@ -153,6 +162,16 @@ void NativeStream::CheckOpen(Napi::Env env) const {
   if (closed_) throw Napi::Error::New(env, "stream is closed");
 }
 
+// The bytes of a TypedArray, Buffer or DataView of exactly the payload's
+// size. TypeScript checks users' arrays first; this guards the copies.
+void* NativeStream::PayloadSizedView(Napi::Env env, Napi::Value value) const {
+  void* data = nullptr;
+  size_t bytes = 0;
+  if (!ViewBytes(env, value, &data, &bytes)) throw Napi::TypeError::New(env, "expected an ArrayBufferView");
+  if (bytes != payload_bytes_) throw Napi::RangeError::New(env, "view byte length differs from the payload");
+  return data;
+}
+
 double* NativeStream::Meta() const { return static_cast<double*>(meta_->address()); }
 
 Napi::Value NativeStream::BufferOf(Napi::Env env, const std::shared_ptr<Mapping>& mapping,
@@ -178,17 +197,13 @@ Napi::Value NativeStream::DataBuffer(const Napi::CallbackInfo& info) {
 
 // write(source | null, lockFd) -> 1 once the frame is published, 0 if
 // lockFd's lock is held elsewhere (nothing written), -3 if the data segment
-// was truncated under us (sequence restored, count unchanged). source null
+// was truncated under us (sequence restored, count unchanged), -4 if the
+// count or sequence is not a valid integer (nothing written). source null
 // writes zeros. lockFd < 0: the caller already holds the lock.
 Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  void* source = nullptr;
-  size_t bytes = 0;
-  if (!info[0].IsNull()) {
-    if (!ViewBytes(env, info[0], &source, &bytes)) throw Napi::TypeError::New(env, "source must be an ArrayBufferView");
-    if (bytes != payload_bytes_) throw Napi::RangeError::New(env, "source byte length differs from the payload");
-  }
+  void* source = info[0].IsNull() ? nullptr : PayloadSizedView(env, info[0]);
   int lockFd = info[1].As<Napi::Number>().Int32Value();
   double* meta = Meta();
   if (lockFd >= 0) {
@@ -200,6 +215,10 @@ Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
     StoreField(meta, kLockDepth, 1, __ATOMIC_RELAXED);
   }
   double sequence = LoadField(meta, kWriteSequence, __ATOMIC_RELAXED);
+  if (!IsValidCounter(sequence) || !IsValidCounter(LoadField(meta, kCount, __ATOMIC_RELAXED))) {
+    ReleaseLock(meta, lockFd);
+    return Napi::Number::New(env, kCorruptMetadata);
+  }
   // Odd while we hold the lock means a writer died mid-write: restore parity.
   if (IsOdd(sequence)) sequence += 1;
   StoreField(meta, kWriteSequence, sequence + 1, __ATOMIC_RELAXED);
@@ -211,11 +230,7 @@ Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
     StoreField(meta, kWriteTime, UnixSeconds(), __ATOMIC_RELAXED);
   }
   StoreField(meta, kWriteSequence, copied ? sequence + 2 : sequence, __ATOMIC_RELEASE);
-  if (lockFd >= 0) {
-    StoreField(meta, kLockOwnerPid, 0, __ATOMIC_RELAXED);
-    StoreField(meta, kLockDepth, 0, __ATOMIC_RELAXED);
-    flock(lockFd, LOCK_UN);
-  }
+  ReleaseLock(meta, lockFd);
   if (!copied) return Napi::Number::New(env, kSegmentTruncated);
   NotifyWaiters(futex_.notify, futex_.slots);
   return Napi::Number::New(env, kWriteDone);
@@ -223,15 +238,12 @@ Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
 
 // read(destination, budgetMs) -> the count of the write copied, or -1 (the
 // sequence stayed odd for budgetMs), -2 (writes kept landing during the
-// copy for budgetMs) or -3 (the data segment was truncated under us).
-// budgetMs < 0: no limit.
+// copy for budgetMs), -3 (the data segment was truncated under us) or -4
+// (the count or sequence is not a valid integer). budgetMs < 0: no limit.
 Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  void* destination = nullptr;
-  size_t bytes = 0;
-  if (!ViewBytes(env, info[0], &destination, &bytes)) throw Napi::TypeError::New(env, "destination must be an ArrayBufferView");
-  if (bytes != payload_bytes_) throw Napi::RangeError::New(env, "destination byte length differs from the payload");
+  void* destination = PayloadSizedView(env, info[0]);
   double budgetMs = info[1].As<Napi::Number>().DoubleValue();
   const double* meta = Meta();
   const void* payload = data_->address();
@@ -239,9 +251,11 @@ Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
   int64_t yield_after = 0;
   for (uint32_t attempt = 1;; ++attempt) {
     double before = LoadField(meta, kWriteSequence, __ATOMIC_ACQUIRE);
+    if (!IsValidCounter(before)) return Napi::Number::New(env, kCorruptMetadata);
     bool odd = IsOdd(before);
     if (!odd) {
       double count = LoadField(meta, kCount, __ATOMIC_RELAXED);
+      if (!IsValidCounter(count)) return Napi::Number::New(env, kCorruptMetadata);
       if (!GuardedCopy(destination, payload, payload_bytes_)) return Napi::Number::New(env, kSegmentTruncated);
       std::atomic_thread_fence(std::memory_order_acquire);
       if (LoadField(meta, kWriteSequence, __ATOMIC_RELAXED) == before) return Napi::Number::New(env, count);
@@ -265,11 +279,7 @@ Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
 Napi::Value NativeStream::CopyPayload(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  void* destination = nullptr;
-  size_t bytes = 0;
-  if (!ViewBytes(env, info[0], &destination, &bytes)) throw Napi::TypeError::New(env, "destination must be an ArrayBufferView");
-  if (bytes != payload_bytes_) throw Napi::RangeError::New(env, "destination byte length differs from the payload");
-  return Napi::Boolean::New(env, GuardedCopy(destination, data_->address(), payload_bytes_));
+  return Napi::Boolean::New(env, GuardedCopy(PayloadSizedView(env, info[0]), data_->address(), payload_bytes_));
 }
 
 // repairSequence() -> true if the sequence was odd and is now even. Only

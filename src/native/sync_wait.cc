@@ -33,7 +33,7 @@ double SleepOnce(const FutexTarget& target, double lastCount, int64_t sliceNs) {
   // us, or we see its count or its notify value and do not sleep.
   if (target.slot >= 0) target.slots.EnterSleeping(target.slot);
   uint32_t seen = __atomic_load_n(target.notify, __ATOMIC_SEQ_CST);
-  double count = LoadField(target.meta, kCount, __ATOMIC_SEQ_CST);
+  double count = LoadCount(target.meta);
   if (count == lastCount) FutexWait(target.notify, seen, sliceNs);
   if (target.slot >= 0) target.slots.Leave(target.slot);
   return count;
@@ -41,7 +41,10 @@ double SleepOnce(const FutexTarget& target, double lastCount, int64_t sliceNs) {
 
 }  // namespace
 
-double LoadCount(const double* meta) { return LoadField(meta, kCount, __ATOMIC_ACQUIRE); }
+double LoadCount(const double* meta) {
+  double count = LoadField(meta, kCount, __ATOMIC_ACQUIRE);
+  return IsValidCounter(count) ? count : kCorruptMetadata;
+}
 
 double WaitForNewCount(const FutexTarget& target, double lastCount, int64_t deadlineNs, int64_t spinNs) {
   if (spinNs > 0) {

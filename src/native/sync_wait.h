@@ -22,7 +22,11 @@ struct FutexTarget {
 
 constexpr double kWaitTimedOut = -1;
 constexpr double kWaitCancelled = -2;
+// The count field holds no valid count (a corrupt or hostile block).
+constexpr double kCorruptMetadata = -4;
 
+// The count, or kCorruptMetadata: callers never mistake a hostile negative
+// count for one of the negative results above.
 double LoadCount(const double* meta);
 
 // Returns the first count different from lastCount, or kWaitTimedOut. Spins

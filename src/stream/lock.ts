@@ -5,11 +5,11 @@
  * worker thread has its own and threads exclude each other), re-entrant
  * inside it, and the owner pid and depth recorded in the metadata.
  */
-import { fchmodSync, fstatSync, lstatSync, mkdirSync } from 'node:fs';
+import { fchmodSync, fstatSync, lstatSync, mkdirSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { AbortError, ShmError } from '../errors.js';
+import { AbortError, ShmError, systemCode } from '../errors.js';
 import { Field } from '../format/metadata.js';
 import { native } from '../native/binding.js';
 import { checkDuration } from './options.js';
@@ -24,6 +24,45 @@ export interface AcquireOptions {
   readonly pollInterval?: number;
   /** Cancels an asynchronous acquire with an AbortError. */
   readonly signal?: AbortSignal;
+}
+
+/**
+ * Creates the lock directory if missing and refuses one that is a symlink,
+ * not a directory, or writable by others without the sticky bit (anyone
+ * could then replace our lock files).
+ */
+function checkLockDirectory(directory: string): void {
+  let status = lstatOrNull(directory);
+  if (status === null) {
+    mkdirSync(directory, { recursive: true });
+    status = lstatSync(directory);
+  }
+  if (status.isSymbolicLink() || !status.isDirectory()) {
+    throw new ShmError('EACCES', `the lock directory ${directory} is ${status.isSymbolicLink() ? 'a symlink' : 'not a directory'}: remove it and retry`);
+  }
+  if ((status.mode & 0o002) !== 0 && (status.mode & 0o1000) === 0) {
+    throw new ShmError('EACCES', `the lock directory ${directory} is writable by everyone without the sticky bit: chmod +t it (or 0755) and retry`);
+  }
+}
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    if (systemCode(error) === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+function openNoFollow(path: string): number {
+  try {
+    return native.lockFileOpen(path);
+  } catch (error) {
+    if (systemCode(error) === 'ELOOP') {
+      throw new ShmError('EACCES', `the lock file ${path} is a symlink: tsshmem does not follow it; remove it and retry`, { cause: error });
+    }
+    throw error;
+  }
 }
 
 export interface LockInfo {
@@ -66,12 +105,8 @@ function openLockFile(path: string, mode: number | undefined): LockFile {
     existing.users++;
     return existing;
   }
-  const directory = dirname(path);
-  mkdirSync(directory, { recursive: true });
-  if (!lstatSync(directory).isDirectory()) {
-    throw new ShmError('EACCES', `the lock directory ${directory} is not a directory (a symlink?): remove it and retry`);
-  }
-  const file = { fd: native.lockFileOpen(path), depth: 0, users: 1 };
+  checkLockDirectory(dirname(path));
+  const file = { fd: openNoFollow(path), depth: 0, users: 1 };
   if (mode !== undefined && fstatSync(file.fd).uid === process.getuid?.()) fchmodSync(file.fd, mode);
   lockFiles.set(path, file);
   return file;

@@ -85,7 +85,7 @@ function tryOpen(location: StreamLocation): OpenedSegments | { retry: Error } {
     const decoded = decodeHeader(new Float64Array(metaBytes.buffer, metaBytes.byteOffset, 32));
     if (!decoded.ok) {
       const error = invalidStream(name, decoded.problem);
-      if (metaBytes.readDoubleLE(0) !== 0 && metaBytes.readDoubleLE(0) !== 2) throw error;
+      if (decoded.final) throw error;
       return { retry: error };
     }
     const { header } = decoded;
@@ -125,16 +125,19 @@ function openObject(name: string, object: string): number {
 }
 
 /** Removes every object of the stream; true if any existed. */
+/** Removes every object of the stream, even past one that cannot be removed; true if any existed. */
 export function unlinkStream(location: StreamLocation): boolean {
   let removed = false;
+  let firstError: unknown;
   for (const object of [location.data, location.meta, location.gpu]) {
     try {
       removed = native.shmUnlink(object) || removed;
     } catch (error) {
-      throw segmentError(location.label, error);
+      firstError ??= error;
     }
   }
   rmSync(location.lockPath, { force: true });
+  if (firstError !== undefined) throw segmentError(location.label, firstError);
   return removed;
 }
 

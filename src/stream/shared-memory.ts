@@ -22,6 +22,7 @@ const CONTENDED_READ_MS = 0.2;
 const INTERRUPTION_CHECK_MS = 10;
 const WRITE_LOCK_BUSY = 0;
 const SEGMENT_TRUNCATED = -3;
+const METADATA_CORRUPT = -4;
 const WAIT_TIMED_OUT = -1;
 const WAIT_CANCELLED = -2;
 
@@ -308,6 +309,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   #afterWait(result: number, timeout: number, signal: AbortSignal | undefined, options: ReadOptions<ArrayForDtype[D]>): ArrayForDtype[D] {
     if (result === WAIT_TIMED_OUT) throw this.#waitTimeout(timeout);
+    this.#throwIfBroken(result);
     if (result === WAIT_CANCELLED) {
       this.#open();
       throw new AbortError(undefined, { cause: signal?.reason });
@@ -328,6 +330,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     const spin = checkDuration(options.spin, 'spin', 0);
     const result = native.waitSync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000);
     if (result === WAIT_TIMED_OUT) throw this.#waitTimeout(timeout);
+    this.#throwIfBroken(result);
     return this.read(options);
   }
 
@@ -401,7 +404,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
         this.#lock.release();
       }
     }
-    if (status === SEGMENT_TRUNCATED) throw this.#truncatedError();
+    this.#throwIfBroken(status);
   }
 
   #readLive(native: NativeStream): ArrayForDtype[D] {
@@ -426,7 +429,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   #copySnapshot(native: NativeStream, destination: ArrayBufferView, timeout: number, allowInterrupted: boolean): number {
     const count = native.read(destination, Math.min(CONTENDED_READ_MS, timeout));
     if (count >= 0) return count;
-    if (count === SEGMENT_TRUNCATED) throw this.#truncatedError();
+    this.#throwIfBroken(count);
     const deadline = performance.now() + timeout;
     for (;;) {
       const slice = Math.max(0, Math.min(INTERRUPTION_CHECK_MS, deadline - performance.now()));
@@ -439,7 +442,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
       }
       const retried = native.read(destination, slice);
       if (retried >= 0) return retried;
-      if (retried === SEGMENT_TRUNCATED) throw this.#truncatedError();
+      this.#throwIfBroken(retried);
       if (performance.now() >= deadline) throw this.#readTimeout(timeout);
     }
   }
@@ -499,6 +502,21 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
       `stream ${JSON.stringify(this.#name)} holds an interrupted write: a writer died mid-write (write sequence ` +
         `${this.#meta[Field.writeSequence]} is odd and no process holds the lock). The next write repairs it; ` +
         'repair() restores it without writing; read({ allowInterrupted: true }) returns the payload as it is',
+    );
+  }
+
+  /** The failures of a native call that no retry can mend. */
+  #throwIfBroken(status: number): void {
+    if (status === SEGMENT_TRUNCATED) throw this.#truncatedError();
+    if (status === METADATA_CORRUPT) throw this.#corruptError();
+  }
+
+  #corruptError(): ShmError {
+    return new ShmError(
+      'ERR_INVALID_STREAM',
+      `the metadata of stream ${JSON.stringify(this.#name)} no longer holds a valid count and write sequence ` +
+        `(count ${this.#meta[Field.count]}, sequence ${this.#meta[Field.writeSequence]}): another process corrupted it; ` +
+        'unlink and recreate the stream',
     );
   }
 
