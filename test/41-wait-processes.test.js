@@ -146,7 +146,8 @@ for (const origin of Object.keys(creators)) {
     const { cpuMs, wallMs, settled } = JSON.parse(stdout);
     t.diagnostic(`informal: ${cpuMs.toFixed(1)} ms CPU over ${wallMs.toFixed(0)} ms of idle waiting (${((100 * cpuMs) / wallMs).toFixed(2)}% of a core)`);
     assert.equal(settled, 'AbortError');
-    assert.ok(wallMs >= 1000);
+    // Node's timers may fire a fraction of a millisecond early by performance.now().
+    assert.ok(wallMs >= 990, `measured over ${wallMs} ms only`);
     assert.ok(cpuMs / wallMs < 0.1, `the idle waiting process used ${cpuMs} ms of CPU in ${wallMs} ms`);
   });
 }

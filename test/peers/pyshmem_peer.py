@@ -105,7 +105,9 @@ class Stream:
                 return copy
 
 
-def create(args):
+def create(args, pause=lambda stage: None):
+    """Creates the stream in pyshmem's order; pause(stage) lets create-slowly
+    stop after the objects exist ("truncated") or after the version ("version")."""
     base = base_name(args["name"])
     dtype_code = NAMES.index(args.get("dtype", "float32"))
     shape = args["shape"]
@@ -113,7 +115,9 @@ def create(args):
     map_object("/dev/shm/" + base, size, create=True).close()
     meta_map = map_object("/dev/shm/" + base + "_meta", 256, create=True)
     meta = np.ndarray((32,), dtype="<f8", buffer=meta_map)
+    pause("truncated")
     meta[VERSION] = 2  # pyshmem writes the version first
+    pause("version")
     meta[DTYPE], meta[NDIM], meta[SIZE] = dtype_code, len(shape), size
     meta[GPU], meta[DEVICE], meta[CREATOR], meta[MIRROR] = 0, -1, os.getpid(), 1
     meta[SHAPE:SHAPE + len(shape)] = shape
@@ -208,29 +212,12 @@ def read_summary(args):
 
 
 def create_slowly(args):
-    base = base_name(args["name"])
-    dtype_code = NAMES.index(args.get("dtype", "float32"))
-    shape = args["shape"]
-    size = int(np.prod(shape)) * np.dtype(DTYPES[dtype_code]).itemsize
-    map_object("/dev/shm/" + base, size, create=True).close()
-    meta_map = map_object("/dev/shm/" + base + "_meta", 256, create=True)
-    meta = np.ndarray((32,), dtype="<f8", buffer=meta_map)
-
     def pause(stage):
         if args["stage"] == stage:
             print("paused", flush=True)
             time.sleep(args["pause_ms"] / 1000)
 
-    pause("truncated")
-    meta[VERSION] = 2  # pyshmem writes the version first
-    pause("version")
-    meta[DTYPE], meta[NDIM], meta[SIZE] = dtype_code, len(shape), size
-    meta[GPU], meta[DEVICE], meta[CREATOR], meta[MIRROR] = 0, -1, os.getpid(), 1
-    meta[SHAPE:SHAPE + len(shape)] = shape
-    del meta
-    meta_map.close()
-    lock_path(args["name"])
-    print("created", flush=True)
+    create(args, pause)
 
 
 COMMANDS = {
