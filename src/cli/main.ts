@@ -2,6 +2,7 @@
 /** The `tsshmem` command: one file per command under src/cli/commands/. */
 import { Command } from 'commander';
 
+import { registerBench } from './commands/bench.js';
 import { registerClean } from './commands/clean.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDump } from './commands/dump.js';
@@ -20,6 +21,7 @@ const program = new Command('tsshmem')
   // Commander throws instead of exiting; reportError turns its errors into exit code 2 (usage).
   .exitOverride();
 
+registerBench(program);
 registerDemo(program);
 registerLs(program);
 registerInfo(program);

@@ -1,0 +1,184 @@
+/*
+ * The references of the bench's wake section: two processes pass a turn back
+ * and forth; the first measures each round trip.
+ *
+ *   bare-futex      one shared word, futex wait and wake
+ *   bare-spin       one shared word, busy-spin
+ *   protocol-futex  per hop the work a stream round trip must do: one
+ *                   compatible write of BYTES (flock pair, sequence updates,
+ *                   copy in), the wake, then one safe read (copy out); the
+ *                   reader sleeps on the notify word
+ *   protocol-spin   the same, the reader busy-spins on the count
+ *
+ * The initiator runs on INITIATOR_CPU and the echo on ECHO_CPU (-1: wherever
+ * the scheduler puts it).
+ *
+ * usage: pingpong_reference MODE BYTES SECONDS WARMUP_SECONDS INITIATOR_CPU ECHO_CPU LOCK_DIR
+ * prints {"samples":N,"medianUs":M,"p99Us":P}
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "cpu_affinity.h"
+#include "shm_stream.h"
+#include "timing.h"
+
+typedef struct {
+  uint32_t turn;
+  uint32_t echo_ready;
+  uint32_t stop;
+} control_page;
+
+typedef struct {
+  int protocol;
+  int spin;
+  control_page *control;
+  shm_stream ping;
+  shm_stream pong;
+  unsigned char *frame;
+  unsigned char *received;
+  double pid;
+} session;
+
+/* Bare modes: the initiator makes the turn odd, the echo makes it even. */
+static void pass_turn(session *s, uint32_t value) {
+  __atomic_store_n(&s->control->turn, value, __ATOMIC_SEQ_CST);
+  if (!s->spin) futex_wake_all(&s->control->turn);
+}
+
+static void await_turn(session *s, uint32_t value) {
+  for (;;) {
+    uint32_t seen = __atomic_load_n(&s->control->turn, __ATOMIC_SEQ_CST);
+    if (seen == value) return;
+    if (s->spin) cpu_relax();
+    else futex_wait(&s->control->turn, seen);
+  }
+}
+
+/* Protocol modes: one hop is a write of `to`, and the other side's wait and safe read. */
+static void send_frame(session *s, shm_stream *to) {
+  stream_write(to, s->frame, s->pid);
+  stream_notify(to);
+}
+
+static double receive_frame(session *s, shm_stream *from, double last_count) {
+  double count = s->spin ? stream_wait_spinning(from, last_count) : stream_wait_sleeping(from, last_count);
+  stream_read(from, s->received);
+  return count;
+}
+
+static void run_echo(session *s) {
+  double last_ping = 0;
+  for (uint32_t round = 1;; round++) {
+    if (s->protocol) last_ping = receive_frame(s, &s->ping, last_ping);
+    else await_turn(s, 2 * round - 1);
+    if (__atomic_load_n(&s->control->stop, __ATOMIC_SEQ_CST)) return;
+    if (s->protocol) send_frame(s, &s->pong);
+    else pass_turn(s, 2 * round);
+  }
+}
+
+static double one_round_trip_us(session *s, uint32_t round, double *last_pong) {
+  int64_t start = monotonic_ns();
+  if (s->protocol) {
+    send_frame(s, &s->ping);
+    *last_pong = receive_frame(s, &s->pong, *last_pong);
+  } else {
+    pass_turn(s, 2 * round - 1);
+    await_turn(s, 2 * round);
+  }
+  return (double)(monotonic_ns() - start) * 1e-3;
+}
+
+/* Warm-up, then round trips for `seconds`; returns the samples in microseconds. */
+static double *run_initiator(session *s, double seconds, double warmup_seconds, size_t *count) {
+  size_t capacity = 1 << 16;
+  double *samples = malloc(capacity * sizeof *samples);
+  if (samples == NULL) fail("malloc");
+  double last_pong = 0;
+  uint32_t round = 1;
+  int64_t measure_from = monotonic_ns() + (int64_t)(warmup_seconds * 1e9);
+  int64_t end = measure_from + (int64_t)(seconds * 1e9);
+  *count = 0;
+  for (;; round++) {
+    double sample = one_round_trip_us(s, round, &last_pong);
+    int64_t now = monotonic_ns();
+    if (now < measure_from) continue;
+    if (*count == capacity) {
+      capacity *= 2;
+      samples = realloc(samples, capacity * sizeof *samples);
+      if (samples == NULL) fail("realloc");
+    }
+    samples[(*count)++] = sample;
+    if (now >= end) break;
+  }
+  __atomic_store_n(&s->control->stop, 1, __ATOMIC_SEQ_CST);
+  if (s->protocol) send_frame(s, &s->ping);
+  else pass_turn(s, 2 * (round + 1) - 1);
+  return samples;
+}
+
+static void open_locks(session *s) {
+  if (!s->protocol) return;
+  stream_open_lock(&s->ping);
+  stream_open_lock(&s->pong);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 8) {
+    fprintf(stderr, "usage: %s bare-futex|bare-spin|protocol-futex|protocol-spin BYTES SECONDS WARMUP_SECONDS INITIATOR_CPU ECHO_CPU LOCK_DIR\n",
+            argv[0]);
+    return 2;
+  }
+  session s = {0};
+  s.protocol = strncmp(argv[1], "protocol", 8) == 0;
+  s.spin = strstr(argv[1], "spin") != NULL;
+  size_t bytes = strtoull(argv[2], NULL, 10);
+  s.control = mmap(NULL, sizeof *s.control, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (s.control == MAP_FAILED) fail("mmap");
+  s.frame = malloc(bytes);
+  s.received = malloc(bytes);
+  if (s.frame == NULL || s.received == NULL) fail("malloc");
+  memset(s.frame, 1, bytes);
+  memset(s.received, 0, bytes);
+  if (s.protocol) {
+    stream_create(&s.ping, argv[7], "ping", bytes);
+    stream_create(&s.pong, argv[7], "pong", bytes);
+  }
+
+  pid_t parent = getpid();
+  pid_t echo = fork();
+  if (echo < 0) fail("fork");
+  if (echo == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    run_on_cpu(atoi(argv[6]));
+    s.pid = (double)getpid();
+    open_locks(&s);
+    __atomic_store_n(&s.control->echo_ready, 1, __ATOMIC_SEQ_CST);
+    run_echo(&s);
+    _exit(0);
+  }
+  s.pid = (double)parent;
+  run_on_cpu(atoi(argv[5]));
+  open_locks(&s);
+  while (!__atomic_load_n(&s.control->echo_ready, __ATOMIC_SEQ_CST)) usleep(100);
+  if (s.protocol) {
+    stream_unlink(&s.ping);
+    stream_unlink(&s.pong);
+  }
+
+  size_t count = 0;
+  double *samples = run_initiator(&s, atof(argv[3]), atof(argv[4]), &count);
+  waitpid(echo, NULL, 0);
+  qsort(samples, count, sizeof *samples, compare_doubles);
+  printf("{\"samples\":%zu,\"medianUs\":%.3f,\"p99Us\":%.3f}\n", count, percentile(samples, count, 0.5),
+         percentile(samples, count, 0.99));
+  return 0;
+}

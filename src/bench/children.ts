@@ -1,0 +1,79 @@
+/**
+ * The bench's child processes: Node scripts in peers/ (run with this Node
+ * binary) that print "ready" once set up and one JSON line at the end, and
+ * the compiled C references. All are tracked by the cleanup.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import type { Cleanup } from './cleanup.js';
+
+export interface Peer<T> {
+  /** Resolves when the peer has opened its streams. */
+  readonly ready: Promise<void>;
+  /** The peer's JSON report, once it exits with code 0. */
+  readonly result: Promise<T>;
+}
+
+interface Finished {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A command line; a launcher may wrap it (to pin it to a CPU). */
+export interface Launch {
+  readonly command: string;
+  readonly args: readonly string[];
+}
+
+export const READY_LINE = 'ready';
+
+/** Starts src/bench/peers/<script>.ts (compiled) with its arguments as one JSON string. */
+export function startPeer<T>(cleanup: Cleanup, script: string, args: object, launcher = (launch: Launch): Launch => launch): Peer<T> {
+  const path = fileURLToPath(new URL(`./peers/${script}.js`, import.meta.url));
+  let signalReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (signalReady = resolve));
+  const { command, args: commandArgs } = launcher({ command: process.execPath, args: [path, JSON.stringify(args)] });
+  const finished = runProcess(cleanup, command, commandArgs, (line) => {
+    if (line === READY_LINE) signalReady();
+  });
+  const result = finished.then((run) => parseReport<T>(`peer ${script}`, run));
+  return { ready: Promise.race([ready, result.then(() => undefined)]), result };
+}
+
+/** Runs a C reference program to its end and parses its JSON line. */
+export async function runReference<T>(cleanup: Cleanup, path: string, args: readonly (string | number)[]): Promise<T> {
+  return parseReport<T>(path, await runProcess(cleanup, path, args.map(String)));
+}
+
+/** Runs a command; onLine sees each stdout line as it arrives. */
+export function runProcess(cleanup: Cleanup, command: string, args: readonly string[], onLine?: (line: string) => void): Promise<Finished> {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  cleanup.trackChild(child);
+  let stdout = '';
+  let stderr = '';
+  let pending = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    pending += chunk;
+    let newline;
+    while ((newline = pending.indexOf('\n')) >= 0) {
+      onLine?.(pending.slice(0, newline));
+      pending = pending.slice(newline + 1);
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function parseReport<T>(what: string, run: Finished): T {
+  const lastLine = run.stdout.trim().split('\n').at(-1) ?? '';
+  if (run.code !== 0 || !lastLine.startsWith('{')) {
+    throw new Error(`${what} failed (exit code ${run.code}): ${run.stderr.trim() || run.stdout.trim() || 'no output'}`);
+  }
+  return JSON.parse(lastLine) as T;
+}

@@ -1,0 +1,32 @@
+/** The issue's targets: ratios taken inside one run, each with its goal and whether it is met. */
+import { formatPercent, formatTimes } from './units.js';
+
+export interface TargetCheck {
+  readonly target: string;
+  /** The ratio (or share) measured; null where the target only asks for a figure. */
+  readonly ratio: number | null;
+  readonly measured: string;
+  readonly goal: string;
+  /** null where there is no goal to meet. */
+  readonly met: boolean | null;
+}
+
+/** A rate as a share of a reference rate, which must reach minimum. */
+export function shareAtLeast(target: string, ratio: number, minimum: number, of: string): TargetCheck {
+  return { target, ratio, measured: `${formatPercent(ratio)} of ${of}`, goal: `>= ${formatPercent(minimum)}`, met: ratio >= minimum };
+}
+
+/** A latency as a multiple of a reference latency, which must not exceed maximum. */
+export function timesAtMost(target: string, ratio: number, maximum: number, of: string): TargetCheck {
+  return { target, ratio, measured: `${formatTimes(ratio)} ${of}`, goal: `<= ${formatTimes(maximum)}`, met: ratio <= maximum };
+}
+
+/** A CPU share, which must stay below limit. */
+export function coreShareBelow(target: string, share: number, limit: number): TargetCheck {
+  return { target, ratio: share, measured: `${formatPercent(share)} of a core`, goal: `< ${formatPercent(limit)}`, met: share < limit };
+}
+
+/** A figure the issue asks to report beside its reference, with no goal. */
+export function reported(target: string, measured: string): TargetCheck {
+  return { target, ratio: null, measured, goal: 'reported', met: null };
+}
