@@ -252,6 +252,19 @@ test('a writer frozen (SIGSTOP) mid-write: the default timeouts apply (read 5 s,
   assert.equal(rawField(name, Field.count), 1);
 });
 
+test('a writer frozen (SIGSTOP) mid-write after a completed write: next({ timeout }) returns control after the read default, not the wait timeout', async (t) => {
+  // The wait ends at once (a write completed), then the read meets the frozen
+  // one: the wait's timeout (60 s here) must not become the read's (5 s).
+  const { name, stream } = smallStream(t, 'frozen-next');
+  const child = track(t, runNodePeer('fault_peer.js', { action: 'odd', name, then: 'sigstop' }));
+  await child.lines.waitFor('odd');
+  await waitUntil(() => isStopped(child.child.pid), 20000, 'the child to stop itself');
+  const started = performance.now();
+  await assert.rejects(stream.next({ timeout: 60000 }), { code: 'ETIMEDOUT', message: /read\(\) of stream/ });
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed >= 4900 && elapsed < 5000 + 15000, `next() returned after ${elapsed} ms`);
+});
+
 test('a Node writer frozen (SIGSTOP) in the middle of a 64 MB write: ETIMEDOUT while frozen, consistent reads after SIGCONT', async (t) => {
   const name = streamName(t, 'sigstop-large');
   const stream = create(name, { shape: LARGE, dtype: 'float32' });

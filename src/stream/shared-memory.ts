@@ -314,7 +314,12 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
       this.#open();
       throw new AbortError(undefined, { cause: signal?.reason });
     }
-    return this.read(options);
+    return this.#readAfterWait(options);
+  }
+
+  /** The wait's timeout is not the read's: a write in progress gets the read's own default. */
+  #readAfterWait({ safe, out, allowInterrupted }: ReadOptions<ArrayForDtype[D]>): ArrayForDtype[D] {
+    return this.read({ safe, out, allowInterrupted });
   }
 
   /** pyshmem's name for next(). */
@@ -331,7 +336,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     const result = native.waitSync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000);
     if (result === WAIT_TIMED_OUT) throw this.#waitTimeout(timeout);
     this.#throwIfBroken(result);
-    return this.read(options);
+    return this.#readAfterWait(options);
   }
 
   /** Every new write, as next() returns them, until the signal aborts or the handle closes. */
