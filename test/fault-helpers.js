@@ -5,6 +5,7 @@ import { closeSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 
 import { ShmError } from '../dist/index.js';
 import { baseName, lockPath } from '../dist/format/names.js';
+import { uniqueStreamName } from './helpers.js';
 
 export const Field = { version: 0, count: 1, dtypeCode: 2, ndim: 3, size: 4, writeSequence: 9, lockOwnerPid: 10, lockDepth: 11 };
 
@@ -89,9 +90,8 @@ export function shmErrorOf(fn, code) {
  * A unique stream name whose /dev/shm objects (files, directories, links,
  * FIFOs) and lock file are removed with rm after the test, whatever they are.
  */
-let counter = 0;
 export function hostileName(t, label = 'hostile') {
-  const name = `tsshmem-test/${label}/${process.pid}/${++counter}/${Math.random().toString(36).slice(2, 8)}`;
+  const name = uniqueStreamName(label);
   t.after(() => removeObjects(name));
   return name;
 }

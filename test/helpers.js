@@ -12,12 +12,17 @@ export const peersDirectory = join(dirname(fileURLToPath(import.meta.url)), 'pee
 
 let counter = 0;
 
+/** A stream name unique to this process and call. */
+export function uniqueStreamName(label) {
+  return `tsshmem-test/${label}/${process.pid}/${++counter}/${Math.random().toString(36).slice(2, 8)}`;
+}
+
 /**
  * A stream name unique to this process and call, unlinked (segments and lock
  * file) after the test `t` ends, pass or fail.
  */
 export function streamName(t, label = 'stream') {
-  const name = `tsshmem-test/${label}/${process.pid}/${++counter}/${Math.random().toString(36).slice(2, 8)}`;
+  const name = uniqueStreamName(label);
   t.after(() => unlink(name));
   return name;
 }
