@@ -4,15 +4,16 @@
  * the flock is tested on the lock file only if it exists, opened read-only,
  * and processes are checked through kill(pid, 0) and /proc.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Dtype } from '../dtype/table.js';
 import { systemCode } from '../errors.js';
-import { EXTENDED_METADATA_BYTES, Extension, hasExtension, readStoredName } from '../format/extension.js';
-import { decodeHeader, Field, METADATA_BYTES, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
+import { Extension, hasExtension, readStoredName } from '../format/extension.js';
+import { decodeHeader, Field, type StreamHeader } from '../format/metadata.js';
 import { baseName, isBaseName, locateByBase } from '../format/names.js';
 import { native } from '../native/binding.js';
+import { type MetadataBlock, readMetadataBlock } from '../stream/segments.js';
 
 const SHM_DIRECTORY = '/dev/shm';
 const META_SUFFIX = '_meta';
@@ -122,7 +123,7 @@ export function inspectStream(base: string): StreamRecord {
   const name = 'bytes' in read ? trustedStoredName(read.bytes, base) : null;
   const identity = { base, name, label: name ?? base };
   if ('problem' in read) return { ...identity, problem: read.problem, objects, metadata: null, lock: null };
-  const fields = metadataFields(read.bytes);
+  const { fields } = read;
   const decoded = decodeHeader(fields);
   if (!decoded.ok) return { ...identity, problem: decoded.problem, objects, metadata: null, lock: null };
   const lock = lockRecord(base, fields);
@@ -148,7 +149,7 @@ function objectRecord(object: string): ObjectRecord | null {
   return { path, bytes: stat.size, mode: (stat.mode & 0o777).toString(8).padStart(4, '0'), uid: stat.uid };
 }
 
-function readMetadataObject(base: string): { bytes: Buffer } | { problem: string } {
+function readMetadataObject(base: string): MetadataBlock | { problem: string } {
   let fd: number;
   try {
     fd = openSync(join(SHM_DIRECTORY, base + META_SUFFIX), INSPECT_OPEN_FLAGS);
@@ -156,12 +157,7 @@ function readMetadataObject(base: string): { bytes: Buffer } | { problem: string
     return { problem: openProblem(error) };
   }
   try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) return { problem: 'its metadata object is not a regular file' };
-    const bytes = Buffer.alloc(Math.min(stat.size, EXTENDED_METADATA_BYTES));
-    const length = readSync(fd, bytes, 0, bytes.length, 0);
-    if (length < METADATA_BYTES) return { problem: `its metadata object is ${length} bytes, shorter than ${METADATA_BYTES}` };
-    return { bytes: bytes.subarray(0, length) };
+    return readMetadataBlock(fd);
   } finally {
     closeSync(fd);
   }
@@ -179,10 +175,6 @@ function openProblem(error: unknown): string {
     default:
       return `its metadata object cannot be read: ${error instanceof Error ? error.message : String(error)}`;
   }
-}
-
-function metadataFields(bytes: Buffer): Float64Array {
-  return Float64Array.from({ length: METADATA_FIELDS }, (_, index) => bytes.readDoubleLE(index * 8));
 }
 
 function metadataRecord(fields: Float64Array, header: StreamHeader, bytes: Buffer, lock: LockRecord): MetadataRecord {

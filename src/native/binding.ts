@@ -6,13 +6,6 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface FdStat {
-  readonly size: number;
-  readonly mode: number;
-  readonly uid: number;
-  readonly isFile: boolean;
-}
-
 /** Byte offsets of tsshmem's waiting words in the metadata object. */
 export interface ExtensionLayout {
   readonly notifyWord: number;
@@ -56,8 +49,6 @@ export interface NativeBinding {
   shmCreate(name: string, size: number, mode: number): number;
   shmOpen(name: string): number;
   shmUnlink(name: string): boolean;
-  fdStat(fd: number): FdStat;
-  closeFd(fd: number): void;
   /** Opens (creating) a lock file; the descriptor is closed at the thread's teardown if not before. */
   lockFileOpen(path: string): number;
   lockFileClose(fd: number): void;

@@ -1,4 +1,5 @@
-// POSIX shared-memory objects: create, open, inspect, unlink. Mapping lives
+// POSIX shared-memory objects: create, open, unlink (descriptors are
+// inspected and closed with node:fs). Mapping lives
 // in stream.cc, which owns the mapped memory.
 #include "segment.h"
 
@@ -51,33 +52,12 @@ Napi::Value ShmUnlink(const Napi::CallbackInfo& info) {
   ThrowSystemError(env, errno, "shm_unlink");
 }
 
-// fdStat(fd) -> { size, mode, uid, isFile }.
-Napi::Value FdStat(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  struct stat st;
-  if (fstat(fd, &st) != 0) ThrowSystemError(env, errno, "fstat");
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("size", Napi::Number::New(env, static_cast<double>(st.st_size)));
-  result.Set("mode", Napi::Number::New(env, st.st_mode & 07777));
-  result.Set("uid", Napi::Number::New(env, st.st_uid));
-  result.Set("isFile", Napi::Boolean::New(env, S_ISREG(st.st_mode)));
-  return result;
-}
-
-Napi::Value CloseFd(const Napi::CallbackInfo& info) {
-  close(info[0].As<Napi::Number>().Int32Value());
-  return info.Env().Undefined();
-}
-
 }  // namespace
 
 void InitSegment(Napi::Env env, Napi::Object exports) {
   exports.Set("shmCreate", Napi::Function::New(env, ShmCreate, "shmCreate"));
   exports.Set("shmOpen", Napi::Function::New(env, ShmOpen, "shmOpen"));
   exports.Set("shmUnlink", Napi::Function::New(env, ShmUnlink, "shmUnlink"));
-  exports.Set("fdStat", Napi::Function::New(env, FdStat, "fdStat"));
-  exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
 }
 
 }  // namespace tsshmem

@@ -3,7 +3,7 @@
 
 namespace tsshmem {
 
-// shmCreate, shmOpen, shmUnlink, fdStat, closeFd.
+// shmCreate, shmOpen, shmUnlink.
 void InitSegment(Napi::Env env, Napi::Object exports);
 
 }  // namespace tsshmem

@@ -3,11 +3,11 @@
  * leaving half a stream behind, opening and validating them (they may be
  * foreign, half-created or hostile), and removing them.
  */
-import { readSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, readSync, rmSync } from 'node:fs';
 
 import { ShmError, systemCode } from '../errors.js';
 import { EXTENDED_METADATA_BYTES, hasExtension, NATIVE_EXTENSION_LAYOUT, writeExtension } from '../format/extension.js';
-import { decodeHeader, encodeNewHeader, METADATA_BYTES, type StreamHeader } from '../format/metadata.js';
+import { decodeHeader, encodeNewHeader, METADATA_BYTES, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import type { StreamLocation } from '../format/names.js';
 import { native, type NativeStream } from '../native/binding.js';
 
@@ -28,15 +28,15 @@ export function createSegments(location: StreamLocation, header: StreamHeader, m
     dataFd = createObject(name, location.data, header.size, mode);
     const stream = new native.NativeStream(metaFd, EXTENDED_METADATA_BYTES, dataFd, header.size, header.size, NATIVE_EXTENSION_LAYOUT);
     writeExtension(new Uint8Array(stream.metaBuffer()), name);
-    encodeNewHeader(new Float64Array(stream.metaBuffer(), 0, 32), header);
+    encodeNewHeader(new Float64Array(stream.metaBuffer(), 0, METADATA_FIELDS), header);
     return stream;
   } catch (error) {
     native.shmUnlink(location.meta);
     if (dataFd >= 0) native.shmUnlink(location.data);
     throw error;
   } finally {
-    native.closeFd(metaFd);
-    if (dataFd >= 0) native.closeFd(dataFd);
+    closeSync(metaFd);
+    if (dataFd >= 0) closeSync(dataFd);
   }
 }
 
@@ -75,14 +75,13 @@ function tryOpen(location: StreamLocation): OpenedSegments | { retry: Error } {
   const metaFd = openObject(name, location.meta);
   let dataFd = -1;
   try {
-    const metaStat = native.fdStat(metaFd);
-    if (!metaStat.isFile) throw invalidStream(name, 'its metadata object is not a regular file');
-    if (metaStat.size < METADATA_BYTES) {
-      return { retry: invalidStream(name, `its metadata object is ${metaStat.size} bytes, shorter than ${METADATA_BYTES}`) };
+    const block = readMetadataBlock(metaFd);
+    if ('problem' in block) {
+      const error = invalidStream(name, block.problem);
+      if (block.final) throw error;
+      return { retry: error };
     }
-    const metaBytes = Buffer.alloc(Math.min(metaStat.size, EXTENDED_METADATA_BYTES));
-    readSync(metaFd, metaBytes, 0, metaBytes.length, 0);
-    const decoded = decodeHeader(new Float64Array(metaBytes.buffer, metaBytes.byteOffset, 32));
+    const decoded = decodeHeader(block.fields);
     if (!decoded.ok) {
       const error = invalidStream(name, decoded.problem);
       if (decoded.final) throw error;
@@ -95,24 +94,49 @@ function tryOpen(location: StreamLocation): OpenedSegments | { retry: Error } {
       if (systemCode(error) === 'ENOENT') return { retry: missingStream(name, error) };
       throw segmentError(name, error);
     }
-    const dataStat = native.fdStat(dataFd);
-    if (!dataStat.isFile) throw invalidStream(name, 'its data object is not a regular file');
+    const dataStat = fstatSync(dataFd);
+    if (!dataStat.isFile()) throw invalidStream(name, 'its data object is not a regular file');
     if (dataStat.size < header.size) {
       throw invalidStream(name, `its data object is ${dataStat.size} bytes, shorter than the payload size ${header.size}`);
     }
     const stream = new native.NativeStream(
       metaFd,
-      metaStat.size,
+      block.objectBytes,
       dataFd,
       dataStat.size,
       header.size,
-      hasExtension(metaBytes) ? NATIVE_EXTENSION_LAYOUT : null,
+      hasExtension(block.bytes) ? NATIVE_EXTENSION_LAYOUT : null,
     );
     return { header, native: stream };
   } finally {
-    native.closeFd(metaFd);
-    if (dataFd >= 0) native.closeFd(dataFd);
+    closeSync(metaFd);
+    if (dataFd >= 0) closeSync(dataFd);
   }
+}
+
+export interface MetadataBlock {
+  /** The first bytes of the object, up to the end of tsshmem's extension area. */
+  readonly bytes: Buffer;
+  /** The 32 float64 fields, a view of bytes. */
+  readonly fields: Float64Array;
+  /** The size of the whole metadata object. */
+  readonly objectBytes: number;
+}
+
+/**
+ * Reads a metadata object through fd, or says why it cannot hold a metadata
+ * block. final: false where a creator still at work may yet fill it in.
+ */
+export function readMetadataBlock(fd: number): MetadataBlock | { problem: string; final: boolean } {
+  const status = fstatSync(fd);
+  if (!status.isFile()) return { problem: 'its metadata object is not a regular file', final: true };
+  const bytes = Buffer.alloc(Math.min(status.size, EXTENDED_METADATA_BYTES));
+  const length = readSync(fd, bytes, 0, bytes.length, 0);
+  if (length < METADATA_BYTES) {
+    return { problem: `its metadata object is ${length} bytes, shorter than ${METADATA_BYTES}`, final: false };
+  }
+  // Buffer.alloc is never pooled: the view starts at offset 0, aligned for float64.
+  return { bytes: bytes.subarray(0, length), fields: new Float64Array(bytes.buffer, bytes.byteOffset, METADATA_FIELDS), objectBytes: status.size };
 }
 
 function openObject(name: string, object: string): number {
@@ -124,7 +148,6 @@ function openObject(name: string, object: string): number {
   }
 }
 
-/** Removes every object of the stream; true if any existed. */
 /** Removes every object of the stream, even past one that cannot be removed; true if any existed. */
 export function unlinkStream(location: StreamLocation): boolean {
   let removed = false;
