@@ -115,12 +115,12 @@ function openLockFile(path: string, mode: number | undefined): LockFile {
 export class StreamLock {
   readonly #path: string;
   readonly #file: LockFile;
-  readonly #meta: () => Float64Array;
+  readonly #meta: Float64Array;
   readonly #describe: string;
   #claimed = false;
 
   /** meta: the handle's live metadata view, where the owner pid and depth are recorded. */
-  constructor(path: string, meta: () => Float64Array, describe: string, mode?: number) {
+  constructor(path: string, meta: Float64Array, describe: string, mode?: number) {
     this.#path = path;
     this.#file = openLockFile(path, mode);
     collected.register(this, { path, file: this.#file }, this);
@@ -130,10 +130,6 @@ export class StreamLock {
 
   get held(): boolean {
     return this.#file.depth > 0;
-  }
-
-  get depth(): number {
-    return this.#file.depth;
   }
 
   /** The lock file's descriptor, for a native write that takes the lock itself. */
@@ -187,7 +183,7 @@ export class StreamLock {
   claim(): void {
     if (this.#claimed) return;
     if (!this.tryAcquire()) {
-      const owner = this.#meta()[Field.lockOwnerPid];
+      const owner = this.#meta[Field.lockOwnerPid];
       throw new ShmError('EBUSY', `cannot claim the writer role of ${this.#describe}: its lock is held${owner ? ` by pid ${owner}` : ''}`);
     }
     this.#claimed = true;
@@ -198,7 +194,7 @@ export class StreamLock {
       throw new ShmError('ERR_LOCK_NOT_HELD', `cannot release the lock of ${this.#describe}: it is unlocked (release() without acquire())`);
     }
     this.#file.depth--;
-    const meta = this.#meta();
+    const meta = this.#meta;
     meta[Field.lockDepth] = this.#file.depth;
     if (this.#file.depth === 0) {
       meta[Field.lockOwnerPid] = 0;
@@ -216,7 +212,7 @@ export class StreamLock {
       this.release();
       return { locked: false, ownerPid: null, heldByThisThread: false };
     }
-    return { locked: true, ownerPid: this.#meta()[Field.lockOwnerPid] || null, heldByThisThread: false };
+    return { locked: true, ownerPid: this.#meta[Field.lockOwnerPid] || null, heldByThisThread: false };
   }
 
   /** Drops this handle's use of the lock file; the last user closes it (releasing any flock). */
@@ -227,7 +223,7 @@ export class StreamLock {
     }
     collected.unregister(this);
     if (this.#file.users === 1 && this.#file.depth > 0) {
-      const meta = this.#meta();
+      const meta = this.#meta;
       meta[Field.lockOwnerPid] = 0;
       meta[Field.lockDepth] = 0;
     }
@@ -236,13 +232,13 @@ export class StreamLock {
 
   #enter(): void {
     this.#file.depth++;
-    const meta = this.#meta();
+    const meta = this.#meta;
     meta[Field.lockOwnerPid] = process.pid;
     meta[Field.lockDepth] = this.#file.depth;
   }
 
   #timeoutError(timeout: number): ShmError {
-    const owner = this.#meta()[Field.lockOwnerPid];
+    const owner = this.#meta[Field.lockOwnerPid];
     const holder = owner ? ` (held by pid ${owner})` : '';
     return new ShmError('ETIMEDOUT', `timed out after ${timeout} ms waiting for the lock of ${this.#describe}${holder}`);
   }

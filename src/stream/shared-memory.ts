@@ -5,7 +5,7 @@
 import { AbortError, describeValue, invalidArgType, ShmError } from '../errors.js';
 import { formatShape, toPayload, type WritableValue } from '../dtype/convert.js';
 import type { ArrayForDtype, Dtype } from '../dtype/table.js';
-import { Field, type StreamHeader } from '../format/metadata.js';
+import { Field, isCounter, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import type { StreamLocation } from '../format/names.js';
 import type { NativeStream } from '../native/binding.js';
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
@@ -79,7 +79,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   readonly #owner: boolean;
   readonly #lock: StreamLock;
   #native: NativeStream | null;
-  #meta: Float64Array;
+  readonly #meta: Float64Array;
   #liveView: ArrayForDtype[D] | null = null;
   #lastReadCount: number;
   #missedWrites = 0;
@@ -93,9 +93,9 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#header = parts.header;
     this.#owner = parts.owner;
     this.#native = parts.native;
-    this.#meta = new Float64Array(parts.native.metaBuffer(), 0, 32);
+    this.#meta = new Float64Array(parts.native.metaBuffer(), 0, METADATA_FIELDS);
     this.#lastReadCount = this.#meta[Field.count]!;
-    this.#lock = new StreamLock(parts.location.lockPath, () => this.#meta, `stream ${JSON.stringify(parts.name)}`, parts.lockMode);
+    this.#lock = new StreamLock(parts.location.lockPath, this.#meta, `stream ${JSON.stringify(parts.name)}`, parts.lockMode);
     if (parts.exclusiveWriter) {
       try {
         this.#lock.claim();
@@ -130,7 +130,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   /** 'cuda:N' for a GPU stream, null for a CPU stream. */
   get gpuDevice(): string | null {
     this.#open();
-    return this.#header.gpuEnabled ? `cuda:${this.#header.deviceIndex}` : null;
+    return this.#gpuDevice();
   }
 
   /** true when the data segment holds the payload (always for CPU streams). */
@@ -385,7 +385,11 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   }
 
   toString(): string {
-    return `SharedMemory(name=${JSON.stringify(this.#name)}, shape=${formatShape(this.#header.shape)}, dtype=${this.#header.dtype.name}, gpuDevice=${this.#header.gpuEnabled ? `cuda:${this.#header.deviceIndex}` : 'null'})`;
+    return `SharedMemory(name=${JSON.stringify(this.#name)}, shape=${formatShape(this.#header.shape)}, dtype=${this.#header.dtype.name}, gpuDevice=${this.#gpuDevice() ?? 'null'})`;
+  }
+
+  #gpuDevice(): string | null {
+    return this.#header.gpuEnabled ? `cuda:${this.#header.deviceIndex}` : null;
   }
 
   #open(): NativeStream {
@@ -452,11 +456,21 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     }
   }
 
-  /** Under the lock no write is in progress, so an odd sequence means a writer died mid-write. */
+  /**
+   * Under the lock no write is in progress: an even sequence reads at once
+   * (validated like any read), an odd one means a writer died mid-write.
+   */
   #copyUnderLock(native: NativeStream, destination: ArrayBufferView, allowInterrupted: boolean): number {
-    if (isOdd(this.#meta[Field.writeSequence]!) && !allowInterrupted) throw this.#interruptedError();
+    if (!isOdd(this.#meta[Field.writeSequence]!)) {
+      const count = native.read(destination, -1);
+      this.#throwIfBroken(count);
+      return count;
+    }
+    if (!allowInterrupted) throw this.#interruptedError();
+    const count = this.#meta[Field.count]!;
+    if (!isCounter(count)) throw this.#corruptError();
     if (!native.copyPayload(destination)) throw this.#truncatedError();
-    return this.#meta[Field.count]!;
+    return count;
   }
 
   #observe(count: number): void {
@@ -493,7 +507,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   }
 
   #gpuError(what: string): ShmError {
-    const device = `cuda:${this.#header.deviceIndex}`;
+    const device = this.#gpuDevice();
     return new ShmError(
       'ERR_GPU_UNAVAILABLE',
       `stream ${JSON.stringify(this.#name)} is a GPU stream on ${device}; ${what} needs a GPU attachment: reopen it with ` +
