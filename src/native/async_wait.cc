@@ -53,10 +53,17 @@ void AsyncWait::Detach() {
   }
 }
 
+// Once per handle: with every slot taken by live processes, the handle is
+// served by the timer's checks and keeps no socket nobody can wake.
 void AsyncWait::OpenWakeSocket() {
-  if (!slots_.Available() || !socket_.Open(static_cast<uint32_t>(getpid()))) return;
-  slot_ = slots_.Claim(static_cast<uint32_t>(getpid()), socket_.token());
-  if (slot_ < 0) return;
+  wake_socket_tried_ = true;
+  auto pid = static_cast<uint32_t>(getpid());
+  if (!slots_.Available() || !socket_.Open(pid)) return;
+  slot_ = slots_.Claim(pid, socket_.token());
+  if (slot_ < 0) {
+    socket_.Close();
+    return;
+  }
   // Armed for the handle's life (re-arming per wait costs epoll_ctl calls);
   // it keeps the loop alive only while a wait is pending.
   poll_ = new uv_poll_t;
@@ -67,7 +74,7 @@ void AsyncWait::OpenWakeSocket() {
 }
 
 void AsyncWait::Start(Napi::Function callback, double lastCount, int64_t deadlineNs) {
-  if (poll_ == nullptr && slot_ < 0 && socket_.fd() < 0) OpenWakeSocket();
+  if (!wake_socket_tried_) OpenWakeSocket();
   callback_ = Napi::Persistent(callback);
   last_count_ = lastCount;
   deadline_ns_ = deadlineNs;

@@ -59,6 +59,7 @@ class AsyncWait {
   const uint32_t* notify_;
   WakeSlots slots_;
   bool may_have_silent_writer_ = true;
+  bool wake_socket_tried_ = false;
   int slot_ = -1;
   WakeSocket socket_;
   uv_poll_t* poll_ = nullptr;

@@ -117,8 +117,11 @@ void WakeSlots::ReapDeadSleepers() const {
   }
 }
 
-WakeSocket::~WakeSocket() {
+WakeSocket::~WakeSocket() { Close(); }
+
+void WakeSocket::Close() {
   if (fd_ >= 0) close(fd_);
+  fd_ = -1;
 }
 
 bool WakeSocket::Open(uint32_t pid) {
@@ -132,8 +135,7 @@ bool WakeSocket::Open(uint32_t pid) {
     if (bind(fd_, reinterpret_cast<sockaddr*>(&address), length) == 0) return true;
     if (errno != EADDRINUSE) break;
   }
-  close(fd_);
-  fd_ = -1;
+  Close();
   return false;
 }
 

@@ -57,6 +57,7 @@ class WakeSocket {
 
   // false if no socket could be bound (then the caller polls).
   bool Open(uint32_t pid);
+  void Close();
   int fd() const { return fd_; }
   uint32_t token() const { return token_; }
   // Reads and discards one wake byte; the poll reports readable again while more wait.
