@@ -11,6 +11,11 @@ export const ExitCode = {
   notFound: 3,
 } as const;
 
+/** The exit code of a command over several streams: any failure wins over a missing stream. */
+export function exitCodeOf({ failed, missing }: { readonly failed: boolean; readonly missing: boolean }): number {
+  return failed ? ExitCode.failure : missing ? ExitCode.notFound : ExitCode.ok;
+}
+
 /** Commander has already printed its message (usage errors) or the help (exit code 0). */
 export function reportError(error: unknown): void {
   if (error instanceof CommanderError) {

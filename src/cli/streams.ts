@@ -42,3 +42,8 @@ export function missingStream(nameOrBase: string): ShmError {
 export function openStream(address: StreamAddress): SharedMemory {
   return address.name !== null ? open(address.name) : openByBase(address.base);
 }
+
+/** "label (ps_…)" for a stream with a stored name; the base name alone for one without. */
+export function describeAddress({ label, base }: { readonly label: string; readonly base: string }): string {
+  return label === base ? base : `${label} (${base})`;
+}

@@ -15,8 +15,8 @@ import {
   type UnreadableProcess,
 } from '../inspect.js';
 import { unlinkByBase } from '../../stream/lifecycle.js';
-import { ExitCode, reportError } from '../report-error.js';
-import { findStream, missingStream } from '../streams.js';
+import { exitCodeOf, reportError } from '../report-error.js';
+import { describeAddress, findStream, missingStream } from '../streams.js';
 
 const GROUP_OR_OTHER_ACCESS = 0o077;
 
@@ -50,18 +50,18 @@ function clean(names: readonly string[], options: CleanOptions): void {
     const reason = reasonToKeep(record, scan);
     if (reason !== null) {
       kept++;
-      if (options.verbose === true) console.log(`kept ${describe(record)}: ${reason}`);
+      if (options.verbose === true) console.log(`kept ${describeAddress(record)}: ${reason}`);
       continue;
     }
     const why = `creator pid ${record.metadata?.creatorPid} is dead and no process maps it`;
     if (options.dryRun === true) {
-      console.log(`would remove ${describe(record)}: ${why}`);
+      console.log(`would remove ${describeAddress(record)}: ${why}`);
       removed++;
       continue;
     }
     try {
       unlinkByBase(record.base);
-      console.log(`removed ${describe(record)}: ${why}`);
+      console.log(`removed ${describeAddress(record)}: ${why}`);
       removed++;
     } catch (error) {
       failed = true;
@@ -70,7 +70,7 @@ function clean(names: readonly string[], options: CleanOptions): void {
   }
   reportUnreadable(scan.unreadable);
   console.log(`${removed} ${options.dryRun === true ? 'would be removed' : 'removed'}, ${kept} kept`);
-  process.exitCode = failed ? ExitCode.failure : missing ? ExitCode.notFound : ExitCode.ok;
+  process.exitCode = exitCodeOf({ failed, missing });
 }
 
 function candidates(names: readonly string[]): { bases: string[]; missing: boolean } {
@@ -87,10 +87,6 @@ function candidates(names: readonly string[]): { bases: string[]; missing: boole
     }
   }
   return { bases, missing };
-}
-
-function describe(record: StreamRecord): string {
-  return record.label === record.base ? record.base : `${record.label} (${record.base})`;
 }
 
 /** Why the stream may be in use, or null when it is orphaned. */

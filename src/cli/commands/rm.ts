@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 
 import { unlinkByBase } from '../../stream/lifecycle.js';
-import { ExitCode, reportError } from '../report-error.js';
-import { findStream, missingStream } from '../streams.js';
+import { exitCodeOf, reportError } from '../report-error.js';
+import { describeAddress, findStream, missingStream } from '../streams.js';
 
 export function registerRm(program: Command): void {
   program
@@ -26,12 +26,12 @@ export function registerRm(program: Command): void {
         }
         try {
           unlinkByBase(address.base);
-          console.log(`removed ${address.label}${address.label === address.base ? '' : ` (${address.base})`}`);
+          console.log(`removed ${describeAddress(address)}`);
         } catch (error) {
           failed = true;
           reportError(error);
         }
       }
-      process.exitCode = failed ? ExitCode.failure : missing ? ExitCode.notFound : ExitCode.ok;
+      process.exitCode = exitCodeOf({ failed, missing });
     });
 }
