@@ -12,6 +12,7 @@
         "src/native/stream.cc",
         "src/native/sync_wait.cc",
         "src/native/wake_slots.cc",
+        "src/native/silent_writers.cc",
         "src/native/async_wait.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

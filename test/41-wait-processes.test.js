@@ -23,6 +23,14 @@ function writeAgeMs(reader) {
   return performance.timeOrigin + performance.now() - reader.writeTime * 1000;
 }
 
+/** The report of an idle-waiter.js peer, once it has ended well. */
+async function idleWait(peer) {
+  const { code, signal, stdout, stderr } = await peer.done;
+  assert.equal(signal, null);
+  assert.equal(code, 0, stderr);
+  return JSON.parse(stdout.trim().split('\n').at(-1));
+}
+
 function percentile(values, fraction) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
@@ -140,10 +148,7 @@ for (const origin of Object.keys(creators)) {
   test(`an idle reader waiting with next() uses less than 10% of a core (stream created by ${origin})`, { timeout: 60000 }, async (t) => {
     const name = streamName(t, `idle-${origin}`);
     await creators[origin](name, [16], 'float32');
-    const { code, signal, stdout, stderr } = await startNodePeer(t, 'idle-waiter.js', { name, ms: 1000 }).done;
-    assert.equal(signal, null);
-    assert.equal(code, 0, stderr);
-    const { cpuMs, wallMs, settled } = JSON.parse(stdout);
+    const { cpuMs, wallMs, settled } = await idleWait(startNodePeer(t, 'idle-waiter.js', { name, ms: 1000 }));
     t.diagnostic(`informal: ${cpuMs.toFixed(1)} ms CPU over ${wallMs.toFixed(0)} ms of idle waiting (${((100 * cpuMs) / wallMs).toFixed(2)}% of a core)`);
     assert.equal(settled, 'AbortError');
     // Node's timers may fire a fraction of a millisecond early by performance.now().
@@ -151,6 +156,41 @@ for (const origin of Object.keys(creators)) {
     assert.ok(cpuMs / wallMs < 0.1, `the idle waiting process used ${cpuMs} ms of CPU in ${wallMs} ms`);
   });
 }
+
+// A tsshmem writer wakes its readers; a pyshmem writer wakes nobody, so a
+// waiting reader checks the count every millisecond while one may be
+// attached, and every 10 ms otherwise. Counted in wakes of the waiting
+// process (voluntary context switches), not in time.
+test('an idle next() on a tsshmem-created stream checks every 10 ms, and every 1 ms while a pyshmem process holds the stream open, whether it attached before or during the wait', { timeout: 60000 }, async (t) => {
+  const name = streamName(t, 'check-rate');
+  // This process keeps a tsshmem handle, lock file included, open throughout:
+  // tsshmem handles must not count as silent writers.
+  const writer = create(name, { shape: [16], dtype: 'float32' });
+  t.after(() => writer.close());
+  writer.write(new Float32Array(16));
+  const ms = 1000;
+
+  const alone = await idleWait(startNodePeer(t, 'idle-waiter.js', { name, ms }));
+
+  const early = startPythonPeer(t, 'attach', { name, seconds: 30 });
+  await early.lines.waitFor('attached', 20000);
+  const attachedBefore = await idleWait(startNodePeer(t, 'idle-waiter.js', { name, ms }));
+  early.child.kill('SIGKILL');
+  await early.done;
+
+  const waiter = startNodePeer(t, 'idle-waiter.js', { name, ms, go: true });
+  await waiter.lines.waitFor('waiting');
+  const late = startPythonPeer(t, 'attach', { name, seconds: 30 });
+  await late.lines.waitFor('attached', 20000);
+  waiter.child.stdin.end('go\n');
+  const attachedDuring = await idleWait(waiter);
+
+  t.diagnostic(`informal: wakes per second alone ${alone.wakes}, pyshmem attached before ${attachedBefore.wakes}, attached during the wait ${attachedDuring.wakes}`);
+  assert.ok(alone.wakes < 300, `${alone.wakes} wakes in ${ms} ms with no pyshmem process attached`);
+  for (const [when, result] of [['before', attachedBefore], ['during', attachedDuring]]) {
+    assert.ok(result.wakes > 3 * alone.wakes, `${result.wakes} wakes in ${ms} ms with a pyshmem process attached ${when} the wait, ${alone.wakes} with none`);
+  }
+});
 
 test('a process whose waits have all settled (written, timed out, aborted, closed) ends by itself with handles still open', { timeout: 60000 }, async (t) => {
   const name = streamName(t, 'settle');

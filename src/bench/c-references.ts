@@ -13,7 +13,7 @@ import type { Cleanup } from './cleanup.js';
 
 export type ReferenceProgram = 'io_reference' | 'pingpong_reference';
 
-const PROGRAMS: readonly string[] = ['io_reference', 'pingpong_reference', 'run_on_cpu'];
+const PROGRAMS: readonly string[] = ['io_reference', 'pingpong_reference', 'silent_writer', 'run_on_cpu'];
 const SOURCE_DIRECTORY = fileURLToPath(new URL('../../bench/c/', import.meta.url));
 
 export interface Skipped {
@@ -47,6 +47,12 @@ export class CReferences {
   async run<T>(program: ReferenceProgram, args: readonly (string | number)[]): Promise<T | Skipped> {
     if (this.skipReason !== null) return { skipped: this.skipReason };
     return runReference<T>(this.#cleanup, join(this.#directory, program), [...args, this.#directory]);
+  }
+
+  /** Runs bench/c/silent_writer.c with args (its usage line says which) and returns its JSON report. */
+  async runSilentWriter<T>(args: readonly (string | number)[]): Promise<T | Skipped> {
+    if (this.skipReason !== null) return { skipped: this.skipReason };
+    return runReference<T>(this.#cleanup, join(this.#directory, 'silent_writer'), args);
   }
 
   /** The launch of a command pinned to one CPU by the run_on_cpu helper; only where the programs are built. */

@@ -1,9 +1,9 @@
 /** The issue's targets: ratios taken inside one run, each with its goal and whether it is met. */
-import { formatPercent, formatTimes } from './units.js';
+import { formatMicros, formatPercent, formatTimes } from './units.js';
 
 export interface TargetCheck {
   readonly target: string;
-  /** The ratio (or share) measured; null where the target only asks for a figure. */
+  /** The ratio (or share) measured; null where the target is not a ratio. */
   readonly ratio: number | null;
   readonly measured: string;
   readonly goal: string;
@@ -19,6 +19,11 @@ export function shareAtLeast(target: string, ratio: number, minimum: number, of:
 /** A latency as a multiple of a reference latency, which must not exceed maximum. */
 export function timesAtMost(target: string, ratio: number, maximum: number, of: string): TargetCheck {
   return { target, ratio, measured: `${formatTimes(ratio)} ${of}`, goal: `<= ${formatTimes(maximum)}`, met: ratio <= maximum };
+}
+
+/** A latency in microseconds, which must not exceed maximumUs. */
+export function latencyAtMost(target: string, us: number, maximumUs: number): TargetCheck {
+  return { target, ratio: null, measured: formatMicros(us), goal: `<= ${formatMicros(maximumUs)}`, met: us <= maximumUs };
 }
 
 /** A CPU share, which must stay below limit. */

@@ -3,27 +3,37 @@
  * 99th percentile round trip of tsshmem's ways to wait, beside C references
  * measured in the same run (bare futex and spin on one word: the kernel's and
  * the cores' limits; protocol + futex and protocol + spin: the same work a
- * stream round trip must do). Also the CPU use of a reader idle in next().
+ * stream round trip must do). Also the CPU use of a reader idle in next(),
+ * and how soon next() returns the writes of a writer that wakes nobody
+ * (pyshmem's kind, played by bench/c/silent_writer.c).
  */
 import { isSkipped, type Skipped } from './c-references.js';
 import { type Launch, startPeer } from './children.js';
 import { withStream } from './cleanup.js';
 import type { BenchContext } from './context.js';
 import type { Latency } from './measure.js';
+import { locateByName } from '../format/names.js';
 import type { IdleReaderArguments, IdleReaderReport } from './peers/idle-reader.js';
 import type { PingPongArguments, WaitMethod } from './peers/pingpong-protocol.js';
+import type { SilentReaderArguments, SilentWriteDelay } from './peers/silent-reader.js';
 import { describePlacement, pingPongPlacement, type Placement } from './placement.js';
 import type { SectionOutcome, Table } from './report.js';
-import { coreShareBelow, timesAtMost, type TargetCheck } from './targets.js';
+import { coreShareBelow, latencyAtMost, timesAtMost, type TargetCheck } from './targets.js';
 import { formatMicros, formatPercent, formatTimes, payloadBytes } from './units.js';
 
 const FRAME_SHAPE = [128, 128];
 const SPIN_MS = 0.2;
 const IDLE_SECONDS = 2;
 const QUICK_IDLE_SECONDS = 0.5;
+/** Silent writes per case, at random gaps of 2 to 12 ms (7 ms on average). */
+const SILENT_WRITES = 300;
+const QUICK_SILENT_WRITES = 60;
+const SILENT_GAP_MS = [2, 12] as const;
+const SILENT_WRITE_LIMIT_US = 2000;
 
 type ReferenceKey = 'bareFutex' | 'bareSpin' | 'protocolFutex' | 'protocolSpin';
 type TsshmemKey = 'next' | 'spin' | 'readNewSync' | 'exclusiveNext' | 'exclusiveSpin';
+type SilentKey = 'attached' | 'attachEach';
 
 interface ReferenceCase {
   readonly mode: string;
@@ -53,6 +63,12 @@ const TSSHMEM_CASES: Readonly<Record<TsshmemKey, TsshmemCase>> = {
   exclusiveSpin: { label: `exclusiveWriter, await next({ spin: ${SPIN_MS} })`, wait: 'spin', exclusiveWriter: true, reference: 'protocolSpin' },
 };
 
+/** How the silent writer holds the lock file: bench/c/silent_writer.c's modes. */
+const SILENT_CASES: Readonly<Record<SilentKey, { readonly mode: string; readonly label: string }>> = {
+  attached: { mode: 'attached', label: 'attached throughout' },
+  attachEach: { mode: 'attach-each', label: 'opens the lock file just before each write, closes it after' },
+};
+
 export interface WakeFigures {
   readonly frameShape: readonly number[];
   readonly spinMs: number;
@@ -60,6 +76,8 @@ export interface WakeFigures {
   readonly references: Readonly<Record<ReferenceKey, Latency | Skipped>>;
   readonly tsshmem: Readonly<Record<TsshmemKey, Latency>>;
   readonly idleReader: IdleReaderReport;
+  /** From a silent write's completion to next() returning it, on a tsshmem-created stream. */
+  readonly silentWrites: Readonly<Record<SilentKey, SilentWriteDelay | Skipped>>;
 }
 
 export async function runWake(context: BenchContext): Promise<SectionOutcome> {
@@ -74,8 +92,12 @@ export async function runWake(context: BenchContext): Promise<SectionOutcome> {
   });
   await context.progress.step('wake: CPU use of an idle reader in next()');
   const idleReader = await measureIdleReader(context);
-  const figures: WakeFigures = { frameShape: FRAME_SHAPE, spinMs: SPIN_MS, placement, references, tsshmem, idleReader };
-  return { tables: [latencyTable(figures)], targets: wakeTargets(figures), figures };
+  const silentWrites = await measureEach(SILENT_CASES, async (silentCase) => {
+    await context.progress.step(`wake: next() after writes that wake nobody, writer ${silentCase.label}`);
+    return measureSilentWrites(context, silentCase.mode);
+  });
+  const figures: WakeFigures = { frameShape: FRAME_SHAPE, spinMs: SPIN_MS, placement, references, tsshmem, idleReader, silentWrites };
+  return { tables: [latencyTable(figures), silentTable(figures)], targets: wakeTargets(figures), figures };
 }
 
 async function measureReference(context: BenchContext, mode: string, placement: Placement): Promise<Latency | Skipped> {
@@ -110,6 +132,34 @@ function measureIdleReader(context: BenchContext): Promise<IdleReaderReport> {
   return withStream(context.cleanup, 'wake-idle', FRAME_SHAPE, {}, (stream) =>
     startPeer<IdleReaderReport>(context.cleanup, 'idle-reader', { name: stream.name, seconds } satisfies IdleReaderArguments).result,
   );
+}
+
+function measureSilentWrites(context: BenchContext, mode: string): Promise<SilentWriteDelay | Skipped> {
+  const writes = context.quick ? QUICK_SILENT_WRITES : SILENT_WRITES;
+  const seconds = (writes * SILENT_GAP_MS[1]) / 1000;
+  return withStream(context.cleanup, 'wake-silent', FRAME_SHAPE, {}, async (stream) => {
+    const reader = startPeer<SilentWriteDelay>(context.cleanup, 'silent-reader', { name: stream.name, writes, seconds } satisfies SilentReaderArguments);
+    await reader.ready;
+    const { meta, data, lockPath } = locateByName(stream.name);
+    const writer = await (await context.references()).runSilentWriter<object>([mode, meta, data, lockPath, writes, ...SILENT_GAP_MS]);
+    return isSkipped(writer) ? writer : reader.result;
+  });
+}
+
+function silentTable(figures: WakeFigures): Table {
+  const rows = entries(SILENT_CASES).map(([key, silentCase]) => {
+    const delay = figures.silentWrites[key];
+    if (isSkipped(delay)) return [silentCase.label, delay.skipped, '-', '-'];
+    return [silentCase.label, formatMicros(delay.medianUs), formatMicros(delay.p99Us), formatMicros(delay.maxUs)];
+  });
+  return {
+    title: 'Writes that wake nobody (pyshmem): from the write to await next() returning it',
+    columns: ['writer (C, pyshmem format, lock file opened for append)', 'median', 'p99', 'max'],
+    rows,
+    notes: [
+      `On a stream created by tsshmem, ${figures.frameShape.join('x')} float32, writes at random gaps of ${SILENT_GAP_MS[0]} to ${SILENT_GAP_MS[1]} ms; measured from the write time the writer stores.`,
+    ],
+  };
 }
 
 function latencyTable(figures: WakeFigures): Table {
@@ -152,6 +202,10 @@ function wakeTargets(figures: WakeFigures): TargetCheck[] {
   relative('next', 1.25, 'wake, sleeping mode (await next()), median');
   relative('spin', 1.5, `wake, spin mode (next({ spin: ${SPIN_MS} })), median`);
   checks.push(coreShareBelow('idle waiting reader', figures.idleReader.coreShare, 0.01));
+  for (const [key, silentCase] of entries(SILENT_CASES)) {
+    const delay = figures.silentWrites[key];
+    if (!isSkipped(delay)) checks.push(latencyAtMost(`pyshmem-style write to next(), writer ${silentCase.label}, p99`, delay.p99Us, SILENT_WRITE_LIMIT_US));
+  }
   return checks;
 }
 

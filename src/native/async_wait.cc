@@ -20,20 +20,30 @@ void CloseAndFree(Handle* handle) {
 
 }  // namespace
 
-AsyncWait::AsyncWait(Napi::Env env, const double* meta, const uint32_t* notify, WakeSlots slots)
-    : env_(env), loop_waits_(&LoopWaits::For(env)), meta_(meta), notify_(notify), slots_(slots), context_(env, "tsshmem.wait") {
+AsyncWait::AsyncWait(Napi::Env env, const double* meta, const uint32_t* notify, WakeSlots slots, int lockFd,
+                     const std::string& lockDirectory)
+    : env_(env),
+      loop_waits_(&LoopWaits::For(env)),
+      meta_(meta),
+      notify_(notify),
+      slots_(slots),
+      lock_fd_(lockFd),
+      context_(env, "tsshmem.wait") {
   loop_waits_->Register(this);
+  if (lock_fd_ >= 0) lock_directory_watched_ = loop_waits_->WatchLockDirectory(lockDirectory);
 }
 
-// Every tsshmem write bumps count and then the notify word; a count ahead of
-// the notify word (mod 2^32) means some write bumped only the count. Reading
-// the count first errs towards missing a silent write, never inventing one.
-bool AsyncWait::SilentWritesSeen() const {
-  double valid = LoadCount(meta_);
-  if (notify_ == nullptr || valid < 0) return true;
-  auto count = static_cast<uint32_t>(static_cast<uint64_t>(valid));
-  uint32_t notified = __atomic_load_n(notify_, __ATOMIC_ACQUIRE);
-  return static_cast<int32_t>(count - notified) > 0;
+// A stream without the extension area (pyshmem created it) has no notify
+// word, so every writer is silent. On the others, a writer that wakes nobody
+// holds the lock file open for writing (silent_writers.h).
+bool AsyncWait::MayHaveSilentWriter() {
+  if (notify_ == nullptr || lock_fd_ < 0) return true;
+  uint64_t opens = loop_waits_->lock_directory_opens();
+  if (!lock_directory_watched_ || opens != lock_probe_opens_) {
+    lock_writers_ = ProbeLockFileWriters(lock_fd_);
+    lock_probe_opens_ = opens;
+  }
+  return lock_writers_ != LockFileWriters::kNone;
 }
 
 AsyncWait::~AsyncWait() {
@@ -78,15 +88,14 @@ void AsyncWait::Start(Napi::Function callback, double lastCount, int64_t deadlin
   callback_ = Napi::Persistent(callback);
   last_count_ = lastCount;
   deadline_ns_ = deadlineNs;
-  may_have_silent_writer_ = SilentWritesSeen();
   pending_ = true;
   if (poll_ != nullptr) {
     slots_.EnterWaiting(slot_);
     uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
   }
-  loop_waits_->Add(this);
   // A write may have landed before the slot was marked waiting.
   Check();
+  if (pending_) loop_waits_->Add(this);
 }
 
 int64_t AsyncWait::NextCheckNs(int64_t nowNs) const {
@@ -100,7 +109,16 @@ void AsyncWait::Check() {
     Settle(count);
   } else if (MonotonicNs() >= deadline_ns_) {
     Settle(kWaitTimedOut);
+  } else {
+    may_have_silent_writer_ = MayHaveSilentWriter();
   }
+}
+
+// Without a directory event, the answer can change only when a writer
+// leaves: ask again while one is (or may be) there.
+void AsyncWait::Tick() {
+  if (lock_writers_ != LockFileWriters::kNone) lock_probe_opens_ = kProbeStale;
+  Check();
 }
 
 void AsyncWait::Cancel() {
@@ -166,6 +184,11 @@ LoopWaits::LoopWaits(uv_loop_t* loop) : loop_(loop), timer_(new uv_timer_t) {
   timer_->data = this;
 }
 
+bool LoopWaits::WatchLockDirectory(const std::string& directory) {
+  if (!lock_directories_) lock_directories_ = std::make_unique<LockDirectoryWatch>(loop_, [this] { OnLockDirectoryOpen(); });
+  return lock_directories_->Watch(directory);
+}
+
 LoopWaits::~LoopWaits() {
   for (AsyncWait* wait : registered_) wait->Detach();
   uv_timer_stop(timer_);
@@ -202,15 +225,26 @@ void LoopWaits::Schedule() {
   uv_timer_start(timer_, OnTick, delayMs, 0);
 }
 
+template <typename Visit>
+void LoopWaits::VisitPending(Visit visit) {
+  std::vector<AsyncWait*> snapshot = pending_;
+  for (AsyncWait* wait : snapshot) {
+    if (std::find(pending_.begin(), pending_.end(), wait) != pending_.end()) visit(wait);
+  }
+}
+
 void LoopWaits::OnTick(uv_timer_t* timer) {
   auto* waits = static_cast<LoopWaits*>(timer->data);
-  // Settling removes from pending_ and may start new waits: check each one
-  // of a snapshot that is still pending.
-  std::vector<AsyncWait*> snapshot = waits->pending_;
-  for (AsyncWait* wait : snapshot) {
-    if (std::find(waits->pending_.begin(), waits->pending_.end(), wait) != waits->pending_.end()) wait->Check();
-  }
+  waits->VisitPending([](AsyncWait* wait) { wait->Tick(); });
   if (!waits->pending_.empty()) waits->Schedule();
+}
+
+// Every wait's last probe is now stale. The timer may have been planned 10 ms
+// ahead; Schedule moves it earlier if a wait now wants 1 ms checks.
+void LoopWaits::OnLockDirectoryOpen() {
+  ++lock_directory_opens_;
+  VisitPending([](AsyncWait* wait) { wait->Check(); });
+  if (!pending_.empty()) Schedule();
 }
 
 }  // namespace tsshmem

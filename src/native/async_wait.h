@@ -4,9 +4,9 @@
 // wakes straight into the loop. Writers that wake nobody (pyshmem) and
 // deadlines are caught by one timer per loop.
 //
-// The timer ticks every millisecond while a wait may have a silent writer: a
-// stream without the extension area, or one whose count has run ahead of its
-// notify word (tsshmem writers bump both, pyshmem writers only the count).
+// The timer ticks every millisecond while a wait may have a silent writer: on
+// a stream without the extension area (pyshmem created it), or while a
+// pyshmem process holds the stream's lock file open (silent_writers.h).
 // Otherwise it ticks every 10 ms, or at the nearest deadline: a tick costs
 // ~20 us of CPU on a virtual machine, so 1 ms ticks alone would cost an idle
 // reader about 2% of a core.
@@ -16,8 +16,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "silent_writers.h"
 #include "wake_slots.h"
 
 namespace tsshmem {
@@ -26,8 +28,11 @@ class LoopWaits;
 
 class AsyncWait {
  public:
-  // notify: tsshmem's notify word, null for a stream without the extension area.
-  AsyncWait(Napi::Env env, const double* meta, const uint32_t* notify, WakeSlots slots);
+  // notify: tsshmem's notify word, null for a stream without the extension
+  // area. lockFd: a read-only descriptor of the stream's lock file, which
+  // lies in lockDirectory; -1 if none.
+  AsyncWait(Napi::Env env, const double* meta, const uint32_t* notify, WakeSlots slots, int lockFd,
+            const std::string& lockDirectory);
   ~AsyncWait();
   AsyncWait(const AsyncWait&) = delete;
   AsyncWait& operator=(const AsyncWait&) = delete;
@@ -44,6 +49,9 @@ class AsyncWait {
   // socket and loop handle; the metadata may be unmapped afterwards.
   void Close(bool settle);
   void Check();
+  // The timer's check: also asks the kernel again whether a pyshmem process
+  // still holds the lock file open.
+  void Tick();
   // The loop's environment is being torn down: forget the loop.
   void Detach();
 
@@ -51,13 +59,21 @@ class AsyncWait {
   void OpenWakeSocket();
   void Settle(double result);
   static void OnReadable(uv_poll_t* handle, int status, int events);
-  bool SilentWritesSeen() const;
+  bool MayHaveSilentWriter();
 
   Napi::Env env_;
   LoopWaits* loop_waits_;
   const double* meta_;
   const uint32_t* notify_;
   WakeSlots slots_;
+  int lock_fd_;
+  bool lock_directory_watched_ = false;
+  // The last probe's answer holds until a file is opened in the watched lock
+  // directory (a new writer of the lock file must open it): it was taken when
+  // the loop had seen this many opens there.
+  static constexpr uint64_t kProbeStale = UINT64_MAX;
+  uint64_t lock_probe_opens_ = kProbeStale;
+  LockFileWriters lock_writers_ = LockFileWriters::kUnknown;
   bool may_have_silent_writer_ = true;
   bool wake_socket_tried_ = false;
   int slot_ = -1;
@@ -85,18 +101,29 @@ class LoopWaits {
   void Unregister(AsyncWait* wait);
   void Add(AsyncWait* wait);
   void Remove(AsyncWait* wait);
+  // false if it cannot be watched.
+  bool WatchLockDirectory(const std::string& directory);
+  // How many times files were opened in the watched lock directories.
+  uint64_t lock_directory_opens() const { return lock_directory_opens_; }
 
  private:
   // Starts the timer for the earliest check any pending wait wants, unless it
   // already fires by then. Starting a libuv timer makes no system call.
   void Schedule();
   static void OnTick(uv_timer_t* timer);
+  void OnLockDirectoryOpen();
+  // Calls visit on each wait pending now that is still pending when its turn
+  // comes (settling one may settle or start others).
+  template <typename Visit>
+  void VisitPending(Visit visit);
 
   uv_loop_t* loop_;
   uv_timer_t* timer_;
   int64_t planned_tick_ns_ = 0;
   std::vector<AsyncWait*> pending_;
   std::vector<AsyncWait*> registered_;
+  std::unique_ptr<LockDirectoryWatch> lock_directories_;
+  uint64_t lock_directory_opens_ = 0;
 };
 
 }  // namespace tsshmem

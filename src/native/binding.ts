@@ -42,6 +42,11 @@ export interface NativeStream {
   waitAsync(lastCount: number, timeoutMs: number, spinUs: number, callback: (result: number) => void): number | undefined;
   /** Settles a pending wait with -2 now. */
   cancelWait(): void;
+  /**
+   * The lock file's descriptor (open as long as this stream) and directory:
+   * asynchronous waits use them to notice pyshmem writers. Before the first wait.
+   */
+  useLockFile(fd: number, directory: string): void;
   close(): void;
 }
 

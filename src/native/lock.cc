@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "futex.h"
 #include "shared_fields.h"
+#include "silent_writers.h"
 
 namespace tsshmem {
 
@@ -24,13 +25,16 @@ void CloseAtTeardown(void* fd) { close(static_cast<int>(reinterpret_cast<intptr_
 
 void* AsHookArgument(int fd) { return reinterpret_cast<void*>(static_cast<intptr_t>(fd)); }
 
-// lockFileOpen(path) -> fd. Opened for append like pyshmem, created
-// 0666 minus the umask; O_NOFOLLOW refuses a planted symlink.
+// lockFileOpen(path) -> fd. Created 0666 minus the umask, like pyshmem's;
+// O_NOFOLLOW refuses a planted symlink. Read-only, unlike pyshmem's append
+// (flock needs neither): an open for writing then tells a pyshmem process
+// (silent_writers.h).
 Napi::Value LockFileOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>();
-  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+  int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd < 0) ThrowSystemError(env, errno, "open");
+  PrepareLockFileForProbes(fd);
   napi_add_env_cleanup_hook(env, CloseAtTeardown, AsHookArgument(fd));
   return Napi::Number::New(env, fd);
 }

@@ -118,6 +118,7 @@ void NativeStream::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&NativeStream::WaitSync>("waitSync"),
                                         InstanceMethod<&NativeStream::WaitAsync>("waitAsync"),
                                         InstanceMethod<&NativeStream::CancelWait>("cancelWait"),
+                                        InstanceMethod<&NativeStream::UseLockFile>("useLockFile"),
                                         InstanceMethod<&NativeStream::Close>("close"),
                                     });
   exports.Set("NativeStream", ctor);
@@ -319,10 +320,21 @@ Napi::Value NativeStream::WaitAsync(const Napi::CallbackInfo& info) {
   FutexTarget spinOnly{futex_.meta, nullptr, WakeSlots(), -1};
   double now = WaitForNewCount(spinOnly, lastCount, MonotonicNs(), spinNs);
   if (now != kWaitTimedOut) return Napi::Number::New(env, now);
-  if (!async_wait_) async_wait_ = std::make_unique<AsyncWait>(env, futex_.meta, futex_.notify, futex_.slots);
+  if (!async_wait_) {
+    async_wait_ = std::make_unique<AsyncWait>(env, futex_.meta, futex_.notify, futex_.slots, lock_fd_, lock_directory_);
+  }
   if (async_wait_->Pending()) throw Napi::Error::New(env, "a wait is already pending on this stream");
   async_wait_->Start(info[3].As<Napi::Function>(), lastCount, deadline);
   return env.Undefined();
+}
+
+// useLockFile(fd, directory): the lock file descriptor (from lockFileOpen,
+// open while this stream is) and its directory, through which asynchronous
+// waits notice pyshmem writers (silent_writers.h). Before the first wait.
+Napi::Value NativeStream::UseLockFile(const Napi::CallbackInfo& info) {
+  lock_fd_ = info[0].As<Napi::Number>().Int32Value();
+  lock_directory_ = info[1].As<Napi::String>();
+  return info.Env().Undefined();
 }
 
 // cancelWait(): settles a pending wait with -2 now.

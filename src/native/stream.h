@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <string>
 
 #include "async_wait.h"
 #include "sync_wait.h"
@@ -30,6 +31,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   Napi::Value WaitSync(const Napi::CallbackInfo& info);
   Napi::Value WaitAsync(const Napi::CallbackInfo& info);
   Napi::Value CancelWait(const Napi::CallbackInfo& info);
+  Napi::Value UseLockFile(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   void CheckOpen(Napi::Env env) const;
@@ -44,6 +46,8 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   size_t payload_bytes_ = 0;
   FutexTarget futex_;
   std::unique_ptr<AsyncWait> async_wait_;
+  int lock_fd_ = -1;
+  std::string lock_directory_;
   bool closed_ = false;
 };
 

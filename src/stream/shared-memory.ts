@@ -2,6 +2,8 @@
  * class SharedMemory: one open handle on a named stream. Obtain it with
  * create() or open() (src/stream/lifecycle.ts); the constructor is internal.
  */
+import { dirname } from 'node:path';
+
 import { AbortError, describeValue, invalidArgType, ShmError } from '../errors.js';
 import { formatShape, toPayload, type WritableValue } from '../dtype/convert.js';
 import type { ArrayForDtype, Dtype } from '../dtype/table.js';
@@ -96,6 +98,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#meta = new Float64Array(parts.native.metaBuffer(), 0, METADATA_FIELDS);
     this.#lastReadCount = this.#meta[Field.count]!;
     this.#lock = new StreamLock(parts.location.lockPath, this.#meta, `stream ${JSON.stringify(parts.name)}`, parts.lockMode);
+    parts.native.useLockFile(this.#lock.fd, dirname(parts.location.lockPath));
     if (parts.exclusiveWriter) {
       try {
         this.#lock.claim();

@@ -11,6 +11,8 @@ library only (mmap, fcntl), so that tests need no pyshmem install:
   write           {name, values}                 one compatible write of the flat values
   write-loop      {name, count, interval_ms}     writes frames filled with 1..count
   hold-lock       {name, seconds}                takes the flock, prints "locked", sleeps, releases
+  attach          {name, seconds}                opens the stream (and, as pyshmem, its lock file for
+                                                 append), prints "attached", sleeps, writes nothing
   safe-read-loop  {name, reads}                  safe reads; prints {reads, torn} (torn: non-uniform)
   unlink          {name}                         removes the stream's objects and lock file
   crash-mid-write {name, fill}                   takes the lock, marks a write started (sequence
@@ -159,6 +161,13 @@ def write_loop(args):
     print("done", flush=True)
 
 
+def attach(args):
+    stream = Stream(args["name"])
+    print("attached", flush=True)
+    time.sleep(args["seconds"])
+    stream.lock_file.close()
+
+
 def hold_lock(args):
     stream = Stream(args["name"])
     stream.acquire()
@@ -222,7 +231,7 @@ def create_slowly(args):
 
 COMMANDS = {
     "create": create, "read": read, "write": write, "write-loop": write_loop,
-    "hold-lock": hold_lock, "safe-read-loop": safe_read_loop, "unlink": unlink,
+    "hold-lock": hold_lock, "attach": attach, "safe-read-loop": safe_read_loop, "unlink": unlink,
     "crash-mid-write": crash_mid_write, "read-summary": read_summary, "create-slowly": create_slowly,
 }
 

@@ -1,0 +1,53 @@
+// Noticing writers that wake nobody (pyshmem) before their first write, so
+// that waits can check often only while one may be there.
+//
+// pyshmem opens a stream's lock file for append and keeps it open while the
+// handle lives; tsshmem opens it read-only. So "the lock file is open for
+// writing somewhere" means "a pyshmem writer may be attached". The kernel
+// answers that exactly: a read lease (fcntl F_SETLEASE) is refused with
+// EAGAIN while any descriptor of the file is open for writing. A watch on
+// the lock directory (inotify IN_OPEN) says when to ask again.
+#pragma once
+#include <uv.h>
+
+#include <functional>
+#include <set>
+#include <string>
+
+namespace tsshmem {
+
+enum class LockFileWriters { kNone, kPresent, kUnknown };
+
+// Takes and at once drops a read lease on fd (a read-only descriptor of the
+// lock file). kUnknown where leases are not allowed (not the file's owner,
+// or a file system without leases).
+LockFileWriters ProbeLockFileWriters(int fd);
+
+// Makes a lease break harmless: the kernel signals the lease holder when a
+// writer opens the file during the microseconds a probe holds its lease;
+// SIGURG, ignored by default, instead of SIGIO, which would end the process.
+void PrepareLockFileForProbes(int fd);
+
+// Calls onOpen whenever a file is opened in any watched directory. One per
+// event loop; the uv_poll handle never keeps the loop alive.
+class LockDirectoryWatch {
+ public:
+  LockDirectoryWatch(uv_loop_t* loop, std::function<void()> onOpen);
+  ~LockDirectoryWatch();
+  LockDirectoryWatch(const LockDirectoryWatch&) = delete;
+  LockDirectoryWatch& operator=(const LockDirectoryWatch&) = delete;
+
+  // false if the directory cannot be watched (then only probes at ticks notice writers).
+  bool Watch(const std::string& directory);
+
+ private:
+  static void OnReadable(uv_poll_t* handle, int status, int events);
+
+  uv_loop_t* loop_;
+  std::function<void()> on_open_;
+  int fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
+  std::set<std::string> watched_;
+};
+
+}  // namespace tsshmem
