@@ -56,6 +56,7 @@ static double run_for(iteration step, round_trip *trip, double seconds, long *it
 }
 
 int main(int argc, char **argv) {
+  end_with_parent();
   if (argc != 6) {
     fprintf(stderr, "usage: %s memcpy|protocol BYTES SECONDS WARMUP_SECONDS LOCK_DIR\n", argv[0]);
     return 2;

@@ -131,6 +131,7 @@ static void open_locks(session *s) {
 }
 
 int main(int argc, char **argv) {
+  end_with_parent();
   if (argc != 8) {
     fprintf(stderr, "usage: %s bare-futex|bare-spin|protocol-futex|protocol-spin BYTES SECONDS WARMUP_SECONDS INITIATOR_CPU ECHO_CPU LOCK_DIR\n",
             argv[0]);

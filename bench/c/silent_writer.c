@@ -31,6 +31,7 @@ static void sleep_ms(double ms) {
 }
 
 int main(int argc, char **argv) {
+  end_with_parent();
   if (argc != 8) {
     fprintf(stderr, "usage: %s attached|attach-each META_NAME DATA_NAME LOCK_PATH WRITES GAP_MIN_MS GAP_MAX_MS\n", argv[0]);
     return 2;

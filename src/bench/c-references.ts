@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { type Launch, runProcess, runReference } from './children.js';
+import { type Launch, Launcher, runProcess } from './children.js';
 import type { Cleanup } from './cleanup.js';
 
 export type ReferenceProgram = 'io_reference' | 'pingpong_reference';
@@ -21,13 +21,13 @@ export interface Skipped {
 }
 
 export class CReferences {
-  readonly #cleanup: Cleanup;
+  readonly #launcher: Launcher;
   readonly #directory: string;
   /** null when the programs are built; else the reason their rows are skipped. */
   readonly skipReason: string | null;
 
-  private constructor(cleanup: Cleanup, directory: string, skipReason: string | null) {
-    this.#cleanup = cleanup;
+  private constructor(launcher: Launcher, directory: string, skipReason: string | null) {
+    this.#launcher = launcher;
     this.#directory = directory;
     this.skipReason = skipReason;
   }
@@ -36,23 +36,24 @@ export class CReferences {
     const directory = mkdtempSync(join(tmpdir(), 'tsshmem-bench-'));
     cleanup.trackDirectory(directory);
     const compiler = process.env.CC || 'cc';
+    const launcher = Launcher.start(cleanup);
     for (const program of PROGRAMS) {
       const problem = await compile(cleanup, compiler, program, directory);
-      if (problem !== null) return new CReferences(cleanup, directory, problem);
+      if (problem !== null) return new CReferences(launcher, directory, problem);
     }
-    return new CReferences(cleanup, directory, null);
+    return new CReferences(launcher, directory, null);
   }
 
   /** Runs a program with args (its lock files go in the build directory) and returns its JSON report. */
   async run<T>(program: ReferenceProgram, args: readonly (string | number)[]): Promise<T | Skipped> {
     if (this.skipReason !== null) return { skipped: this.skipReason };
-    return runReference<T>(this.#cleanup, join(this.#directory, program), [...args, this.#directory]);
+    return this.#launcher.runReference<T>(join(this.#directory, program), [...args, this.#directory]);
   }
 
   /** Runs bench/c/silent_writer.c with args (its usage line says which) and returns its JSON report. */
   async runSilentWriter<T>(args: readonly (string | number)[]): Promise<T | Skipped> {
     if (this.skipReason !== null) return { skipped: this.skipReason };
-    return runReference<T>(this.#cleanup, join(this.#directory, 'silent_writer'), args);
+    return this.#launcher.runReference<T>(join(this.#directory, 'silent_writer'), args);
   }
 
   /** The launch of a command pinned to one CPU by the run_on_cpu helper; only where the programs are built. */

@@ -1,12 +1,15 @@
 /**
  * The bench's child processes: Node scripts in peers/ (run with this Node
  * binary) that print "ready" once set up and one JSON line at the end, and
- * the compiled C references. All are tracked by the cleanup.
+ * the compiled C references, started by the launcher peer. All are tracked
+ * by the cleanup.
  */
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import type { Cleanup } from './cleanup.js';
+import type { LaunchRequest, LaunchResult } from './peers/launcher.js';
 
 export interface Peer<T> {
   /** Resolves when the peer has opened its streams. */
@@ -42,9 +45,39 @@ export function startPeer<T>(cleanup: Cleanup, script: string, args: object, lau
   return { ready: Promise.race([ready, result.then(() => undefined)]), result };
 }
 
-/** Runs a C reference program to its end and parses its JSON line. */
-export async function runReference<T>(cleanup: Cleanup, path: string, args: readonly (string | number)[]): Promise<T> {
-  return parseReport<T>(path, await runProcess(cleanup, path, args.map(String)));
+/** Runs programs from a child process (peers/launcher.ts), so that this process does not fork. */
+export class Launcher {
+  readonly #requests: NodeJS.WritableStream;
+  readonly #pending = new Map<number, (result: LaunchResult) => void>();
+  #nextId = 0;
+
+  private constructor(requests: NodeJS.WritableStream) {
+    this.#requests = requests;
+  }
+
+  static start(cleanup: Cleanup): Launcher {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./peers/launcher.js', import.meta.url))], { stdio: ['pipe', 'pipe', 'inherit'] });
+    cleanup.trackChild(child);
+    const launcher = new Launcher(child.stdin);
+    createInterface({ input: child.stdout }).on('line', (line) => launcher.#settle(JSON.parse(line) as LaunchResult));
+    child.on('exit', (code, signal) => {
+      for (const id of launcher.#pending.keys()) launcher.#settle({ id, code: null, stdout: '', stderr: `the launcher ended (${signal ?? `exit code ${code}`})` });
+    });
+    return launcher;
+  }
+
+  /** Runs a program to its end and parses its JSON line. */
+  async runReference<T>(path: string, args: readonly (string | number)[]): Promise<T> {
+    const id = this.#nextId++;
+    const finished = new Promise<LaunchResult>((resolve) => this.#pending.set(id, resolve));
+    this.#requests.write(`${JSON.stringify({ id, command: path, args: args.map(String) } satisfies LaunchRequest)}\n`);
+    return parseReport<T>(path, await finished);
+  }
+
+  #settle(result: LaunchResult): void {
+    this.#pending.get(result.id)?.(result);
+    this.#pending.delete(result.id);
+  }
 }
 
 /** Runs a command; onLine sees each stdout line as it arrives. */
