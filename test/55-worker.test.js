@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 
 import { create } from '../dist/index.js';
-import { heldResources, peersDirectory, streamName } from './helpers.js';
+import { heldResources, peersDirectory, run, streamName } from './helpers.js';
 
 /** A worker running task; `messages` yields what it posts; terminated after the test. */
 function startWorker(t, workerData) {
@@ -93,4 +93,25 @@ test('a worker that ends while holding the lock releases it', { timeout: 60000 }
   await stream.acquire({ timeout: 5000 });
   stream.release();
   stream.close();
+});
+
+test('a worker thread that creates, opens, reads and closes streams prints no warning', { timeout: 60000 }, async (t) => {
+  const name = streamName(t, 'worker-quiet');
+  const library = new URL('../dist/index.js', import.meta.url).href;
+  const workerCode = `
+    import(${JSON.stringify(library)}).then(({ create, open }) => {
+      const created = create(${JSON.stringify(name)}, { shape: [8], dtype: 'float64' });
+      created.write(new Float64Array(8).fill(1));
+      const opened = open(${JSON.stringify(name)});
+      if (opened.read()[0] !== 1) throw new Error('read the wrong frame');
+      opened.close();
+      created.close();
+    });`;
+  const main = `
+    const { Worker } = require('node:worker_threads');
+    new Worker(${JSON.stringify(workerCode)}, { eval: true }).on('exit', (code) => process.exit(code));`;
+  const { code, stdout, stderr } = await run(process.execPath, ['-e', main]).done;
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, '');
+  assert.equal(stderr, '');
 });

@@ -53,6 +53,8 @@ export interface NativeStream {
 export interface NativeBinding {
   shmCreate(name: string, size: number, mode: number): number;
   shmOpen(name: string): number;
+  /** Closes a descriptor from shmCreate or shmOpen. */
+  shmClose(fd: number): void;
   shmUnlink(name: string): boolean;
   /** Opens (creating) a lock file; the descriptor is closed at the thread's teardown if not before. */
   lockFileOpen(path: string): number;

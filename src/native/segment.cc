@@ -1,6 +1,6 @@
-// POSIX shared-memory objects: create, open, unlink (descriptors are
-// inspected and closed with node:fs). Mapping lives
-// in stream.cc, which owns the mapped memory.
+// POSIX shared-memory objects: create, open, close, unlink (descriptors are
+// inspected with node:fs). Mapping lives in stream.cc, which owns the mapped
+// memory.
 #include "segment.h"
 
 #include <cerrno>
@@ -43,6 +43,13 @@ Napi::Value ShmOpen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+// shmClose(fd): closes a descriptor from shmCreate or shmOpen. Not with
+// node:fs: in a worker thread it warns about every descriptor it did not open.
+Napi::Value ShmClose(const Napi::CallbackInfo& info) {
+  close(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
 // shmUnlink(name) -> true if removed, false if it did not exist.
 Napi::Value ShmUnlink(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -57,6 +64,7 @@ Napi::Value ShmUnlink(const Napi::CallbackInfo& info) {
 void InitSegment(Napi::Env env, Napi::Object exports) {
   exports.Set("shmCreate", Napi::Function::New(env, ShmCreate, "shmCreate"));
   exports.Set("shmOpen", Napi::Function::New(env, ShmOpen, "shmOpen"));
+  exports.Set("shmClose", Napi::Function::New(env, ShmClose, "shmClose"));
   exports.Set("shmUnlink", Napi::Function::New(env, ShmUnlink, "shmUnlink"));
 }
 

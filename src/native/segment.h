@@ -3,7 +3,7 @@
 
 namespace tsshmem {
 
-// shmCreate, shmOpen, shmUnlink.
+// shmCreate, shmOpen, shmClose, shmUnlink.
 void InitSegment(Napi::Env env, Napi::Object exports);
 
 }  // namespace tsshmem

@@ -3,7 +3,7 @@
  * leaving half a stream behind, opening and validating them (they may be
  * foreign, half-created or hostile), and removing them.
  */
-import { closeSync, fstatSync, readSync, rmSync } from 'node:fs';
+import { fstatSync, readSync, rmSync } from 'node:fs';
 
 import { ShmError, systemCode } from '../errors.js';
 import { EXTENDED_METADATA_BYTES, hasExtension, NATIVE_EXTENSION_LAYOUT, writeExtension } from '../format/extension.js';
@@ -35,8 +35,8 @@ export function createSegments(location: StreamLocation, header: StreamHeader, m
     if (dataFd >= 0) native.shmUnlink(location.data);
     throw error;
   } finally {
-    closeSync(metaFd);
-    if (dataFd >= 0) closeSync(dataFd);
+    native.shmClose(metaFd);
+    if (dataFd >= 0) native.shmClose(dataFd);
   }
 }
 
@@ -109,8 +109,8 @@ function tryOpen(location: StreamLocation): OpenedSegments | { retry: Error } {
     );
     return { header, native: stream };
   } finally {
-    closeSync(metaFd);
-    if (dataFd >= 0) closeSync(dataFd);
+    native.shmClose(metaFd);
+    if (dataFd >= 0) native.shmClose(dataFd);
   }
 }
 
