@@ -114,10 +114,11 @@ void AsyncWait::Check() {
   }
 }
 
-// Without a directory event, the answer can change only when a writer
-// leaves: ask again while one is (or may be) there.
+// The directory watch makes the answer current between ticks; each tick asks
+// again anyway (two system calls), so a writer leaving, or an open the watch
+// cannot see (a file system without inotify events), costs one tick at most.
 void AsyncWait::Tick() {
-  if (lock_writers_ != LockFileWriters::kNone) lock_probe_opens_ = kProbeStale;
+  lock_probe_opens_ = kProbeStale;
   Check();
 }
 

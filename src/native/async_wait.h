@@ -68,9 +68,9 @@ class AsyncWait {
   WakeSlots slots_;
   int lock_fd_;
   bool lock_directory_watched_ = false;
-  // The last probe's answer holds until a file is opened in the watched lock
-  // directory (a new writer of the lock file must open it): it was taken when
-  // the loop had seen this many opens there.
+  // Between ticks, the last probe's answer holds until a file is opened in
+  // the watched lock directory (a new writer of the lock file must open it):
+  // it was taken when the loop had seen this many opens there.
   static constexpr uint64_t kProbeStale = UINT64_MAX;
   uint64_t lock_probe_opens_ = kProbeStale;
   LockFileWriters lock_writers_ = LockFileWriters::kUnknown;

@@ -37,7 +37,7 @@ class LockDirectoryWatch {
   LockDirectoryWatch(const LockDirectoryWatch&) = delete;
   LockDirectoryWatch& operator=(const LockDirectoryWatch&) = delete;
 
-  // false if the directory cannot be watched (then only probes at ticks notice writers).
+  // false if the directory cannot be watched (then every check probes).
   bool Watch(const std::string& directory);
 
  private:
