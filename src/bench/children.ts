@@ -50,6 +50,8 @@ export class Launcher {
   readonly #requests: NodeJS.WritableStream;
   readonly #pending = new Map<number, (result: LaunchResult) => void>();
   #nextId = 0;
+  /** Why the launcher can no longer run anything; null while it runs. */
+  #ended: string | null = null;
 
   private constructor(requests: NodeJS.WritableStream) {
     this.#requests = requests;
@@ -60,8 +62,11 @@ export class Launcher {
     cleanup.trackChild(child);
     const launcher = new Launcher(child.stdin);
     createInterface({ input: child.stdout }).on('line', (line) => launcher.#settle(JSON.parse(line) as LaunchResult));
+    // A request written after the launcher died fails through #ended, not as an EPIPE.
+    child.stdin.on('error', () => undefined);
     child.on('exit', (code, signal) => {
-      for (const id of launcher.#pending.keys()) launcher.#settle({ id, code: null, stdout: '', stderr: `the launcher ended (${signal ?? `exit code ${code}`})` });
+      launcher.#ended = `the launcher ended (${signal ?? `exit code ${code}`})`;
+      for (const id of launcher.#pending.keys()) launcher.#settle(launcher.#failure(id));
     });
     return launcher;
   }
@@ -69,9 +74,14 @@ export class Launcher {
   /** Runs a program to its end and parses its JSON line. */
   async runReference<T>(path: string, args: readonly (string | number)[]): Promise<T> {
     const id = this.#nextId++;
+    if (this.#ended !== null) return parseReport<T>(path, this.#failure(id));
     const finished = new Promise<LaunchResult>((resolve) => this.#pending.set(id, resolve));
     this.#requests.write(`${JSON.stringify({ id, command: path, args: args.map(String) } satisfies LaunchRequest)}\n`);
     return parseReport<T>(path, await finished);
+  }
+
+  #failure(id: number): LaunchResult {
+    return { id, code: null, stdout: '', stderr: this.#ended ?? '' };
   }
 
   #settle(result: LaunchResult): void {

@@ -186,8 +186,8 @@ LoopWaits::LoopWaits(uv_loop_t* loop) : loop_(loop), timer_(new uv_timer_t) {
 }
 
 bool LoopWaits::WatchLockDirectory(const std::string& directory) {
-  if (!lock_directories_) lock_directories_ = std::make_unique<LockDirectoryWatch>(loop_, [this] { OnLockDirectoryOpen(); });
-  return lock_directories_->Watch(directory);
+  if (!lock_directory_watch_) lock_directory_watch_ = std::make_unique<LockDirectoryWatch>(loop_, [this] { OnLockDirectoryOpen(); });
+  return lock_directory_watch_->Watch(directory);
 }
 
 LoopWaits::~LoopWaits() {

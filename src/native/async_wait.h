@@ -5,8 +5,9 @@
 // deadlines are caught by one timer per loop.
 //
 // The timer ticks every millisecond while a wait may have a silent writer: on
-// a stream without the extension area (pyshmem created it), or while a
-// pyshmem process holds the stream's lock file open (silent_writers.h).
+// a stream without the extension area (pyshmem created it), while a pyshmem
+// process holds the stream's lock file open (silent_writers.h), or where that
+// cannot be told (no lock descriptor, or leases refused).
 // Otherwise it ticks every 10 ms, or at the nearest deadline: a tick costs
 // ~20 us of CPU on a virtual machine, so 1 ms ticks alone would cost an idle
 // reader about 2% of a core.
@@ -56,6 +57,8 @@ class AsyncWait {
   void Detach();
 
  private:
+  static constexpr uint64_t kProbeStale = UINT64_MAX;
+
   void OpenWakeSocket();
   void Settle(double result);
   static void OnReadable(uv_poll_t* handle, int status, int events);
@@ -71,7 +74,6 @@ class AsyncWait {
   // Between ticks, the last probe's answer holds until a file is opened in
   // the watched lock directory (a new writer of the lock file must open it):
   // it was taken when the loop had seen this many opens there.
-  static constexpr uint64_t kProbeStale = UINT64_MAX;
   uint64_t lock_probe_opens_ = kProbeStale;
   LockFileWriters lock_writers_ = LockFileWriters::kUnknown;
   bool may_have_silent_writer_ = true;
@@ -122,7 +124,7 @@ class LoopWaits {
   int64_t planned_tick_ns_ = 0;
   std::vector<AsyncWait*> pending_;
   std::vector<AsyncWait*> registered_;
-  std::unique_ptr<LockDirectoryWatch> lock_directories_;
+  std::unique_ptr<LockDirectoryWatch> lock_directory_watch_;
   uint64_t lock_directory_opens_ = 0;
 };
 

@@ -43,8 +43,9 @@ export interface NativeStream {
   /** Settles a pending wait with -2 now. */
   cancelWait(): void;
   /**
-   * The lock file's descriptor (open as long as this stream) and directory:
-   * asynchronous waits use them to notice pyshmem writers. Before the first wait.
+   * The lock file's descriptor and directory: asynchronous waits use them to
+   * notice pyshmem writers. Before the first wait; the descriptor must stay
+   * open until close().
    */
   useLockFile(fd: number, directory: string): void;
   close(): void;

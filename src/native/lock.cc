@@ -34,7 +34,11 @@ Napi::Value LockFileOpen(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>();
   int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd < 0) ThrowSystemError(env, errno, "open");
-  PrepareLockFileForProbes(fd);
+  if (!PrepareLockFileForProbes(fd)) {
+    int saved = errno;
+    close(fd);
+    ThrowSystemError(env, saved, "fcntl");
+  }
   napi_add_env_cleanup_hook(env, CloseAtTeardown, AsHookArgument(fd));
   return Napi::Number::New(env, fd);
 }

@@ -16,7 +16,7 @@ LockFileWriters ProbeLockFileWriters(int fd) {
   return errno == EAGAIN ? LockFileWriters::kPresent : LockFileWriters::kUnknown;
 }
 
-void PrepareLockFileForProbes(int fd) { fcntl(fd, F_SETSIG, SIGURG); }
+bool PrepareLockFileForProbes(int fd) { return fcntl(fd, F_SETSIG, SIGURG) == 0; }
 
 LockDirectoryWatch::LockDirectoryWatch(uv_loop_t* loop, std::function<void()> onOpen)
     : loop_(loop), on_open_(std::move(onOpen)) {}
@@ -35,10 +35,16 @@ LockDirectoryWatch::~LockDirectoryWatch() {
 bool LockDirectoryWatch::Watch(const std::string& directory) {
   if (watched_.count(directory) != 0) return true;
   if (fd_ < 0) {
-    fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (fd_ < 0) return false;
-    poll_ = new uv_poll_t;
-    uv_poll_init(loop_, poll_, fd_);
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) return false;
+    auto* poll = new uv_poll_t;
+    if (uv_poll_init(loop_, poll, fd) != 0) {
+      delete poll;
+      close(fd);
+      return false;
+    }
+    fd_ = fd;
+    poll_ = poll;
     poll_->data = this;
     uv_poll_start(poll_, UV_READABLE, OnReadable);
     uv_unref(reinterpret_cast<uv_handle_t*>(poll_));

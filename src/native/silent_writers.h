@@ -1,9 +1,10 @@
 // Noticing writers that wake nobody (pyshmem) before their first write, so
 // that waits can check often only while one may be there.
 //
-// pyshmem opens a stream's lock file for append and keeps it open while the
-// handle lives; tsshmem opens it read-only. So "the lock file is open for
-// writing somewhere" means "a pyshmem writer may be attached". The kernel
+// pyshmem opens a stream's lock file for append with every handle, readers'
+// included, and keeps it open at least while the handle lives; tsshmem opens
+// it read-only. So "the lock file is open for writing somewhere" means "a
+// pyshmem process that may write has the stream open". The kernel
 // answers that exactly: a read lease (fcntl F_SETLEASE) is refused with
 // EAGAIN while any descriptor of the file is open for writing. A watch on
 // the lock directory (inotify IN_OPEN) says when to ask again.
@@ -26,7 +27,8 @@ LockFileWriters ProbeLockFileWriters(int fd);
 // Makes a lease break harmless: the kernel signals the lease holder when a
 // writer opens the file during the microseconds a probe holds its lease;
 // SIGURG, ignored by default, instead of SIGIO, which would end the process.
-void PrepareLockFileForProbes(int fd);
+// false (errno set) if that cannot be arranged: fd must then not be probed.
+bool PrepareLockFileForProbes(int fd);
 
 // Calls onOpen whenever a file is opened in any watched directory. One per
 // event loop; the uv_poll handle never keeps the loop alive.

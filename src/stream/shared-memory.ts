@@ -367,6 +367,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     if (native === null) return;
     this.#native = null;
     this.#liveView = null;
+    // In this order: a pending wait probes the lock file's descriptor until native.close().
     native.close();
     this.#lock.close();
   }

@@ -165,7 +165,7 @@ def attach(args):
     stream = Stream(args["name"])
     print("attached", flush=True)
     time.sleep(args["seconds"])
-    stream.lock_file.close()
+    stream.lock_file.close()  # the end of the handle; pyshmem may keep it open longer
 
 
 def hold_lock(args):

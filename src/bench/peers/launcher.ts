@@ -1,7 +1,8 @@
 /**
- * Starts the C reference programs for the bench, so that the measuring
- * process never forks while it measures: a fork write-protects its whole
- * heap, and the page faults that follow would be charged to the next case.
+ * Starts the C reference programs for the bench, so that running them never
+ * forks the process that measures in between its cases: a fork write-protects
+ * its whole heap, and the page faults that follow would be charged to the
+ * next case.
  * Reads one JSON request per stdin line, {id, command, args}, and answers
  * each on stdout, {id, code, stdout, stderr}, when its program ends. Ends
  * when stdin closes.
