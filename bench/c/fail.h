@@ -11,9 +11,14 @@ static inline void fail(const char *what) {
   exit(1);
 }
 
-/* The bench's launcher may be killed (Ctrl-C, SIGKILL): its programs end with it. */
+/*
+ * The bench's launcher may be killed (Ctrl-C, SIGKILL): its programs end with
+ * it. It names itself in TSSHMEM_BENCH_LAUNCHER, so that a launcher that died
+ * before prctl is noticed too.
+ */
 static inline void end_with_parent(void) {
-  pid_t parent = getppid();
+  const char *launcher = getenv("TSSHMEM_BENCH_LAUNCHER");
+  pid_t parent = launcher != NULL ? (pid_t)atoi(launcher) : getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail("prctl");
   if (getppid() != parent) exit(1);
 }

@@ -24,7 +24,7 @@ export interface LaunchResult {
 }
 
 function launch({ id, command, args }: LaunchRequest): void {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TSSHMEM_BENCH_LAUNCHER: String(process.pid) } });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
