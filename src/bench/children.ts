@@ -4,7 +4,8 @@
  * the compiled C references, started by the launcher peer. All are tracked
  * by the cleanup.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -18,11 +19,14 @@ export interface Peer<T> {
   readonly result: Promise<T>;
 }
 
-interface Finished {
+export interface Finished {
   readonly code: number | null;
   readonly stdout: string;
   readonly stderr: string;
 }
+
+/** A child process whose stdout and stderr are pipes. */
+type OutputChild = Pick<ChildProcess, 'on'> & { readonly stdout: Readable; readonly stderr: Readable };
 
 /** A command line; a launcher may wrap it (to pin it to a CPU). */
 export interface Launch {
@@ -94,6 +98,11 @@ export class Launcher {
 export function runProcess(cleanup: Cleanup, command: string, args: readonly string[], onLine?: (line: string) => void): Promise<Finished> {
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   cleanup.trackChild(child);
+  return collectOutput(child, onLine);
+}
+
+/** A child's exit code and whole output once it has ended; rejects if it could not start. */
+export function collectOutput(child: OutputChild, onLine?: (line: string) => void): Promise<Finished> {
   let stdout = '';
   let stderr = '';
   let pending = '';

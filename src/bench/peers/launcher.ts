@@ -10,33 +10,25 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
+import { collectOutput, type Finished } from '../children.js';
+
 export interface LaunchRequest {
   readonly id: number;
   readonly command: string;
   readonly args: readonly string[];
 }
 
-export interface LaunchResult {
+export interface LaunchResult extends Finished {
   readonly id: number;
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
 }
 
 function launch({ id, command, args }: LaunchRequest): void {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TSSHMEM_BENCH_LAUNCHER: String(process.pid) } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  let answered = false;
-  const answer = (result: LaunchResult): void => {
-    if (answered) return;
-    answered = true;
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-  };
-  child.on('error', (error) => answer({ id, code: null, stdout, stderr: error.message }));
-  child.on('close', (code) => answer({ id, code, stdout, stderr }));
+  const answer = (result: LaunchResult): void => void process.stdout.write(`${JSON.stringify(result)}\n`);
+  collectOutput(child).then(
+    (finished) => answer({ id, ...finished }),
+    (error: Error) => answer({ id, code: null, stdout: '', stderr: error.message }),
+  );
 }
 
 for await (const line of createInterface({ input: process.stdin })) launch(JSON.parse(line) as LaunchRequest);
