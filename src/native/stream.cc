@@ -63,20 +63,16 @@ size_t ElementSize(napi_typedarray_type type) {
   }
 }
 
-// The bytes behind a TypedArray, Buffer or DataView, without copying.
+// The bytes behind a TypedArray, Buffer or DataView, without copying; false
+// for any other value. A TypedArray, the common case, costs one N-API call.
 bool ViewBytes(napi_env env, napi_value value, void** data, size_t* bytes) {
-  bool is_typed = false;
-  napi_is_typedarray(env, value, &is_typed);
-  if (is_typed) {
-    napi_typedarray_type type;
-    size_t length = 0;
-    if (napi_get_typedarray_info(env, value, &type, &length, data, nullptr, nullptr) != napi_ok) return false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  if (napi_get_typedarray_info(env, value, &type, &length, data, nullptr, nullptr) == napi_ok) {
     *bytes = length * ElementSize(type);
     return true;
   }
-  bool is_view = false;
-  napi_is_dataview(env, value, &is_view);
-  return is_view && napi_get_dataview_info(env, value, bytes, data, nullptr, nullptr) == napi_ok;
+  return napi_get_dataview_info(env, value, bytes, data, nullptr, nullptr) == napi_ok;
 }
 
 bool IsOdd(double sequence) { return (static_cast<uint64_t>(sequence) & 1) != 0; }
@@ -164,11 +160,15 @@ void NativeStream::CheckOpen(Napi::Env env) const {
 }
 
 // The bytes of a TypedArray, Buffer or DataView of exactly the payload's
-// size. TypeScript checks users' arrays first; this guards the copies.
-void* NativeStream::PayloadSizedView(Napi::Env env, Napi::Value value) const {
+// size; with zerosIfNull, nullptr for null. TypeScript checks users' arrays
+// first; this guards the copies.
+void* NativeStream::PayloadSizedView(Napi::Env env, Napi::Value value, bool zerosIfNull) const {
   void* data = nullptr;
   size_t bytes = 0;
-  if (!ViewBytes(env, value, &data, &bytes)) throw Napi::TypeError::New(env, "expected an ArrayBufferView");
+  if (!ViewBytes(env, value, &data, &bytes)) {
+    if (zerosIfNull && value.IsNull()) return nullptr;
+    throw Napi::TypeError::New(env, "expected an ArrayBufferView");
+  }
   if (bytes != payload_bytes_) throw Napi::RangeError::New(env, "view byte length differs from the payload");
   return data;
 }
@@ -204,7 +204,7 @@ Napi::Value NativeStream::DataBuffer(const Napi::CallbackInfo& info) {
 Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  void* source = info[0].IsNull() ? nullptr : PayloadSizedView(env, info[0]);
+  void* source = PayloadSizedView(env, info[0], true);
   int lockFd = info[1].As<Napi::Number>().Int32Value();
   double* meta = Meta();
   if (lockFd >= 0) {
@@ -244,7 +244,7 @@ Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
 Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  void* destination = PayloadSizedView(env, info[0]);
+  void* destination = PayloadSizedView(env, info[0], false);
   double budgetMs = info[1].As<Napi::Number>().DoubleValue();
   const double* meta = Meta();
   const void* payload = data_->address();
@@ -280,7 +280,7 @@ Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
 Napi::Value NativeStream::CopyPayload(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  return Napi::Boolean::New(env, GuardedCopy(PayloadSizedView(env, info[0]), data_->address(), payload_bytes_));
+  return Napi::Boolean::New(env, GuardedCopy(PayloadSizedView(env, info[0], false), data_->address(), payload_bytes_));
 }
 
 // repairSequence() -> true if the sequence was odd and is now even. Only

@@ -36,7 +36,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
 
   void CheckOpen(Napi::Env env) const;
   double* Meta() const;
-  void* PayloadSizedView(Napi::Env env, Napi::Value value) const;
+  void* PayloadSizedView(Napi::Env env, Napi::Value value, bool zerosIfNull) const;
   Napi::Value BufferOf(Napi::Env env, const std::shared_ptr<Mapping>& mapping, Napi::Reference<Napi::ArrayBuffer>& cache);
 
   std::shared_ptr<Mapping> meta_;
