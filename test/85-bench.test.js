@@ -56,7 +56,7 @@ test('bench --quick prints the IO tables and writes every figure as JSON', { tim
   assert.equal(code, 0, stderr);
   assert.match(stdout, /^## tsshmem benchmark$/m);
   assert.match(stdout, /^### IO: write \+ read round trip in one process$/m);
-  assert.match(stdout, /^\| payload \| method \| round trips\/s \| GB\/s \| vs memcpy \| vs protocol \|$/m);
+  assert.match(stdout, /^\| payload \| method \| round trips\/s \| GB\/s \| vs memcpy \| vs protocol \| page faults per round trip \|$/m);
   assert.match(stdout, /^\| 100x100 \(39\.1 KiB\) \| read\(\{ out \}\) \| /m);
   assert.match(stdout, /^### Per-call overhead/m);
   assert.doesNotMatch(stdout, /### Wake/);
@@ -75,8 +75,11 @@ test('bench --quick prints the IO tables and writes every figure as JSON', { tim
     assert.ok(size[method].gbPerSecond > 0, `${method}.gbPerSecond`);
     assert.ok(size[method].iterations > 0, `${method}.iterations`);
   }
+  for (const method of ['read', 'readOut', 'exclusiveReadOut']) {
+    assert.ok(size[method].pageFaultsPerRoundTrip >= 0, `${method}.pageFaultsPerRoundTrip`);
+  }
   for (const reference of [size.protocol, report.sections.io.perCall.protocol]) {
-    assert.ok(reference.skipped === 'skipped: no C compiler' || reference.hz > 0);
+    assert.ok(reference.skipped === 'skipped: no C compiler' || (reference.hz > 0 && reference.pageFaultsPerRoundTrip === null));
   }
   assert.ok(report.sections.io.perCall.readOut.usPerRoundTrip > 0);
   assert.ok(Array.isArray(report.targets));

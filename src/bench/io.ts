@@ -13,12 +13,14 @@ import { measureRate, type Rate, type Timing } from './measure.js';
 import type { SectionOutcome, Table } from './report.js';
 import { measureInTurns, type SlicedCase, type SlicedRate, SLICES } from './slices.js';
 import { reported, shareAtLeast, type TargetCheck } from './targets.js';
-import { describePayload, formatGBps, formatHz, formatMicros, formatPercent, formatTimes, payloadBytes, shapeKey } from './units.js';
+import { describePayload, formatGBps, formatHz, formatMicros, formatPercent, formatPerEvent, formatTimes, payloadBytes, shapeKey } from './units.js';
 
 export interface RoundTrips extends SlicedRate {
   /** Bytes written plus bytes read, per second. */
   readonly gbPerSecond: number;
   readonly usPerRoundTrip: number;
+  /** Minor page faults per round trip; null for the C references, which run in another process. */
+  readonly pageFaultsPerRoundTrip: number | null;
 }
 
 export type Reference = (RoundTrips & { readonly method: string }) | Skipped;
@@ -171,7 +173,12 @@ function typedArraySetRate(bytes: number, timing: Timing): Rate {
 }
 
 function roundTrips(rate: SlicedRate, bytes: number): RoundTrips {
-  return { ...rate, gbPerSecond: (2 * bytes * rate.hz) / 1e9, usPerRoundTrip: 1e6 / rate.hz };
+  return {
+    ...rate,
+    gbPerSecond: (2 * bytes * rate.hz) / 1e9,
+    usPerRoundTrip: 1e6 / rate.hz,
+    pageFaultsPerRoundTrip: rate.pageFaults === undefined ? null : rate.pageFaults / rate.iterations,
+  };
 }
 
 function sizeTable(sizes: readonly IoSizeFigures[]): Table {
@@ -180,25 +187,27 @@ function sizeTable(sizes: readonly IoSizeFigures[]): Table {
     const ratio = (rate: RoundTrips, reference: Reference): string => (isSkipped(reference) ? '-' : formatPercent(rate.hz / reference.hz));
     const tsshmemRows = (Object.keys(METHOD_LABELS) as Method[]).map((method) => {
       const rate = size[method];
-      return [payload, METHOD_LABELS[method], formatHz(rate.hz), formatGBps(rate.gbPerSecond), ratio(rate, size.memcpy), ratio(rate, size.protocol)];
+      const faults = rate.pageFaultsPerRoundTrip === null ? '-' : formatPerEvent(rate.pageFaultsPerRoundTrip);
+      return [payload, METHOD_LABELS[method], formatHz(rate.hz), formatGBps(rate.gbPerSecond), ratio(rate, size.memcpy), ratio(rate, size.protocol), faults];
     });
     return [...tsshmemRows, referenceRow(payload, 'memcpy reference', size.memcpy), referenceRow(payload, 'protocol reference', size.protocol)];
   });
   return {
     title: 'IO: write + read round trip in one process',
-    columns: ['payload', 'method', 'round trips/s', 'GB/s', 'vs memcpy', 'vs protocol'],
+    columns: ['payload', 'method', 'round trips/s', 'GB/s', 'vs memcpy', 'vs protocol', 'page faults per round trip'],
     rows,
     notes: [
       'GB/s counts the bytes written plus the bytes read. memcpy reference: the same bytes copied into a shared-memory segment and out again (TypedArray.set into an array without a C compiler).',
       'Protocol reference: C doing exactly one compatible write (flock pair, sequence updates, copy in) and one safe read (copy out) per round trip.',
       `The cases of one payload run in turns, in ${SLICES} slices each; a rate is the median of its slices.`,
+      'Page faults per round trip: minor faults of the measuring process over the measured time of all slices; each is a fresh page the kernel maps in, as when freed memory was returned to it.',
     ],
   };
 }
 
 function referenceRow(payload: string, name: string, reference: Reference): string[] {
-  if (isSkipped(reference)) return [payload, name, reference.skipped, '-', '-', '-'];
-  return [payload, `${name} (${reference.method})`, formatHz(reference.hz), formatGBps(reference.gbPerSecond), '-', '-'];
+  if (isSkipped(reference)) return [payload, name, reference.skipped, '-', '-', '-', '-'];
+  return [payload, `${name} (${reference.method})`, formatHz(reference.hz), formatGBps(reference.gbPerSecond), '-', '-', '-'];
 }
 
 function perCallTable(perCall: PerCallFigures): Table {

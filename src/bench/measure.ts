@@ -11,6 +11,8 @@ export interface Rate {
   readonly iterations: number;
   readonly seconds: number;
   readonly hz: number;
+  /** Minor page faults this process took while measuring; absent for the C references. */
+  readonly pageFaults?: number;
 }
 
 export interface Latency {
@@ -26,7 +28,9 @@ const BATCH_TARGET_MS = 2;
 export function measureRate(iteration: () => void, timing: Timing, beforeMeasuring?: () => void): Rate {
   runFor(iteration, timing.warmupSeconds);
   beforeMeasuring?.();
-  return runFor(iteration, timing.seconds);
+  const faultsBefore = process.resourceUsage().minorPageFault;
+  const rate = runFor(iteration, timing.seconds);
+  return { ...rate, pageFaults: process.resourceUsage().minorPageFault - faultsBefore };
 }
 
 function runFor(iteration: () => void, seconds: number): Rate {

@@ -11,7 +11,7 @@ import type { Rate, Timing } from './measure.js';
 export const SLICES = 5;
 
 export interface SlicedRate extends Rate {
-  /** The rate of each slice; hz is their median, iterations and seconds their sums. */
+  /** The rate of each slice; hz is their median, iterations, seconds and pageFaults their sums. */
   readonly sliceHz: readonly number[];
 }
 
@@ -47,10 +47,12 @@ export async function measureInTurns<K extends string>(
 function combine(slices: readonly Rate[]): SlicedRate {
   const sliceHz = slices.map((slice) => slice.hz);
   const sorted = [...sliceHz].sort((a, b) => a - b);
+  const faults = slices.map((slice) => slice.pageFaults);
   return {
     iterations: slices.reduce((sum, slice) => sum + slice.iterations, 0),
     seconds: slices.reduce((sum, slice) => sum + slice.seconds, 0),
     hz: sorted[Math.floor(sorted.length / 2)]!,
     sliceHz,
+    ...(faults.every((count) => count !== undefined) && { pageFaults: faults.reduce((sum, count) => sum + count, 0) }),
   };
 }

@@ -26,6 +26,11 @@ export function formatTimes(ratio: number): string {
   return `${significant(ratio)}x`;
 }
 
+/** A small count per event: two decimals below 10 (0.14, 0.00), else three significant digits. */
+export function formatPerEvent(count: number): string {
+  return count < 10 ? count.toFixed(2) : significant(count);
+}
+
 function significant(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
