@@ -169,6 +169,25 @@ test('closing the last handle that holds the lock releases it for other processe
   assert.equal(await lockFromChild(t, name, 2000), 'locked');
 });
 
+test('native write and read kept past their NativeStream still reach the stream, and throw once it is closed', { timeout: 60000 }, async (t) => {
+  const name = streamName(t, 'kept-functions');
+  const stream = create(name, { shape: [256], dtype: 'float32' });
+  stream.write(Float32Array.from({ length: 256 }, (_, i) => i));
+
+  const peer = run(process.execPath, ['--expose-gc', join(peersDirectory, 'kept-frame-functions.js'), JSON.stringify({ name })], { timeout: 50000 });
+  const { code, stdout, stderr } = await peer.done;
+
+  assert.equal(code, 0, stderr);
+  const result = JSON.parse(stdout);
+  assert.equal(result.collected, true, 'the NativeStream was never collected');
+  assert.deepEqual(result.readBack, { count: 1, first: 0, last: 255 });
+  assert.equal(result.writeStatus, 1);
+  assert.equal(result.closedError, 'stream is closed');
+  assert.equal(stream.count, 2);
+  assert.deepEqual(Array.from(new Set(stream.read())), [7]);
+  stream.close();
+});
+
 test('handles garbage-collected without close() leak no mapping and no descriptor', { timeout: 60000 }, async (t) => {
   const names = [0, 1, 2, 3].map((i) => streamName(t, `gc-${i}`));
   for (const name of names) create(name, { shape: [1024], dtype: 'float64' }).close();

@@ -22,13 +22,15 @@ export interface NativeStream {
    * 1: published; 0: the lock is held elsewhere, nothing written; -3: the data
    * segment was truncated (nothing published); -4: the count or sequence is
    * not a valid integer (nothing written). lockFd -1: the caller holds the lock.
+   * write and read are functions bound to the stream, not methods: they need
+   * no `this`, and throw once the stream is closed.
    */
-  write(source: ArrayBufferView | null, lockFd: number): number;
+  readonly write: (source: ArrayBufferView | null, lockFd: number) => number;
   /**
    * The count of the copied write, or after budgetMs -1 (sequence stuck odd),
    * -2 (never stable); -3: truncated; -4: count or sequence not a valid integer.
    */
-  read(destination: ArrayBufferView, budgetMs: number): number;
+  readonly read: (destination: ArrayBufferView, budgetMs: number) => number;
   /** A plain copy ignoring the sequence; false if the data segment was truncated. */
   copyPayload(destination: ArrayBufferView): boolean;
   repairSequence(): boolean;

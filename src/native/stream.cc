@@ -15,9 +15,9 @@
 
 namespace tsshmem {
 
-// One mmap'ed region. Shared by the stream and by the external ArrayBuffer
-// that exposes it to JavaScript, so whichever is collected last unmaps it;
-// close() unmaps at once after detaching that buffer.
+// One mmap'ed region. Shared by the stream's segments and by the external
+// ArrayBuffer that exposes it to JavaScript, so whichever is collected last
+// unmaps it; close() unmaps at once after detaching that buffer.
 class Mapping {
  public:
   Mapping(void* address, size_t length) : address_(address), length_(length) {}
@@ -107,8 +107,6 @@ void NativeStream::Init(Napi::Env env, Napi::Object exports) {
                                     {
                                         InstanceMethod<&NativeStream::MetaBuffer>("metaBuffer"),
                                         InstanceMethod<&NativeStream::DataBuffer>("dataBuffer"),
-                                        InstanceMethod<&NativeStream::Write>("write"),
-                                        InstanceMethod<&NativeStream::Read>("read"),
                                         InstanceMethod<&NativeStream::CopyPayload>("copyPayload"),
                                         InstanceMethod<&NativeStream::RepairSequence>("repairSequence"),
                                         InstanceMethod<&NativeStream::WaitSync>("waitSync"),
@@ -125,19 +123,21 @@ void NativeStream::Init(Napi::Env env, Napi::Object exports) {
 // stream without tsshmem's extension area, else the byte offsets in the
 // metadata object of { notifyWord, wakeWaiting, wakeSlots,
 // wakeSlotCount } (src/format/extension.ts owns the layout).
-NativeStream::NativeStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeStream>(info) {
+NativeStream::NativeStream(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<NativeStream>(info), segments_(std::make_shared<MappedSegments>()) {
   Napi::Env env = info.Env();
   int metaFd = info[0].As<Napi::Number>().Int32Value();
   size_t metaLength = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
   int dataFd = info[2].As<Napi::Number>().Int32Value();
   size_t dataLength = static_cast<size_t>(info[3].As<Napi::Number>().Int64Value());
-  payload_bytes_ = static_cast<size_t>(info[4].As<Napi::Number>().Int64Value());
-  if (payload_bytes_ > dataLength || metaLength < 256) {
+  MappedSegments& segments = *segments_;
+  segments.payload_bytes = static_cast<size_t>(info[4].As<Napi::Number>().Int64Value());
+  if (segments.payload_bytes > dataLength || metaLength < 256) {
     throw Napi::RangeError::New(env, "segment smaller than its metadata says");
   }
-  meta_ = Mapping::Map(env, metaFd, metaLength);
-  data_ = Mapping::Map(env, dataFd, dataLength);
-  auto* base = static_cast<uint8_t*>(meta_->address());
+  segments.meta = Mapping::Map(env, metaFd, metaLength);
+  segments.data = Mapping::Map(env, dataFd, dataLength);
+  auto* base = static_cast<uint8_t*>(segments.meta->address());
   futex_.meta = reinterpret_cast<const double*>(base);
   if (info[5].IsObject()) {
     Napi::Object extension = info[5].As<Napi::Object>();
@@ -148,6 +148,24 @@ NativeStream::NativeStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Na
     futex_.slots = WakeSlots(base + offset("wakeSlots"), static_cast<uint32_t>(slotCount),
                              reinterpret_cast<uint32_t*>(base + offset("wakeWaiting")));
   }
+  segments.notify = futex_.notify;
+  segments.slots = futex_.slots;
+  BindFrameFunctions(env, info.This().As<Napi::Object>());
+}
+
+// write and read are own properties of each NativeStream, functions whose
+// data is its segments: a call then skips napi_unwrap (a private property
+// lookup) and the ObjectWrap dispatch, a third of the time of a 1-element
+// write + read in single-writer mode. Each function keeps the segments
+// alive, since JavaScript may keep it longer than the stream.
+void NativeStream::BindFrameFunctions(Napi::Env env, Napi::Object self) {
+  auto bind = [&](const char* name, Napi::Function function) {
+    auto* keepAlive = new std::shared_ptr<MappedSegments>(segments_);
+    function.AddFinalizer([](Napi::Env, std::shared_ptr<MappedSegments>* held) { delete held; }, keepAlive);
+    self.DefineProperty(Napi::PropertyDescriptor::Value(name, function, napi_default));
+  };
+  bind("write", Napi::Function::New<&NativeStream::Write>(env, "write", segments_.get()));
+  bind("read", Napi::Function::New<&NativeStream::Read>(env, "read", segments_.get()));
 }
 
 NativeStream::~NativeStream() {
@@ -155,29 +173,29 @@ NativeStream::~NativeStream() {
   if (futex_.slot >= 0) futex_.slots.Release(futex_.slot);
 }
 
-void NativeStream::CheckOpen(Napi::Env env) const {
-  if (closed_) throw Napi::Error::New(env, "stream is closed");
+void MappedSegments::CheckOpen(Napi::Env env) const {
+  if (closed) throw Napi::Error::New(env, "stream is closed");
 }
 
 // The bytes of a TypedArray, Buffer or DataView of exactly the payload's
 // size; with zerosIfNull, nullptr for null. TypeScript checks users' arrays
 // first; this guards the copies.
-void* NativeStream::PayloadSizedView(Napi::Env env, Napi::Value value, bool zerosIfNull) const {
+void* MappedSegments::PayloadSizedView(Napi::Env env, Napi::Value value, bool zerosIfNull) const {
   void* data = nullptr;
   size_t bytes = 0;
   if (!ViewBytes(env, value, &data, &bytes)) {
     if (zerosIfNull && value.IsNull()) return nullptr;
     throw Napi::TypeError::New(env, "expected an ArrayBufferView");
   }
-  if (bytes != payload_bytes_) throw Napi::RangeError::New(env, "view byte length differs from the payload");
+  if (bytes != payload_bytes) throw Napi::RangeError::New(env, "view byte length differs from the payload");
   return data;
 }
 
-double* NativeStream::Meta() const { return static_cast<double*>(meta_->address()); }
+double* MappedSegments::Meta() const { return static_cast<double*>(meta->address()); }
 
 Napi::Value NativeStream::BufferOf(Napi::Env env, const std::shared_ptr<Mapping>& mapping,
                                    Napi::Reference<Napi::ArrayBuffer>& cache) {
-  CheckOpen(env);
+  segments_->CheckOpen(env);
   if (cache.IsEmpty()) {
     auto* keepAlive = new std::shared_ptr<Mapping>(mapping);
     Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
@@ -189,11 +207,11 @@ Napi::Value NativeStream::BufferOf(Napi::Env env, const std::shared_ptr<Mapping>
 }
 
 Napi::Value NativeStream::MetaBuffer(const Napi::CallbackInfo& info) {
-  return BufferOf(info.Env(), meta_, meta_buffer_);
+  return BufferOf(info.Env(), segments_->meta, meta_buffer_);
 }
 
 Napi::Value NativeStream::DataBuffer(const Napi::CallbackInfo& info) {
-  return BufferOf(info.Env(), data_, data_buffer_);
+  return BufferOf(info.Env(), segments_->data, data_buffer_);
 }
 
 // write(source | null, lockFd) -> 1 once the frame is published, 0 if
@@ -203,10 +221,11 @@ Napi::Value NativeStream::DataBuffer(const Napi::CallbackInfo& info) {
 // writes zeros. lockFd < 0: the caller already holds the lock.
 Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env);
-  void* source = PayloadSizedView(env, info[0], true);
+  const MappedSegments& segments = *static_cast<const MappedSegments*>(info.Data());
+  segments.CheckOpen(env);
+  void* source = segments.PayloadSizedView(env, info[0], true);
   int lockFd = info[1].As<Napi::Number>().Int32Value();
-  double* meta = Meta();
+  double* meta = segments.Meta();
   if (lockFd >= 0) {
     while (flock(lockFd, LOCK_EX | LOCK_NB) != 0) {
       if (errno == EWOULDBLOCK) return Napi::Number::New(env, kWriteLockBusy);
@@ -224,8 +243,8 @@ Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
   if (IsOdd(sequence)) sequence += 1;
   StoreField(meta, kWriteSequence, sequence + 1, __ATOMIC_RELAXED);
   std::atomic_thread_fence(std::memory_order_release);
-  void* payload = data_->address();
-  bool copied = source == nullptr ? GuardedZero(payload, payload_bytes_) : GuardedCopy(payload, source, payload_bytes_);
+  void* payload = segments.data->address();
+  bool copied = source == nullptr ? GuardedZero(payload, segments.payload_bytes) : GuardedCopy(payload, source, segments.payload_bytes);
   if (copied) {
     StoreField(meta, kCount, LoadField(meta, kCount, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
     StoreField(meta, kWriteTime, UnixSeconds(), __ATOMIC_RELAXED);
@@ -233,7 +252,7 @@ Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
   StoreField(meta, kWriteSequence, copied ? sequence + 2 : sequence, __ATOMIC_RELEASE);
   ReleaseLock(meta, lockFd);
   if (!copied) return Napi::Number::New(env, kSegmentTruncated);
-  NotifyWaiters(futex_.notify, futex_.slots);
+  NotifyWaiters(segments.notify, segments.slots);
   return Napi::Number::New(env, kWriteDone);
 }
 
@@ -243,11 +262,12 @@ Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
 // (the count or sequence is not a valid integer). budgetMs < 0: no limit.
 Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env);
-  void* destination = PayloadSizedView(env, info[0], false);
+  const MappedSegments& segments = *static_cast<const MappedSegments*>(info.Data());
+  segments.CheckOpen(env);
+  void* destination = segments.PayloadSizedView(env, info[0], false);
   double budgetMs = info[1].As<Napi::Number>().DoubleValue();
-  const double* meta = Meta();
-  const void* payload = data_->address();
+  const double* meta = segments.Meta();
+  const void* payload = segments.data->address();
   int64_t deadline = -1;
   int64_t yield_after = 0;
   for (uint32_t attempt = 1;; ++attempt) {
@@ -257,7 +277,7 @@ Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
     if (!odd) {
       double count = LoadField(meta, kCount, __ATOMIC_RELAXED);
       if (!IsValidCounter(count)) return Napi::Number::New(env, kCorruptMetadata);
-      if (!GuardedCopy(destination, payload, payload_bytes_)) return Napi::Number::New(env, kSegmentTruncated);
+      if (!GuardedCopy(destination, payload, segments.payload_bytes)) return Napi::Number::New(env, kSegmentTruncated);
       std::atomic_thread_fence(std::memory_order_acquire);
       if (LoadField(meta, kWriteSequence, __ATOMIC_RELAXED) == before) return Napi::Number::New(env, count);
     }
@@ -279,16 +299,17 @@ Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
 // plain copy, ignoring the sequence: for payloads a dead writer left behind.
 Napi::Value NativeStream::CopyPayload(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env);
-  return Napi::Boolean::New(env, GuardedCopy(PayloadSizedView(env, info[0], false), data_->address(), payload_bytes_));
+  const MappedSegments& segments = *segments_;
+  segments.CheckOpen(env);
+  return Napi::Boolean::New(env, GuardedCopy(segments.PayloadSizedView(env, info[0], false), segments.data->address(), segments.payload_bytes));
 }
 
 // repairSequence() -> true if the sequence was odd and is now even. Only
 // correct while the caller holds the lock: then no write is in progress.
 Napi::Value NativeStream::RepairSequence(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env);
-  double* meta = Meta();
+  segments_->CheckOpen(env);
+  double* meta = segments_->Meta();
   double sequence = LoadField(meta, kWriteSequence, __ATOMIC_RELAXED);
   if (!IsOdd(sequence)) return Napi::Boolean::New(env, false);
   StoreField(meta, kWriteSequence, sequence + 1, __ATOMIC_RELEASE);
@@ -299,7 +320,7 @@ Napi::Value NativeStream::RepairSequence(const Napi::CallbackInfo& info) {
 // Blocks the calling thread.
 Napi::Value NativeStream::WaitSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env);
+  segments_->CheckOpen(env);
   double lastCount = info[0].As<Napi::Number>().DoubleValue();
   int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
   int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
@@ -313,7 +334,7 @@ Napi::Value NativeStream::WaitSync(const Napi::CallbackInfo& info) {
 // undefined and later callback(new count | -1 timeout | -2 cancelled).
 Napi::Value NativeStream::WaitAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env);
+  segments_->CheckOpen(env);
   double lastCount = info[0].As<Napi::Number>().DoubleValue();
   int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
   int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
@@ -347,8 +368,8 @@ Napi::Value NativeStream::CancelWait(const Napi::CallbackInfo& info) {
 // to JavaScript (views on them become empty instead of dangling) and unmaps.
 // Idempotent.
 Napi::Value NativeStream::Close(const Napi::CallbackInfo& info) {
-  if (closed_) return info.Env().Undefined();
-  closed_ = true;
+  if (segments_->closed) return info.Env().Undefined();
+  segments_->closed = true;
   if (async_wait_) async_wait_->Close(true);
   if (futex_.slot >= 0) {
     futex_.slots.Release(futex_.slot);
@@ -360,8 +381,8 @@ Napi::Value NativeStream::Close(const Napi::CallbackInfo& info) {
       cache->Reset();
     }
   }
-  meta_->Unmap();
-  data_->Unmap();
+  segments_->meta->Unmap();
+  segments_->data->Unmap();
   return info.Env().Undefined();
 }
 

@@ -15,6 +15,22 @@ namespace tsshmem {
 
 class Mapping;
 
+// The mapped segments of one open handle: all that write and read touch.
+// Shared by the NativeStream and by the write and read functions bound to it
+// (NativeStream::BindFrameFunctions), which JavaScript may keep longer.
+struct MappedSegments {
+  std::shared_ptr<Mapping> meta;
+  std::shared_ptr<Mapping> data;
+  size_t payload_bytes = 0;
+  uint32_t* notify = nullptr;
+  WakeSlots slots;
+  bool closed = false;
+
+  double* Meta() const;
+  void CheckOpen(Napi::Env env) const;
+  void* PayloadSizedView(Napi::Env env, Napi::Value value, bool zerosIfNull) const;
+};
+
 class NativeStream : public Napi::ObjectWrap<NativeStream> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
@@ -24,8 +40,8 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
  private:
   Napi::Value MetaBuffer(const Napi::CallbackInfo& info);
   Napi::Value DataBuffer(const Napi::CallbackInfo& info);
-  Napi::Value Write(const Napi::CallbackInfo& info);
-  Napi::Value Read(const Napi::CallbackInfo& info);
+  static Napi::Value Write(const Napi::CallbackInfo& info);
+  static Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value CopyPayload(const Napi::CallbackInfo& info);
   Napi::Value RepairSequence(const Napi::CallbackInfo& info);
   Napi::Value WaitSync(const Napi::CallbackInfo& info);
@@ -34,21 +50,16 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   Napi::Value UseLockFile(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
-  void CheckOpen(Napi::Env env) const;
-  double* Meta() const;
-  void* PayloadSizedView(Napi::Env env, Napi::Value value, bool zerosIfNull) const;
+  void BindFrameFunctions(Napi::Env env, Napi::Object self);
   Napi::Value BufferOf(Napi::Env env, const std::shared_ptr<Mapping>& mapping, Napi::Reference<Napi::ArrayBuffer>& cache);
 
-  std::shared_ptr<Mapping> meta_;
-  std::shared_ptr<Mapping> data_;
+  std::shared_ptr<MappedSegments> segments_;
   Napi::Reference<Napi::ArrayBuffer> meta_buffer_;
   Napi::Reference<Napi::ArrayBuffer> data_buffer_;
-  size_t payload_bytes_ = 0;
   FutexTarget futex_;
   std::unique_ptr<AsyncWait> async_wait_;
   int lock_fd_ = -1;
   std::string lock_directory_;
-  bool closed_ = false;
 };
 
 }  // namespace tsshmem
