@@ -227,6 +227,7 @@ function perCallTable(perCall: PerCallFigures): Table {
     title: 'Per-call overhead: write + read of a 1-element stream',
     columns: ['method', 'per write + read', 'round trips/s', 'over the protocol reference'],
     rows: [tsshmemRow('readOut'), tsshmemRow('exclusiveReadOut'), protocolRow],
+    notes: ['The protocol reference takes the flock pair on every write, as the default mode does; single-writer mode holds the lock and makes no system call.'],
   };
 }
 
