@@ -175,9 +175,9 @@ test('native write and read kept past their NativeStream still reach the stream,
   stream.write(Float32Array.from({ length: 256 }, (_, i) => i));
 
   const peer = run(process.execPath, ['--expose-gc', join(peersDirectory, 'kept-frame-functions.js'), JSON.stringify({ name })], { timeout: 50000 });
-  const { code, stdout, stderr } = await peer.done;
+  const { code, signal, stdout, stderr } = await peer.done;
 
-  assert.equal(code, 0, stderr);
+  assert.equal(code, 0, `the peer ended with ${signal ?? `code ${code}`}: ${stderr}`);
   const result = JSON.parse(stdout);
   assert.equal(result.collected, true, 'the NativeStream was never collected');
   assert.deepEqual(result.readBack, { count: 1, first: 0, last: 255 });

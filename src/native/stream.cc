@@ -49,6 +49,10 @@ namespace {
 
 double g_pid = 0;
 
+// A value of the enum's range that no case of ElementSize sizes.
+constexpr auto kTypeNotSet = static_cast<napi_typedarray_type>(15);
+
+// Bytes per element; 0 for a type this build cannot size.
 size_t ElementSize(napi_typedarray_type type) {
   switch (type) {
     case napi_int8_array:
@@ -59,18 +63,25 @@ size_t ElementSize(napi_typedarray_type type) {
     case napi_int32_array:
     case napi_uint32_array:
     case napi_float32_array: return 4;
-    default: return 8;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array: return 8;
+    default: return 0;
   }
 }
 
 // The bytes behind a TypedArray, Buffer or DataView, without copying; false
-// for any other value. A TypedArray, the common case, costs one N-API call.
+// for any other value, or a TypedArray of a type it cannot size. A
+// TypedArray, the common case, costs one N-API call.
 bool ViewBytes(napi_env env, napi_value value, void** data, size_t* bytes) {
-  napi_typedarray_type type;
+  // Node-API leaves the type unset for a TypedArray it cannot name
+  // (Float16Array on Node 24; TypeScript hands those over as Uint16Array).
+  napi_typedarray_type type = kTypeNotSet;
   size_t length = 0;
   if (napi_get_typedarray_info(env, value, &type, &length, data, nullptr, nullptr) == napi_ok) {
-    *bytes = length * ElementSize(type);
-    return true;
+    size_t elementSize = ElementSize(type);
+    *bytes = length * elementSize;
+    return elementSize != 0;
   }
   return napi_get_dataview_info(env, value, bytes, data, nullptr, nullptr) == napi_ok;
 }
@@ -160,8 +171,9 @@ NativeStream::NativeStream(const Napi::CallbackInfo& info)
 // alive, since JavaScript may keep it longer than the stream.
 void NativeStream::BindFrameFunctions(Napi::Env env, Napi::Object self) {
   auto bind = [&](const char* name, Napi::Function function) {
-    auto* keepAlive = new std::shared_ptr<MappedSegments>(segments_);
-    function.AddFinalizer([](Napi::Env, std::shared_ptr<MappedSegments>* held) { delete held; }, keepAlive);
+    auto keepAlive = std::make_unique<std::shared_ptr<MappedSegments>>(segments_);
+    function.AddFinalizer([](Napi::Env, std::shared_ptr<MappedSegments>* held) { delete held; }, keepAlive.get());
+    keepAlive.release();
     self.DefineProperty(Napi::PropertyDescriptor::Value(name, function, napi_default));
   };
   bind("write", Napi::Function::New<&NativeStream::Write>(env, "write", segments_.get()));
