@@ -52,12 +52,27 @@ export interface DtypeInfo {
   readonly ArrayType: TypedArrayConstructorOf<NumericArray>;
   /** Elements are bigint (int64, uint64). */
   readonly bigint: boolean;
+  /**
+   * The same bytes as a view the native addon can size. Node-API cannot name
+   * Float16Array on every Node version (Node 24 leaves its type unset), so a
+   * Float16Array goes to native code as a Uint16Array view.
+   */
+  readonly nativeView: (array: NumericArray) => ArrayBufferView;
 }
 
 const runtimeFloat16Array = (globalThis as { Float16Array?: TypedArrayConstructorOf<NumericArray> }).Float16Array;
 
 function entry(name: Dtype, code: number, ArrayType: TypedArrayConstructorOf<NumericArray>): DtypeInfo {
-  return { name, code, itemSize: ArrayType.BYTES_PER_ELEMENT, ArrayType, bigint: name.endsWith('int64') };
+  const nativeView = ArrayType === runtimeFloat16Array ? asUint16View : sameView;
+  return { name, code, itemSize: ArrayType.BYTES_PER_ELEMENT, ArrayType, bigint: name.endsWith('int64'), nativeView };
+}
+
+function sameView(array: NumericArray): ArrayBufferView {
+  return array;
+}
+
+function asUint16View(array: NumericArray): ArrayBufferView {
+  return new Uint16Array(array.buffer, array.byteOffset, array.length);
 }
 
 /** Indexed by dtype code. */

@@ -249,7 +249,8 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   write(value: WritableValue, options: WriteOptions = {}): void {
     const native = this.#open();
     this.#checkCpuWritable();
-    this.#publish(native, toPayload(value, this.#header.dtype, this.#header.shape), options);
+    const { dtype, shape } = this.#header;
+    this.#publish(native, dtype.nativeView(toPayload(value, dtype, shape)), options);
   }
 
   /** Writes zeros; counts as a write. */
@@ -267,7 +268,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_READ_TIMEOUT);
     if (!safe) return this.#readLive(native);
     const destination = out === undefined ? this.#allocate() : this.#checkOut(out);
-    this.#observe(this.#copySnapshot(native, destination, timeout, allowInterrupted));
+    this.#observe(this.#copySnapshot(native, this.#header.dtype.nativeView(destination), timeout, allowInterrupted));
     return destination;
   }
 
