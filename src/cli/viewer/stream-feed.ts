@@ -69,7 +69,8 @@ export class StreamFeed {
   async #deliver(): Promise<void> {
     const signal = this.#abort.signal;
     try {
-      await sleep(this.#lastDeliveryMs + this.#minIntervalMs - performance.now(), undefined, { signal });
+      // Never negative: newer Node versions warn about negative timeouts, and the first delivery waits -Infinity.
+      await sleep(Math.max(0, this.#lastDeliveryMs + this.#minIntervalMs - performance.now()), undefined, { signal });
       this.#frame = await this.#readFrame(signal);
       this.#lastDeliveryMs = performance.now();
       await this.#output.frame(this.#encode(this.#frame));
