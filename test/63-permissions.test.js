@@ -105,6 +105,20 @@ test('a dangling symlink planted as the lock file: create() fails and does not c
   assert.deepEqual(segmentsOf(name), []);
 });
 
+test('unlink() removes a dangling symlink planted as the lock file, with the stream', async (t) => {
+  const temp = privateTemp(t);
+  const name = streamName(t, 'planted-unlink');
+  create(name, { shape: [4] }).close();
+  mkdirSync(join(temp, 'pyshmem-locks'));
+  const planted = join(temp, 'pyshmem-locks', `${baseName(name)}.lock`);
+  symlinkSync(join(temp, 'nowhere'), planted);
+  const { results } = await peerIn(temp, { action: 'unlink', name });
+  assert.equal(results.lockPath, planted, 'the child used the private lock directory');
+  assert.equal(results.unlink.ok, true, results.unlink.message);
+  assert.deepEqual(segmentsOf(name), []);
+  assert.throws(() => lstatSync(planted), { code: 'ENOENT' }, 'the planted symlink is still there');
+});
+
 test('a symlink planted as the lock file of an existing stream: open() fails and leaves the stream alone', async (t) => {
   const temp = privateTemp(t);
   const name = streamName(t, 'planted-open');

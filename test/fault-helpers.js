@@ -1,7 +1,7 @@
 // Shared by the fault, race, permission and stress tests (60- to 64-): raw
 // access to a stream's metadata bytes, child processes that are always
 // stopped, and hostile /dev/shm objects that are always removed.
-import { closeSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readFileSync, readSync, rmSync, unlinkSync } from 'node:fs';
 
 import { ShmError } from '../dist/index.js';
 import { baseName, lockPath } from '../dist/format/names.js';
@@ -98,7 +98,15 @@ export function hostileName(t, label = 'hostile') {
 
 export function removeObjects(name) {
   const base = baseName(name);
-  for (const path of [`/dev/shm/${base}`, `/dev/shm/${base}_meta`, `/dev/shm/${base}_gpu`, lockPath(name)]) {
-    rmSync(path, { recursive: true, force: true });
+  for (const path of [`/dev/shm/${base}`, `/dev/shm/${base}_meta`, `/dev/shm/${base}_gpu`, lockPath(name)]) removePath(path);
+}
+
+/** Whatever is at path, symlinks included: rmSync({ force }) leaves a dangling symlink in place on Node 24. */
+function removePath(path) {
+  try {
+    if (lstatSync(path).isDirectory()) rmSync(path, { recursive: true });
+    else unlinkSync(path);
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
   }
 }

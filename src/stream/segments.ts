@@ -3,7 +3,7 @@
  * leaving half a stream behind, opening and validating them (they may be
  * foreign, half-created or hostile), and removing them.
  */
-import { fstatSync, readSync, rmSync } from 'node:fs';
+import { fstatSync, readSync, unlinkSync } from 'node:fs';
 
 import { ShmError, systemCode } from '../errors.js';
 import { EXTENDED_METADATA_BYTES, hasExtension, NATIVE_EXTENSION_LAYOUT, writeExtension } from '../format/extension.js';
@@ -159,9 +159,18 @@ export function unlinkStream(location: StreamLocation): boolean {
       firstError ??= error;
     }
   }
-  rmSync(location.lockPath, { force: true });
+  removeLockFile(location.lockPath);
   if (firstError !== undefined) throw segmentError(location.label, firstError);
   return removed;
+}
+
+/** unlink(2) rather than rmSync({ force }), which leaves a dangling symlink in place on Node 24. */
+function removeLockFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if (systemCode(error) !== 'ENOENT') throw error;
+  }
 }
 
 function missingStream(name: string, cause: unknown): ShmError {

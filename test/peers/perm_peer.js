@@ -9,6 +9,7 @@
 //   use      {name, values}              open(), read(), write(values), take and release the lock
 //   create   {name}                      create() a [4] float32 stream, then close it (it stays)
 //   open     {name}                      open(), then close
+//   unlink   {name}                      unlink()
 import { openSync, readFileSync, rmSync, closeSync } from 'node:fs';
 
 import { create, open, unlink } from '../../dist/index.js';
@@ -53,6 +54,10 @@ switch (args.action) {
     break;
   case 'open':
     results.open = attempt(() => open(args.name).close());
+    results.lockPath = lockPath(args.name);
+    break;
+  case 'unlink':
+    results.unlink = attempt(() => unlink(args.name));
     results.lockPath = lockPath(args.name);
     break;
   default:
