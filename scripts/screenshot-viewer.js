@@ -1,6 +1,6 @@
 // Saves docs/viewer.png: `tsshmem view` in headless Chromium showing a
 // moving 256x256 float32 pattern and a 1-D signal, both written here at 60 Hz.
-// Needs a build (npm run build) and /usr/bin/chromium (.ci/install-system-deps).
+// Needs a build (npm run build) and /usr/bin/chromium (npm test installs it: scripts/install-test-deps).
 // Creates the streams demo/camera and demo/spectrum (fails if they exist) and removes them.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-import { create } from '../dist/index.js';
+import { create } from '../packages/tsshmem/dist/index.js';
 
-const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const MAIN = fileURLToPath(new URL('../packages/tsshmem-cli/dist/cli/main.js', import.meta.url));
 const OUTPUT = fileURLToPath(new URL('../docs/viewer.png', import.meta.url));
 const WRITE_HZ = 60;
 const SIZE = 256;

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { create, unlink } from '../dist/index.js';
+import { create, unlink } from '../packages/tsshmem/dist/index.js';
 
 const PEER = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'peers', 'stress_peer.js');
 export const FRAME_SHAPE = [256, 256];

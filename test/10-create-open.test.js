@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { create, gpuAvailable, open, SharedMemory } from '../dist/index.js';
+import { create, gpuAvailable, open, SharedMemory } from '../packages/tsshmem/dist/index.js';
 import { leftovers, runNodePeer, streamName } from './helpers.js';
 
 test('create() makes a zero-filled stream described by its properties', (t) => {

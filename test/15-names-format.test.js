@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { create, DTYPE_NAMES, unlink } from '../dist/index.js';
+import { create, DTYPE_NAMES, unlink } from '../packages/tsshmem/dist/index.js';
 import { leftovers, run, runNodePeer, streamName } from './helpers.js';
 
 const CODES = { int8: 0, int16: 1, int32: 2, int64: 3, uint8: 4, uint16: 5, uint32: 6, uint64: 7, float16: 8, float32: 9, float64: 10 };

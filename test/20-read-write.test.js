@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { create, DTYPE_NAMES, open } from '../dist/index.js';
+import { create, DTYPE_NAMES, open } from '../packages/tsshmem/dist/index.js';
 import { settledTracker, startNodePeer, streamName } from './helpers.js';
 
 const Float16 = globalThis.Float16Array ?? Uint16Array;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { create, open } from '../dist/index.js';
+import { create, open } from '../packages/tsshmem/dist/index.js';
 import { lockFromChild, settledTracker, startNodePeer, streamName } from './helpers.js';
 
 /** A child process holding the lock of name `depth` times; `release()` releases it once. */

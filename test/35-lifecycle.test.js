@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { create, open, SharedMemory } from '../dist/index.js';
+import { create, open, SharedMemory } from '../packages/tsshmem/dist/index.js';
 import { leftovers, lockFromChild, peersDirectory, run, runNodePeer, streamName } from './helpers.js';
 
 /** Arguments that would be valid for an open handle, where no arguments are not. */

@@ -11,8 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-import { open } from '../dist/index.js';
-import { Extension, WAKE_SLOT_COUNT } from '../dist/format/extension.js';
+import { open } from '../packages/tsshmem/dist/index.js';
+import { Extension, WAKE_SLOT_COUNT } from '../packages/tsshmem/dist/format/extension.js';
 import { peersDirectory, streamName } from './helpers.js';
 import { creators, eventually, metaPath, metaWord, wakeSlotsOf } from './wait-helpers.js';
 

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { create, open } from '../dist/index.js';
-import { Extension } from '../dist/format/extension.js';
-import { lockDirectory } from '../dist/format/names.js';
+import { create, open } from '../packages/tsshmem/dist/index.js';
+import { Extension } from '../packages/tsshmem/dist/format/extension.js';
+import { lockDirectory } from '../packages/tsshmem/dist/format/names.js';
 import { run, startNodePeer, startPythonPeer, streamName } from './helpers.js';
 import { creators, eventually, metaWord } from './wait-helpers.js';
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 
-import { create } from '../dist/index.js';
+import { create } from '../packages/tsshmem/dist/index.js';
 import { heldResources, peersDirectory, run, streamName } from './helpers.js';
 
 /** A worker running task; `messages` yields what it posts; terminated after the test. */
@@ -97,7 +97,7 @@ test('a worker that ends while holding the lock releases it', { timeout: 60000 }
 
 test('a worker thread that creates, opens, reads and closes streams prints no warning', { timeout: 60000 }, async (t) => {
   const name = streamName(t, 'worker-quiet');
-  const library = new URL('../dist/index.js', import.meta.url).href;
+  const library = new URL('../packages/tsshmem/dist/index.js', import.meta.url).href;
   const workerCode = `
     import(${JSON.stringify(library)}).then(({ create, open }) => {
       const created = create(${JSON.stringify(name)}, { shape: [8], dtype: 'float64' });

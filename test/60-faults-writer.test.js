@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { create, DEFAULT_READ_TIMEOUT, DEFAULT_WRITE_TIMEOUT, open } from '../dist/index.js';
+import { create, DEFAULT_READ_TIMEOUT, DEFAULT_WRITE_TIMEOUT, open } from '../packages/tsshmem/dist/index.js';
 import { Field, isStopped, metaPath, rawField, shmErrorOf, track, waitUntil } from './fault-helpers.js';
 import { runNodePeer, runPythonPeer, streamName } from './helpers.js';
 

@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 
 import fc from 'fast-check';
 
-import { create, open, ShmError } from '../dist/index.js';
+import { create, open, ShmError } from '../packages/tsshmem/dist/index.js';
 import { dataPath, hostileName, metaPath } from './fault-helpers.js';
 import { peersDirectory, runNodePeer, streamName } from './helpers.js';
 

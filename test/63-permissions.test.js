@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { create, open, ShmError, unlink } from '../dist/index.js';
-import { baseName, lockPath } from '../dist/format/names.js';
+import { create, open, ShmError, unlink } from '../packages/tsshmem/dist/index.js';
+import { baseName, lockPath } from '../packages/tsshmem/dist/format/names.js';
 import { dataPath, metaPath } from './fault-helpers.js';
 import { leftovers, peersDirectory, run, runNodePeer, runPythonPeer, streamName } from './helpers.js';
 

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { create } from '../dist/index.js';
+import { create } from '../packages/tsshmem/dist/index.js';
 import { FRAME_SHAPE, leakProblems, mib, runLeak, runStress } from '../scripts/soak.js';
 import { track } from './fault-helpers.js';
 import { leftovers, run, runNodePeer, runPythonPeer, streamName } from './helpers.js';

@@ -8,13 +8,13 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { create, open } from '../dist/index.js';
-import { baseName, lockPath } from '../dist/format/names.js';
+import { create, open } from '../packages/tsshmem/dist/index.js';
+import { baseName, lockPath } from '../packages/tsshmem/dist/format/names.js';
 import { leftovers, run, runPythonPeer, streamName } from './helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cliPath = join(root, 'dist', 'cli', 'main.js');
-const libraryUrl = pathToFileURL(join(root, 'dist', 'index.js')).href;
+const cliPath = join(root, 'packages', 'tsshmem-cli', 'dist', 'cli', 'main.js');
+const libraryUrl = pathToFileURL(join(root, 'packages', 'tsshmem', 'dist', 'index.js')).href;
 const TEST_TIMEOUT = 120000;
 const LOCK_OWNER_PID_OFFSET = 10 * 8;
 

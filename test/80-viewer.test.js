@@ -11,10 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 
-import { create } from '../dist/index.js';
+import { create } from '../packages/tsshmem/dist/index.js';
 import { leftovers, run, runNodePeer, streamName } from './helpers.js';
 
-const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const MAIN = fileURLToPath(new URL('../packages/tsshmem-cli/dist/cli/main.js', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const URL_LINE = /^tsshmem view: http:\/\/127\.0\.0\.1:\d+\/$/;
@@ -23,7 +23,7 @@ const LINE_RGB = [0x56, 0xb6, 0xc2];
 const WAIT_MS = 30000;
 
 test('view shows a live 2-D stream as an image, a 1-D stream as a plot, and stops on SIGTERM', { timeout: 180000 }, async (t) => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: the viewer test drives Debian's chromium; run .ci/install-system-deps (as root) to install it`);
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: the viewer test drives Debian's chromium; npm test installs it (scripts/install-test-deps)`);
   const children = [];
   let browser;
   // Registered before streamName's hooks, so it runs first: no process still uses a stream when it is unlinked.

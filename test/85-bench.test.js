@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { readStoredName } from '../dist/format/extension.js';
+import { readStoredName } from '../packages/tsshmem/dist/format/extension.js';
 import { run } from './helpers.js';
 
-const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const cli = new URL('../packages/tsshmem-cli/dist/cli/main.js', import.meta.url).pathname;
 
 /** Streams in /dev/shm whose stored name says the bench run with this pid made them. */
 function benchStreamsOf(pid) {

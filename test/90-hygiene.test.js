@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { create, open, unlink } from '../dist/index.js';
+import { create, open, unlink } from '../packages/tsshmem/dist/index.js';
 import { heldResources, peersDirectory, run, streamName } from './helpers.js';
 
 test('close() unmaps the segments and closes the descriptors at once', (t) => {

@@ -3,8 +3,8 @@
 // stopped, and hostile /dev/shm objects that are always removed.
 import { closeSync, lstatSync, openSync, readFileSync, readSync, rmSync, unlinkSync } from 'node:fs';
 
-import { ShmError } from '../dist/index.js';
-import { baseName, lockPath } from '../dist/format/names.js';
+import { ShmError } from '../packages/tsshmem/dist/index.js';
+import { baseName, lockPath } from '../packages/tsshmem/dist/format/names.js';
 import { uniqueStreamName } from './helpers.js';
 
 export const Field = { version: 0, count: 1, dtypeCode: 2, ndim: 3, size: 4, writeSequence: 9, lockOwnerPid: 10, lockDepth: 11 };

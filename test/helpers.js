@@ -5,8 +5,8 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { unlink } from '../dist/index.js';
-import { baseName, lockPath } from '../dist/format/names.js';
+import { unlink } from '../packages/tsshmem/dist/index.js';
+import { baseName, lockPath } from '../packages/tsshmem/dist/format/names.js';
 
 export const peersDirectory = join(dirname(fileURLToPath(import.meta.url)), 'peers');
 

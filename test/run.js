@@ -1,7 +1,8 @@
-// `npm test`: checks what the suite needs from the system, then runs every
-// test/*.test.js with Node's test runner, one file at a time (the files start
-// real processes and measure real waits; on a 2-core machine they must not
-// compete with each other).
+// `npm test`: brings what the suite needs from the system
+// (scripts/install-test-deps), then runs every test/*.test.js with Node's
+// test runner, one file at a time (the files start real processes and
+// measure real waits; on a 2-core machine they must not compete with each
+// other).
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,11 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-const numpy = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
-if (numpy.status !== 0) {
-  console.error('npm test needs python3 with numpy for the interop tests: run .ci/install-system-deps (Debian) or install them.');
-  process.exit(1);
-}
+const systemDeps = spawnSync('bash', [join(here, '..', 'scripts', 'install-test-deps')], { stdio: 'inherit' });
+if (systemDeps.status !== 0) process.exit(1);
 
 const only = process.argv.slice(2);
 const files = readdirSync(here)

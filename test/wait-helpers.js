@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { create } from '../dist/index.js';
-import { Extension, WAKE_SLOT_COUNT } from '../dist/format/extension.js';
-import { baseName } from '../dist/format/names.js';
+import { create } from '../packages/tsshmem/dist/index.js';
+import { Extension, WAKE_SLOT_COUNT } from '../packages/tsshmem/dist/format/extension.js';
+import { baseName } from '../packages/tsshmem/dist/format/names.js';
 import { runPythonPeer } from './helpers.js';
 
 /** Creates the stream the way pyshmem does (256-byte metadata, no extension area). */

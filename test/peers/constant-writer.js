@@ -4,7 +4,7 @@
 // `frames` it runs until killed; with it, it stops after that many writes and
 // prints "done". pauseMs: sleep that long after each write instead.
 // Usage: node constant-writer.js '{"name", "frames"?, "offset"?, "pauseMs"?}'
-import { open } from '../../dist/index.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
 
 const { name, frames = Infinity, offset = 0, pauseMs = 0 } = JSON.parse(process.argv[2]);
 const stream = open(name);

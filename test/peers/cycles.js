@@ -4,7 +4,7 @@
 // Usage: node cycles.js '{"prefix", "warmup", "cycles", "elements"}'
 import { readdirSync, readFileSync } from 'node:fs';
 
-import { create } from '../../dist/index.js';
+import { create } from '../../packages/tsshmem/dist/index.js';
 
 const { prefix, warmup, cycles, elements } = JSON.parse(process.argv[2]);
 const frame = new Float64Array(elements);

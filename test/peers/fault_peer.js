@@ -14,8 +14,8 @@
 //                                           (sent to itself)
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 
-import { open } from '../../dist/index.js';
-import { baseName } from '../../dist/format/names.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
+import { baseName } from '../../packages/tsshmem/dist/format/names.js';
 
 const SEQUENCE_OFFSET = 9 * 8;
 const args = JSON.parse(process.argv[2]);

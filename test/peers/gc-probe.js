@@ -7,8 +7,8 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setImmediate as tick } from 'node:timers/promises';
 
-import { open } from '../../dist/index.js';
-import { baseName } from '../../dist/format/names.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
+import { baseName } from '../../packages/tsshmem/dist/format/names.js';
 
 const { names, handles } = JSON.parse(process.argv[2]);
 const bases = names.map(baseName);

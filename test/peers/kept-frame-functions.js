@@ -7,8 +7,8 @@
 // Usage: node --expose-gc kept-frame-functions.js '{"name"}'
 import { setImmediate as tick } from 'node:timers/promises';
 
-import { locateByName } from '../../dist/format/names.js';
-import { openSegments } from '../../dist/stream/segments.js';
+import { locateByName } from '../../packages/tsshmem/dist/format/names.js';
+import { openSegments } from '../../packages/tsshmem/dist/stream/segments.js';
 
 const { name } = JSON.parse(process.argv[2]);
 const location = locateByName(name);

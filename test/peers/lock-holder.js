@@ -6,7 +6,7 @@
 // Usage: node lock-holder.js '{"name", "depth"?, "timeout"?}'
 import { createInterface } from 'node:readline';
 
-import { open } from '../../dist/index.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
 
 const { name, depth = 1, timeout } = JSON.parse(process.argv[2]);
 const stream = open(name);

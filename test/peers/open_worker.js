@@ -4,7 +4,7 @@
 // many streams at once.
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { open } from '../../dist/index.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
 
 const started = performance.now();
 try {

@@ -12,8 +12,8 @@
 //   unlink   {name}                      unlink()
 import { openSync, readFileSync, rmSync, closeSync } from 'node:fs';
 
-import { create, open, unlink } from '../../dist/index.js';
-import { lockPath } from '../../dist/format/names.js';
+import { create, open, unlink } from '../../packages/tsshmem/dist/index.js';
+import { lockPath } from '../../packages/tsshmem/dist/format/names.js';
 
 const args = JSON.parse(process.argv[2]);
 

@@ -7,7 +7,7 @@
 // Usage: node ping-pong.js '{"ping", "pong", "exchanges", "timeout", "lateEvery"}'
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { open } from '../../dist/index.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
 
 const { ping, pong, exchanges, timeout, lateEvery } = JSON.parse(process.argv[2]);
 const requests = open(ping);

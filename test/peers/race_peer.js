@@ -9,8 +9,8 @@
 //                                          then open()s
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 
-import { create, open } from '../../dist/index.js';
-import { baseName } from '../../dist/format/names.js';
+import { create, open } from '../../packages/tsshmem/dist/index.js';
+import { baseName } from '../../packages/tsshmem/dist/format/names.js';
 
 const args = JSON.parse(process.argv[2]);
 const describe = (error) => ({ code: error.code, errorName: error.name, message: error.message });

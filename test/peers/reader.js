@@ -3,7 +3,7 @@
 // integers as strings). With `next`, prints "opened" first and reports the
 // first write after opening (readNew).
 // Usage: node reader.js '{"name", "next"?}'
-import { open } from '../../dist/index.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
 
 const { name, next = false } = JSON.parse(process.argv[2]);
 const stream = open(name);

@@ -20,7 +20,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
 
-import { open } from '../../dist/index.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
 
 const args = JSON.parse(process.argv[2]);
 const report = (result) => process.stdout.write(JSON.stringify({ role: args.role, id: args.id, ...result }) + '\n');

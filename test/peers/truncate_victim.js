@@ -6,7 +6,7 @@
 // Prints "looping" after the first successful operation, then one JSON line
 // { code, errorName, message, ops, sequence, count } when an operation throws;
 // exits 2 if nothing throws within 60 s.
-import { open } from '../../dist/index.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
 
 const { name, op } = JSON.parse(process.argv[2]);
 const stream = open(name);

@@ -2,7 +2,7 @@
 // until killed: a pattern that moves with the frame number, so any two
 // frames differ (and so does their picture after autoscaling).
 // Arguments (JSON): { name, intervalMs }.
-import { open } from '../../dist/index.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
 
 const { name, intervalMs } = JSON.parse(process.argv[2]);
 const stream = open(name);

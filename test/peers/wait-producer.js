@@ -2,7 +2,7 @@
 // of frame n is n), pausing pauseMs after every pauseEvery writes, so that a
 // consumer both finds writes already landed and sleeps between bursts.
 // Usage: node wait-producer.js '{"name", "count", "pauseEvery", "pauseMs"}'
-import { open } from '../../dist/index.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
 
 const { name, count, pauseEvery = 0, pauseMs = 0 } = JSON.parse(process.argv[2]);
 const stream = open(name);

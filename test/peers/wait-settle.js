@@ -3,7 +3,7 @@
 // The writer and reader handles stay open on purpose and nothing calls
 // process.exit: the process must end by itself once the waits have settled.
 // Usage: node wait-settle.js '{"name"}'
-import { open } from '../../dist/index.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
 
 const { name } = JSON.parse(process.argv[2]);
 const writer = open(name);

@@ -5,7 +5,7 @@
 // workerData: { name, timeout }
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { open } from '../../dist/index.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
 
 const { name, timeout } = workerData;
 const stream = open(name);

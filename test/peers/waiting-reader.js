@@ -2,7 +2,7 @@
 // "sync": true, with readNewSync() (blocking the thread). Prints "waiting" as
 // the wait starts, then the first value of the frame it returns.
 // Usage: node waiting-reader.js '{"name", "sync"}'
-import { open } from '../../dist/index.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
 
 const { name, sync = false } = JSON.parse(process.argv[2]);
 const stream = open(name);

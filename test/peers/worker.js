@@ -11,7 +11,7 @@
 import { once } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { open } from '../../dist/index.js';
+import { open } from '../../packages/tsshmem/dist/index.js';
 
 const tasks = {
   async 'read-until'({ name, last }) {

@@ -1,0 +1,74 @@
+/**
+ * `tsshmem demo`: a writer process and a reader process stream 128x128
+ * float32 frames through one stream for a few seconds; the reader checks every
+ * frame it sees is whole (constant-filled) and reports what it saw and skipped.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import type { Command } from 'commander';
+
+import { create } from 'tsshmem';
+import { parsePositive, parseShape } from '../parse.js';
+
+export interface DemoReport {
+  readonly role: 'writer' | 'reader';
+  readonly frames: number;
+  readonly skipped?: number;
+  readonly torn?: number;
+  readonly seconds: number;
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('stream frames from a writer process to a reader process and print the rates')
+    .option('-s, --seconds <n>', 'how long the writer writes', parsePositive, 3)
+    .option('--shape <dims>', 'frame shape, e.g. 128x128', parseShape, [128, 128])
+    .option('--rate <hz>', 'frames per second the writer aims at (default: as fast as it can)', parsePositive)
+    .action(async (options: DemoOptions) => runDemo(options));
+}
+
+interface DemoOptions {
+  readonly seconds: number;
+  readonly shape: number[];
+  readonly rate?: number;
+}
+
+async function runDemo({ seconds, shape, rate }: DemoOptions): Promise<void> {
+  const name = `tsshmem-demo-${process.pid}`;
+  const stream = create(name, { shape, dtype: 'float32' });
+  try {
+    const pace = rate === undefined ? 'as fast as the writer can' : `at ${rate} Hz`;
+    console.log(`tsshmem demo: ${shape.join('x')} float32 frames through stream "${name}" for ${seconds} s, ${pace}`);
+    const reader = runRole('reader', name, seconds);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const writer = runRole('writer', name, seconds, rate);
+    const [written, read] = await Promise.all([writer, reader]);
+    const torn = read.torn ?? 0;
+    console.log(`writer: ${format(written.frames)} frames in ${written.seconds.toFixed(2)} s = ${format(written.frames / written.seconds)} frames/s`);
+    console.log(`reader: ${format(read.frames)} frames seen = ${format(read.frames / read.seconds)} frames/s, ${format(read.skipped ?? 0)} skipped, ${torn} torn`);
+    if (read.frames + (read.skipped ?? 0) !== written.frames) throw new Error('seen + skipped does not equal the frames written');
+    if (torn > 0) throw new Error(`${torn} frames were torn`);
+  } finally {
+    stream.unlink();
+  }
+}
+
+function runRole(role: 'writer' | 'reader', name: string, seconds: number, rate = 0): Promise<DemoReport> {
+  const script = fileURLToPath(new URL(`../demo/${role}.js`, import.meta.url));
+  const child = spawn(process.execPath, [script, name, String(seconds), String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`the demo ${role} exited with code ${code}`));
+      else resolve(JSON.parse(output) as DemoReport);
+    });
+  });
+}
+
+function format(value: number): string {
+  return Math.round(value).toLocaleString('en-US');
+}

@@ -1,0 +1,47 @@
+/**
+ * How commands address streams: by name, or by the ps_ base name that
+ * /dev/shm shows (the only handle on a stream created by pyshmem, which
+ * stores no name).
+ */
+import { open, type SharedMemory, ShmError } from 'tsshmem';
+import { baseName, isBaseName, openByBase } from 'tsshmem/internal';
+import { storedNameOf, streamExists } from './inspect.js';
+
+export interface StreamAddress {
+  readonly base: string;
+  /** null when only the base name is known (a stream created by pyshmem). */
+  readonly name: string | null;
+  /** The name, or the base name. */
+  readonly label: string;
+}
+
+/**
+ * A name is tried first; then, if the text is a base name (ps_ and 14 hex
+ * digits), the stream with that base name.
+ */
+export function findStream(nameOrBase: string): StreamAddress | null {
+  const hashed = baseName(nameOrBase);
+  if (streamExists(hashed)) return { base: hashed, name: nameOrBase, label: nameOrBase };
+  if (!isBaseName(nameOrBase) || !streamExists(nameOrBase)) return null;
+  const name = storedNameOf(nameOrBase);
+  return { base: nameOrBase, name, label: name ?? nameOrBase };
+}
+
+export function requireStream(nameOrBase: string): StreamAddress {
+  const address = findStream(nameOrBase);
+  if (address === null) throw missingStream(nameOrBase);
+  return address;
+}
+
+export function missingStream(nameOrBase: string): ShmError {
+  return new ShmError('ENOENT', `stream ${JSON.stringify(nameOrBase)} does not exist (see tsshmem ls)`);
+}
+
+export function openStream(address: StreamAddress): SharedMemory {
+  return address.name !== null ? open(address.name) : openByBase(address.base);
+}
+
+/** "label (ps_…)" for a stream with a stored name; the base name alone for one without. */
+export function describeAddress({ label, base }: { readonly label: string; readonly base: string }): string {
+  return label === base ? base : `${label} (${base})`;
+}

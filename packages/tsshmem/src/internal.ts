@@ -1,0 +1,14 @@
+/**
+ * `tsshmem/internal`: the parts of the library that this repository's tools
+ * (the tsshmem command, its bench and the NATS bridge) build on. Not a public
+ * API: names and signatures change without notice between versions.
+ */
+export { openByBase, unlinkByBase } from './stream/lifecycle.js';
+export { readMetadataBlock, type MetadataBlock } from './stream/segments.js';
+export { Extension, hasExtension, readStoredName, WAKE_SLOT_COUNT } from './format/extension.js';
+export { decodeHeader, Field, type StreamHeader } from './format/metadata.js';
+export { baseName, isBaseName, locateByBase, locateByName, lockPath, type StreamLocation } from './format/names.js';
+export { dtypeByName, type DtypeInfo } from './dtype/table.js';
+export { fromFloat16Bits } from './dtype/float16.js';
+export { systemCode } from './errors.js';
+export { native } from './native/binding.js';
