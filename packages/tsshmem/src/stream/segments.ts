@@ -5,7 +5,7 @@
  */
 import { fstatSync, readSync, unlinkSync } from 'node:fs';
 
-import { ShmError, systemCode } from '../errors.js';
+import { ShmError, streamNotFound, systemCode } from '../errors.js';
 import { EXTENDED_METADATA_BYTES, hasExtension, NATIVE_EXTENSION_LAYOUT, writeExtension } from '../format/extension.js';
 import { decodeHeader, encodeNewHeader, METADATA_BYTES, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import type { StreamLocation } from '../format/names.js';
@@ -174,11 +174,7 @@ function removeLockFile(path: string): void {
 }
 
 function missingStream(name: string, cause: unknown): ShmError {
-  return new ShmError(
-    'ENOENT',
-    `stream ${JSON.stringify(name)} does not exist: create it with create(${JSON.stringify(name)}, { shape, dtype })`,
-    { cause },
-  );
+  return streamNotFound(name, `create it with create(${JSON.stringify(name)}, { shape, dtype })`, { cause });
 }
 
 function invalidStream(name: string, problem: string): ShmError {

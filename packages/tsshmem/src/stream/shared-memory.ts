@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { AbortError, describeValue, invalidArgType, ShmError } from '../errors.js';
 import { formatShape, toPayload, type WritableValue } from '../dtype/convert.js';
 import type { ArrayForDtype, Dtype } from '../dtype/table.js';
-import { Field, isCounter, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
+import { Field, gpuDeviceLabel, isCounter, isWriteInProgress, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import type { StreamLocation } from '../format/names.js';
 import type { NativeStream } from '../native/binding.js';
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
@@ -394,7 +394,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   }
 
   #gpuDevice(): string | null {
-    return this.#header.gpuEnabled ? `cuda:${this.#header.deviceIndex}` : null;
+    return gpuDeviceLabel(this.#header);
   }
 
   #open(): NativeStream {
@@ -466,7 +466,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
    * (validated like any read), an odd one means a writer died mid-write.
    */
   #copyUnderLock(native: NativeStream, destination: ArrayBufferView, allowInterrupted: boolean): number {
-    if (!isOdd(this.#meta[Field.writeSequence]!)) {
+    if (!isWriteInProgress(this.#meta[Field.writeSequence]!)) {
       const count = native.read(destination, -1);
       this.#throwIfBroken(count);
       return count;
@@ -564,8 +564,4 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   #waitTimeout(timeout: number): ShmError {
     return new ShmError('ETIMEDOUT', `no new write to stream ${JSON.stringify(this.#name)} within ${timeout} ms`);
   }
-}
-
-function isOdd(sequence: number): boolean {
-  return sequence % 2 === 1;
 }

@@ -7,6 +7,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 
 import { open } from 'tsshmem';
 import { parsePositive } from '../parse.js';
+import { nextStopSignal } from '../stop-signals.js';
 import { startViewer } from '../viewer/server.js';
 
 const DEFAULT_MAX_FPS = 30;
@@ -26,7 +27,7 @@ async function runView(names: string[], port: number, maxFps: number): Promise<v
   for (const name of uniqueNames) open(name).close();
   const viewer = await startViewer({ names: uniqueNames, port, maxFps });
   console.log(`tsshmem view: ${viewer.url}`);
-  await stopSignal();
+  await nextStopSignal();
   await viewer.close();
 }
 
@@ -34,17 +35,4 @@ function parsePort(text: string): number {
   const port = Number(text);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
   return port;
-}
-
-/** Resolves on the first SIGINT or SIGTERM; a second one ends the process the default way. */
-function stopSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }
