@@ -1,4 +1,4 @@
-// Byte-level checks of the on-host format of pyshmem 1.0.2 (shared/FORMAT.md),
+// Byte-level checks of the on-host format of pyshmem 1.0.2 (docs/format.md),
 // read straight from /dev/shm and the lock directory.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -84,7 +84,7 @@ test('the metadata of a new stream holds every field of the pyshmem v2 layout', 
   stream.close();
 });
 
-test("after one write the metadata matches FORMAT.md's 4x4 float32 example", (t) => {
+test("after one write the metadata matches the 4x4 float32 example of the format spec", (t) => {
   const name = streamName(t, 'meta-write');
   const base = sha1Base(name);
   const stream = create(name, { shape: [4, 4], dtype: 'float32' });

@@ -1,5 +1,5 @@
 // With test/peers/pyshmem_peer.py, a Python peer that speaks the pyshmem
-// 1.0.2 format from shared/FORMAT.md.
+// 1.0.2 format (docs/format.md).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A pyshmem-format peer for tsshmem's tests, written from shared/FORMAT.md.
+"""A pyshmem-format peer for tsshmem's tests, written from docs/format.md.
 
 Usage: pyshmem_peer.py COMMAND 'JSON-ARGUMENTS'
 

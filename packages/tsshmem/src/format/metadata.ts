@@ -1,5 +1,5 @@
 /**
- * The pyshmem v2 metadata block (FORMAT.md, "Metadata"): 32 little-endian
+ * The pyshmem v2 metadata block (docs/format.md, "Metadata"): 32 little-endian
  * float64 values at the start of the `_meta` object. This module is the one
  * place that knows the field indices; it decodes and validates a block read
  * from a (possibly hostile) segment, and encodes a new one.

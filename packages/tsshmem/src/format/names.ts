@@ -1,5 +1,5 @@
 /**
- * Where a stream lives (FORMAT.md, "Names" and "Objects that make up one
+ * Where a stream lives (docs/format.md, "Names" and "Objects that make up one
  * stream"): the hashed base name, the POSIX shm object names and the lock path.
  */
 import { createHash } from 'node:crypto';

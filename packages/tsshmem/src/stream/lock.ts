@@ -1,5 +1,5 @@
 /**
- * The cross-process write lock of a stream (FORMAT.md, "Writing"): flock(2)
+ * The cross-process write lock of a stream (docs/format.md, "The lock" and "Writing"): flock(2)
  * on `<tmp>/pyshmem-locks/<base>.lock`. As in pyshmem, one descriptor per
  * lock path per thread of JavaScript (module state is per isolate, so each
  * worker thread has its own and threads exclude each other), re-entrant
