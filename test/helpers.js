@@ -115,6 +115,51 @@ export async function lockFromChild(t, name, timeout = 300) {
   return outcome;
 }
 
+/** System call numbers of the waits a lock waiter sleeps in, for /proc/PID/syscall. */
+const SYSCALL_NUMBERS = {
+  x64: { flock: 73, nanosleep: 35, clock_nanosleep: 230 },
+  arm64: { flock: 32, nanosleep: 101, clock_nanosleep: 115 },
+};
+
+/**
+ * What the main thread of process pid is doing now, from /proc/PID/syscall:
+ * the name of the system call it is blocked in (among SYSCALL_NUMBERS), its
+ * number for others, 'running', or null once the process is gone.
+ */
+export function currentSyscall(pid) {
+  const numbers = SYSCALL_NUMBERS[process.arch];
+  if (numbers === undefined) throw new Error(`no system call numbers for ${process.arch}: add them to SYSCALL_NUMBERS in test/helpers.js`);
+  let text;
+  try {
+    text = readFileSync(`/proc/${pid}/syscall`, 'utf8').trim();
+  } catch (error) {
+    if (error.code === 'ENOENT' || error.code === 'ESRCH') return null;
+    throw error;
+  }
+  const number = Number(text.split(' ')[0]);
+  if (!Number.isInteger(number)) return text;
+  return Object.keys(numbers).find((name) => numbers[name] === number) ?? number;
+}
+
+/**
+ * Waits until the main thread of a peer (from run()) is seen blocked in one of
+ * the named system calls; fails if the peer exits first, or after timeout ms.
+ */
+export async function waitForSyscall(peer, names, { timeout = 20000, what = names.join(' or ') } = {}) {
+  const deadline = performance.now() + timeout;
+  const seen = new Set();
+  for (;;) {
+    if (peer.child.exitCode !== null || peer.child.signalCode !== null) {
+      throw new Error(`the peer exited before it was seen in ${what} (seen: ${[...seen].join(', ')})`);
+    }
+    const now = currentSyscall(peer.child.pid);
+    if (names.includes(now)) return now;
+    seen.add(now);
+    if (performance.now() > deadline) throw new Error(`the peer was not seen in ${what} within ${timeout} ms (seen: ${[...seen].join(', ')})`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
 function killedAfter(t, peer) {
   t.after(async () => {
     if (peer.child.exitCode === null && peer.child.signalCode === null) peer.child.kill('SIGKILL');
