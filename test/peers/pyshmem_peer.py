@@ -8,7 +8,8 @@ library only (mmap, fcntl), so that tests need no pyshmem install:
   create          {name, shape, dtype}           creates a stream as pyshmem does (256-byte metadata)
   read            {name}                         prints {shape, dtype, size, count, values, data_hex, ...} as JSON
                                                  (data_hex: the payload's bytes, for exact comparisons)
-  write           {name, values}                 one compatible write of the flat values
+  write           {name, values, announce?}      one compatible write of the flat values (announce: print
+                                                 "about to write" right before it)
   write-loop      {name, count, interval_ms}     writes frames filled with 1..count
   hold-lock       {name, seconds}                takes the flock, prints "locked", sleeps, releases
   attach          {name, seconds}                opens the stream (and, as pyshmem, its lock file for
@@ -149,7 +150,10 @@ def read(args):
 
 
 def write(args):
-    Stream(args["name"]).write(args["values"])
+    stream = Stream(args["name"])
+    if args.get("announce"):
+        print("about to write", flush=True)
+    stream.write(args["values"])
     print("written", flush=True)
 
 
