@@ -443,6 +443,7 @@ test('property: 10,000 random metadata blocks (random bytes, valid blocks with r
     }),
     { numRuns: 10000 },
   );
+  // The split of outcomes asserted below, for judging a change of the generators.
   t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}`);
   // The generator reaches both sides of the contract.
   assert.ok(outcomes.opened > 1000, JSON.stringify(outcomes));
@@ -475,6 +476,7 @@ test('property: 3,000 inconsistent or half-written blocks (one field mutated, ra
     }),
     { numRuns: 3000 },
   );
+  // The split of outcomes asserted below, for judging a change of the generators.
   t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}`);
   assert.ok(outcomes.ERR_INVALID_STREAM > 1000, JSON.stringify(outcomes));
   assert.ok(outcomes.ENOENT > 50, JSON.stringify(outcomes));

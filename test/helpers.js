@@ -57,10 +57,11 @@ export function heldResources(name) {
 
 /**
  * Starts a child process; resolves with { code, signal, stdout, stderr } when
- * it exits. `child` is available at once for kill() and stdin.
+ * it exits. `child` is available at once for kill() and stdin. detached: in
+ * a process group of its own (its pid), which its children join.
  */
-export function run(command, args, { timeout = 20000, env, input } = {}) {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+export function run(command, args, { timeout = 20000, env, input, detached = false } = {}) {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
@@ -171,8 +172,12 @@ function killedAfter(t, peer) {
 /** Resolves with the first stdout line of child that satisfies predicate. */
 function lineReader(child) {
   let buffered = '';
+  let closed = false;
   const lines = [];
   const waiters = [];
+  const checkWaiters = () => {
+    for (const waiter of [...waiters]) waiter();
+  };
   child.stdout.on('data', (chunk) => {
     buffered += chunk;
     let newline;
@@ -180,29 +185,32 @@ function lineReader(child) {
       const line = buffered.slice(0, newline);
       buffered = buffered.slice(newline + 1);
       lines.push(line);
-      for (const waiter of [...waiters]) waiter();
+      checkWaiters();
     }
   });
+  // One listener for all waits ('close' comes after the last stdout data).
+  child.on('close', () => {
+    closed = true;
+    checkWaiters();
+  });
   return {
-    /** Waits for a line equal to text (or matching a RegExp); rejects after timeout ms. */
+    /** Waits for a line equal to text (or matching a RegExp); rejects once the child exits without it, or after timeout ms. */
     waitFor(text, timeout = 10000) {
       const matches = (line) => (text instanceof RegExp ? text.test(line) : line === text);
       return new Promise((resolve, reject) => {
-        const check = () => {
-          const line = lines.find(matches);
-          if (line === undefined) return false;
+        const settle = (outcome) => {
           waiters.splice(waiters.indexOf(check), 1);
           clearTimeout(timer);
-          resolve(line);
-          return true;
+          outcome();
         };
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(check), 1);
-          reject(new Error(`no line ${text} from child within ${timeout} ms; got: ${lines.join(' | ')}`));
-        }, timeout);
+        const check = () => {
+          const line = lines.find(matches);
+          if (line !== undefined) settle(() => resolve(line));
+          else if (closed) settle(() => reject(new Error(`the child exited without printing a line ${text}; got: ${lines.join(' | ')}`)));
+        };
+        const timer = setTimeout(() => settle(() => reject(new Error(`no line ${text} from child within ${timeout} ms; got: ${lines.join(' | ')}`))), timeout);
         waiters.push(check);
-        if (check()) return;
-        child.on('close', () => setTimeout(check, 0));
+        check();
       });
     },
   };
