@@ -8,12 +8,17 @@ library only (mmap, fcntl), so that tests need no pyshmem install:
   create          {name, shape, dtype}           creates a stream as pyshmem does (256-byte metadata)
   read            {name}                         prints {shape, dtype, size, count, values, data_hex, ...} as JSON
                                                  (data_hex: the payload's bytes, for exact comparisons)
-  write           {name, values}                 one compatible write of the flat values
+  write           {name, values, announce?}      one compatible write of the flat values (announce: print
+                                                 "about to write" right before it)
   write-loop      {name, count, interval_ms}     writes frames filled with 1..count
   hold-lock       {name, seconds}                takes the flock, prints "locked", sleeps, releases
   attach          {name, seconds}                opens the stream (and, as pyshmem, its lock file for
                                                  append), prints "attached", sleeps, writes nothing
-  safe-read-loop  {name, reads}                  safe reads; prints {reads, torn} (torn: non-uniform)
+  safe-read-loop  {name, reads|seconds, go?}     safe reads, `reads` of them or for `seconds`; prints
+                                                 {reads, torn, changes} (torn: non-uniform; changes:
+                                                 uniform snapshots whose value differs from the one
+                                                 before). go: prints "ready", starts once the file
+                                                 `go` exists
   unlink          {name}                         removes the stream's objects and lock file
   crash-mid-write {name, fill}                   takes the lock, marks a write started (sequence
                                                  += 1, odd), fills the first half of the payload,
@@ -149,7 +154,10 @@ def read(args):
 
 
 def write(args):
-    Stream(args["name"]).write(args["values"])
+    stream = Stream(args["name"])
+    if args.get("announce"):
+        print("about to write", flush=True)
+    stream.write(args["values"])
     print("written", flush=True)
 
 
@@ -179,12 +187,24 @@ def hold_lock(args):
 
 def safe_read_loop(args):
     stream = Stream(args["name"])
-    torn = 0
-    for _ in range(args["reads"]):
+    if "go" in args:
+        print("ready", flush=True)
+        while not os.path.exists(args["go"]):
+            time.sleep(0.001)
+    end = time.monotonic() + args["seconds"] if "seconds" in args else None
+    reads = torn = changes = 0
+    previous = None
+    while reads < args["reads"] if end is None else time.monotonic() < end:
         snapshot = stream.safe_read()
-        if not np.all(snapshot == snapshot.flat[0]):
+        reads += 1
+        first = snapshot.flat[0]
+        if not np.all(snapshot == first):
             torn += 1
-    print(json.dumps({"reads": args["reads"], "torn": torn}), flush=True)
+            continue
+        if previous is not None and first != previous:
+            changes += 1
+        previous = first
+    print(json.dumps({"reads": reads, "torn": torn, "changes": changes}), flush=True)
 
 
 def unlink(args):
