@@ -375,7 +375,7 @@ test('load writes a .npy file into a stream, checking dtype and shape; --create 
     ['shape.npy', "np.zeros((3, 2), dtype='<f4')", /holds \[3, 2\] float32 but stream .* is \[2, 3\] float32/],
     ['big-endian.npy', "np.zeros((2, 3), dtype='>f4')", /big-endian \('>f4'\)/],
     ['fortran.npy', "np.asfortranarray(np.zeros((2, 3), dtype='<f4'))", /Fortran order/],
-    ['complex.npy', "np.zeros((2, 3), dtype='<c8')", /'<c8' is not one of the stream dtypes/],
+    ['complex.npy', "np.zeros((2, 3), dtype='<c8')", /dtype "<c8" is not one of the stream dtypes/],
   ];
   for (const [file, expression, message] of rejected) {
     await numpySave(join(directory, file), expression);

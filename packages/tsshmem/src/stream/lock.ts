@@ -26,22 +26,35 @@ export interface AcquireOptions {
   readonly signal?: AbortSignal;
 }
 
+const ROOT_UID = 0;
+const GROUP_OR_OTHER_WRITABLE = 0o022;
+const STICKY = 0o1000;
+const USE_PRIVATE_TMPDIR = 'or use a private lock directory: set TMPDIR to a directory of your own (tsshmem and pyshmem both put their locks in $TMPDIR/pyshmem-locks)';
+
 /**
- * Creates the lock directory if missing and refuses one that is a symlink,
- * not a directory, or writable by others without the sticky bit (anyone
- * could then replace our lock files).
+ * Creates the lock directory if missing (0755 before the umask) and refuses,
+ * with EACCES, one that another user could use to replace our lock files: a
+ * symlink or not a directory, owned by another user than us or root, or
+ * writable by group or others without the sticky bit.
  */
 function checkLockDirectory(directory: string): void {
   let status = lstatOrNull(directory);
   if (status === null) {
-    mkdirSync(directory, { recursive: true });
+    mkdirSync(directory, { recursive: true, mode: 0o755 });
     status = lstatSync(directory);
   }
   if (status.isSymbolicLink() || !status.isDirectory()) {
     throw new ShmError('EACCES', `the lock directory ${directory} is ${status.isSymbolicLink() ? 'a symlink' : 'not a directory'}: remove it and retry`);
   }
-  if ((status.mode & 0o002) !== 0 && (status.mode & 0o1000) === 0) {
-    throw new ShmError('EACCES', `the lock directory ${directory} is writable by everyone without the sticky bit: chmod +t it (or 0755) and retry`);
+  const ownUid = process.getuid?.();
+  if (ownUid !== undefined && status.uid !== ownUid && status.uid !== ROOT_UID) {
+    throw new ShmError('EACCES', `the lock directory ${directory} belongs to another user (uid ${status.uid}), who could replace its lock files: ${USE_PRIVATE_TMPDIR}`);
+  }
+  if ((status.mode & GROUP_OR_OTHER_WRITABLE) !== 0 && (status.mode & STICKY) === 0) {
+    throw new ShmError(
+      'EACCES',
+      `the lock directory ${directory} is writable by ${(status.mode & 0o002) !== 0 ? 'everyone' : 'its group'} without the sticky bit, so others could replace its lock files: chmod +t or go-w it, ${USE_PRIVATE_TMPDIR}`,
+    );
   }
 }
 
