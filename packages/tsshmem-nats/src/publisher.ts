@@ -116,6 +116,8 @@ export class Publisher {
     this.#free = Array.from({ length: mode === 'lossless' ? 1 : IN_FLIGHT }, () => new ArrayType(options.source.size / itemSize));
     this.#watchConnection(options);
     this.finished = this.#publishLoop().finally(() => connection.close());
+    // Observed here so that a failure nobody awaits does not end the process; awaiting finished still sees it.
+    this.finished.catch(() => undefined);
   }
 
   /** Connects, prepares the server's stream and starts publishing; the subject is ready when this resolves. */

@@ -99,6 +99,8 @@ export class Subscriber {
     this.mode = mode;
     this.#watchConnection();
     this.finished = this.#stopped.promise.then(() => this.#shutDown());
+    // Observed here so that a failure nobody awaits does not end the process; awaiting finished still sees it.
+    this.finished.catch(() => undefined);
   }
 
   /** Connects and listens; resolves once frames are being received (latest-value: after taking the kept frame). */
