@@ -21,7 +21,7 @@ import type { BenchContext } from './context.js';
 import { type Latency, summarizeLatency } from './measure.js';
 import type { SectionOutcome, Table } from './report.js';
 import { shareAtLeast, timesAtMost, type TargetCheck } from './targets.js';
-import { describePayload, formatMicros, formatPercent, formatPerSecond, formatTimes, payloadBytes, shapeKey } from './units.js';
+import { describePayload, formatMicros, formatPercent, formatPerSecond, formatTimes, payloadBytes } from './units.js';
 
 const SHAPES: readonly (readonly number[])[] = [
   [128, 128],
@@ -67,7 +67,7 @@ async function measureCase(context: BenchContext, url: string, shape: readonly n
   const destination = context.cleanup.createStream('bridge-copy', shape);
   try {
     await context.progress.step(`bridge ${label}: bridge throughput`);
-    const publisher = await Publisher.start({ server: url, source, subject: `tsshmem.bench.${process.pid}.${shapeKey(shape)}` });
+    const publisher = await Publisher.start({ server: url, source, subject: `tsshmem.bench.${process.pid}.${shape.join('x')}` });
     const subscriber = await Subscriber.start({ server: url, stream: destination.name, subject: publisher.subject }).catch(async (error: unknown) => {
       await publisher.close();
       throw error;
