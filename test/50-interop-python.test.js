@@ -135,9 +135,14 @@ test('Node and Python writers serialize on the same lock: interleaved, whole fra
   const frames = 1000;
   const nodeOffset = 10000;
   await stream.acquire();
-  const pythonWriter = startPythonPeer(t, 'write-loop', { name, count: frames, interval_ms: 1 }, { timeout: 100000 });
-  const nodeWriter = startNodePeer(t, 'constant-writer.js', { name, frames, offset: nodeOffset, pauseMs: 1 }, { timeout: 100000 });
-  await delay(3000);
+  const pythonWriter = startPythonPeer(t, 'write-loop', { name, count: frames, interval_ms: 1, announce: true }, { timeout: 100000 });
+  const nodeWriter = startNodePeer(t, 'constant-writer.js', { name, frames, offset: nodeOffset, pauseMs: 1, announce: true }, { timeout: 100000 });
+  // Both writers are in their first write's lock wait before the lock is
+  // released: they start writing together, so the run exercises contention.
+  await pythonWriter.lines.waitFor('about to write', 20000);
+  await waitForSyscall(pythonWriter, ['flock'], { what: "the Python writer's flock" });
+  await nodeWriter.lines.waitFor('about to write', 20000);
+  await waitForSyscall(nodeWriter, ['flock', 'nanosleep', 'clock_nanosleep'], { what: "the Node writer's lock wait" });
   assert.equal(stream.count, 0);
   stream.release();
 

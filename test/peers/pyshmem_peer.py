@@ -10,7 +10,8 @@ library only (mmap, fcntl), so that tests need no pyshmem install:
                                                  (data_hex: the payload's bytes, for exact comparisons)
   write           {name, values, announce?}      one compatible write of the flat values (announce: print
                                                  "about to write" right before it)
-  write-loop      {name, count, interval_ms}     writes frames filled with 1..count
+  write-loop      {name, count, interval_ms,     writes frames filled with 1..count (announce: print
+                   announce?}                    "about to write" right before the first)
   hold-lock       {name, seconds}                takes the flock, prints "locked", sleeps, releases
   attach          {name, seconds}                opens the stream (and, as pyshmem, its lock file for
                                                  append), prints "attached", sleeps, writes nothing
@@ -167,6 +168,8 @@ def write(args):
 
 def write_loop(args):
     stream = Stream(args["name"])
+    if args.get("announce"):
+        print("about to write", flush=True)
     for frame in range(1, args["count"] + 1):
         stream.write(np.full(stream.shape, frame))
         time.sleep(args.get("interval_ms", 0) / 1000)
