@@ -4,14 +4,13 @@
 #include <unistd.h>
 
 #include "futex.h"
+#include "protocol/frame_protocol.h"
 #include "sync_wait.h"
+#include "timing.h"
 
 namespace tsshmem {
 
 namespace {
-
-constexpr int64_t kSilentWriterTickNs = 1000000;
-constexpr int64_t kIdleTickNs = 10000000;
 
 template <typename Handle>
 void CloseAndFree(Handle* handle) {
@@ -108,7 +107,7 @@ void AsyncWait::Check() {
   if (count != last_count_) {
     Settle(count);
   } else if (MonotonicNs() >= deadline_ns_) {
-    Settle(kWaitTimedOut);
+    Settle(AsResult(Status::kTimedOut));
   } else {
     may_have_silent_writer_ = MayHaveSilentWriter();
   }
@@ -123,7 +122,7 @@ void AsyncWait::Tick() {
 }
 
 void AsyncWait::Cancel() {
-  if (pending_) Settle(kWaitCancelled);
+  if (pending_) Settle(AsResult(Status::kCancelled));
 }
 
 void AsyncWait::Settle(double result) {
@@ -149,7 +148,7 @@ void AsyncWait::Close(bool settle) {
   closed_ = true;
   if (pending_) {
     if (settle) {
-      Settle(kWaitCancelled);
+      Settle(AsResult(Status::kCancelled));
     } else {
       pending_ = false;
       loop_waits_->Remove(this);

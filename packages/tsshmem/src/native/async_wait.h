@@ -4,13 +4,11 @@
 // wakes straight into the loop. Writers that wake nobody (pyshmem) and
 // deadlines are caught by one timer per loop.
 //
-// The timer ticks every millisecond while a wait may have a silent writer: on
-// a stream without the extension area (pyshmem created it), while a pyshmem
-// process holds the stream's lock file open (silent_writers.h), or where that
-// cannot be told (no lock descriptor, or leases refused).
-// Otherwise it ticks every 10 ms, or at the nearest deadline: a tick costs
-// ~20 us of CPU on a virtual machine, so 1 ms ticks alone would cost an idle
-// reader about 2% of a core.
+// The timer ticks every kSilentWriterTickNs (timing.h) while a wait may have
+// a silent writer: on a stream without the extension area (pyshmem created
+// it), while a pyshmem process holds the stream's lock file open
+// (silent_writers.h), or where that cannot be told (no lock descriptor, or
+// leases refused). Otherwise every kIdleTickNs, or at the nearest deadline.
 #pragma once
 #include <napi.h>
 #include <uv.h>
@@ -42,11 +40,12 @@ class AsyncWait {
   // When this wait wants the loop's timer to look at it next.
   int64_t NextCheckNs(int64_t nowNs) const;
   // Calls callback(result) once a count other than lastCount is seen
-  // (result = that count), or with -1 at the deadline, -2 when cancelled;
-  // possibly before Start returns.
+  // (result = that count), or with Status::kTimedOut at the deadline,
+  // kCancelled when cancelled, kCorrupt for an invalid count; possibly
+  // before Start returns.
   void Start(Napi::Function callback, double lastCount, int64_t deadlineNs);
   void Cancel();
-  // Ends a pending wait (settling it with -2 if settle) and frees the slot,
+  // Ends a pending wait (settling it with kCancelled if settle) and frees the slot,
   // socket and loop handle; the metadata may be unmapped afterwards.
   void Close(bool settle);
   void Check();

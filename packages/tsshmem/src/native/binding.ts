@@ -14,35 +14,58 @@ export interface ExtensionLayout {
   readonly wakeSlotCount: number;
 }
 
+/**
+ * The outcomes of native calls, declared once in src/native/protocol/status.h
+ * and exported by the addon. All negative: a read or wait returns a count
+ * (>= 0) or one of these.
+ */
+export interface StatusTable {
+  readonly PUBLISHED: number;
+  readonly LOCK_TAKEN: number;
+  readonly LOCK_BUSY: number;
+  readonly TRUNCATED: number;
+  readonly CORRUPT: number;
+  readonly WRITER_STUCK: number;
+  readonly NEVER_STABLE: number;
+  readonly INTERRUPTED: number;
+  readonly TIMED_OUT: number;
+  readonly CANCELLED: number;
+  readonly SYSTEM_ERROR: number;
+}
+
 /** The mapped segments of one handle; see src/native/stream.h. */
 export interface NativeStream {
   metaBuffer(): ArrayBuffer;
   dataBuffer(): ArrayBuffer;
   /**
-   * 1: published; 0: the lock is held elsewhere, nothing written; -3: the data
-   * segment was truncated (nothing published); -4: the count or sequence is
-   * not a valid integer (nothing written). lockFd -1: the caller holds the lock.
-   * write and read are functions bound to the stream, not methods: they need
-   * no `this`, and throw once the stream is closed.
+   * PUBLISHED, LOCK_BUSY (held elsewhere, nothing written), TRUNCATED or
+   * CORRUPT. lockFd -1: the caller holds the lock. write and read are
+   * functions bound to the stream, not methods: they need no `this`, and
+   * throw once the stream is closed.
    */
   readonly write: (source: ArrayBufferView | null, lockFd: number) => number;
-  /**
-   * The count of the copied write, or after budgetMs -1 (sequence stuck odd),
-   * -2 (never stable); -3: truncated; -4: count or sequence not a valid integer.
-   */
+  /** The count of the copied write, or WRITER_STUCK / NEVER_STABLE after budgetMs (< 0: none), TRUNCATED, CORRUPT. */
   readonly read: (destination: ArrayBufferView, budgetMs: number) => number;
-  /** A plain copy ignoring the sequence; false if the data segment was truncated. */
-  copyPayload(destination: ArrayBufferView): boolean;
+  /** Under the lock: the count, or INTERRUPTED (odd sequence; copied anyway with allowInterrupted), TRUNCATED, CORRUPT. */
+  readLocked(destination: ArrayBufferView, allowInterrupted: boolean): number;
+  /** Under the lock: true if the sequence was odd and is now even. */
   repairSequence(): boolean;
-  /** New count, -1 on timeout, -4 if the count is not a valid integer; blocks the calling thread. */
+  /**
+   * depth 1 takes fd's flock: LOCK_TAKEN, or LOCK_BUSY after timeoutMs (0:
+   * one try, -1: no limit), backing off up to maxPollMs; depth > 1 records a
+   * re-entry. The owner pid and depth are recorded in the metadata.
+   */
+  lockEnter(fd: number, depth: number, timeoutMs: number, maxPollMs: number): number;
+  /** Records the depth left; 0 clears the owner record and releases fd's flock. */
+  lockLeave(fd: number, depth: number): void;
+  /** The new count, TIMED_OUT or CORRUPT; blocks the calling thread. */
   waitSync(lastCount: number, timeoutMs: number, spinUs: number): number;
   /**
-   * The new count now, or undefined and later callback(new count | -1
-   * timeout | -2 cancelled), run by this thread's event loop; -4 (now or
-   * later) if the count is not a valid integer.
+   * The new count (or CORRUPT) now, or undefined and later callback(new
+   * count | TIMED_OUT | CANCELLED | CORRUPT), run by this thread's event loop.
    */
   waitAsync(lastCount: number, timeoutMs: number, spinUs: number, callback: (result: number) => void): number | undefined;
-  /** Settles a pending wait with -2 now. */
+  /** Settles a pending wait with CANCELLED now. */
   cancelWait(): void;
   /**
    * The lock file's descriptor and directory: asynchronous waits use them to
@@ -54,6 +77,7 @@ export interface NativeStream {
 }
 
 export interface NativeBinding {
+  readonly Status: StatusTable;
   shmCreate(name: string, size: number, mode: number): number;
   shmOpen(name: string): number;
   /** Closes a descriptor from shmCreate or shmOpen. */
@@ -62,10 +86,8 @@ export interface NativeBinding {
   /** Opens (creating) a lock file; the descriptor is closed at the thread's teardown if not before. */
   lockFileOpen(path: string): number;
   lockFileClose(fd: number): void;
+  /** A bare probe for tools, recording no owner: true if the flock was free (and is now taken). */
   flockTry(fd: number): boolean;
-  flockWait(fd: number): void;
-  /** true once taken; false after timeoutMs. Back-to-back tries first, then sleeps up to maxPollMs. */
-  flockTimed(fd: number, timeoutMs: number, maxPollMs: number): boolean;
   flockRelease(fd: number): void;
   NativeStream: new (
     metaFd: number,
@@ -81,3 +103,4 @@ const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const load = createRequire(import.meta.url)('node-gyp-build') as (root: string) => unknown;
 
 export const native = load(packageRoot) as NativeBinding;
+export const Status = native.Status;

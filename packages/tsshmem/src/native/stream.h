@@ -1,6 +1,7 @@
 // NativeStream: the mapped metadata and data segments of one open handle,
-// mirroring the TypeScript SharedMemory object one to one. It owns the hot
-// paths: the fenced seqlock write, the consistent-copy read and the waits.
+// mirroring the TypeScript SharedMemory object one to one. It binds the
+// protocol (protocol/frame_protocol.h) and the waits to JavaScript; it
+// decides nothing itself.
 #pragma once
 #include <napi.h>
 
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "async_wait.h"
+#include "protocol/frame_protocol.h"
 #include "sync_wait.h"
 #include "wake_slots.h"
 
@@ -22,11 +24,12 @@ struct MappedSegments {
   std::shared_ptr<Mapping> meta;
   std::shared_ptr<Mapping> data;
   size_t payload_bytes = 0;
+  // The mapped addresses, as the protocol sees them; valid until closed.
+  Frame frame;
   uint32_t* notify = nullptr;
   WakeSlots slots;
   bool closed = false;
 
-  double* Meta() const;
   void CheckOpen(Napi::Env env) const;
   void* PayloadSizedView(Napi::Env env, Napi::Value value, bool zerosIfNull) const;
 };
@@ -42,8 +45,10 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   Napi::Value DataBuffer(const Napi::CallbackInfo& info);
   static Napi::Value Write(const Napi::CallbackInfo& info);
   static Napi::Value Read(const Napi::CallbackInfo& info);
-  Napi::Value CopyPayload(const Napi::CallbackInfo& info);
+  Napi::Value ReadLocked(const Napi::CallbackInfo& info);
   Napi::Value RepairSequence(const Napi::CallbackInfo& info);
+  Napi::Value LockEnter(const Napi::CallbackInfo& info);
+  Napi::Value LockLeave(const Napi::CallbackInfo& info);
   Napi::Value WaitSync(const Napi::CallbackInfo& info);
   Napi::Value WaitAsync(const Napi::CallbackInfo& info);
   Napi::Value CancelWait(const Napi::CallbackInfo& info);

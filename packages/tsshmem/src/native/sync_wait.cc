@@ -3,20 +3,20 @@
 #include <algorithm>
 
 #include "futex.h"
-#include "shared_fields.h"
+#include "protocol/frame_protocol.h"
+#include "protocol/shared_fields.h"
+#include "timing.h"
 
 namespace tsshmem {
 
 namespace {
-
-constexpr int64_t kSleepSliceNs = 1000000;
 
 double SpinForNewCount(const double* meta, double lastCount, int64_t spinNs) {
   int64_t until = MonotonicNs() + spinNs;
   for (;;) {
     double count = LoadCount(meta);
     if (count != lastCount) return count;
-    for (int i = 0; i < 32; ++i) CpuRelax();
+    for (int i = 0; i < kWaitPausesPerCheck; ++i) CpuRelax();
     if (MonotonicNs() >= until) return lastCount;
   }
 }
@@ -41,11 +41,6 @@ double SleepOnce(const FutexTarget& target, double lastCount, int64_t sliceNs) {
 
 }  // namespace
 
-double LoadCount(const double* meta) {
-  double count = LoadField(meta, kCount, __ATOMIC_ACQUIRE);
-  return IsValidCounter(count) ? count : kCorruptMetadata;
-}
-
 double WaitForNewCount(const FutexTarget& target, double lastCount, int64_t deadlineNs, int64_t spinNs) {
   if (spinNs > 0) {
     double count = SpinForNewCount(target.meta, lastCount, spinNs);
@@ -55,7 +50,7 @@ double WaitForNewCount(const FutexTarget& target, double lastCount, int64_t dead
     int64_t now = MonotonicNs();
     if (now >= deadlineNs) {
       double count = LoadCount(target.meta);
-      return count != lastCount ? count : kWaitTimedOut;
+      return count != lastCount ? count : AsResult(Status::kTimedOut);
     }
     double count = SleepOnce(target, lastCount, std::min(kSleepSliceNs, deadlineNs - now));
     if (count != lastCount) return count;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "protocol/status.h"
 #include "wake_slots.h"
 
 namespace tsshmem {
@@ -20,18 +21,10 @@ struct FutexTarget {
   int slot = -1;
 };
 
-constexpr double kWaitTimedOut = -1;
-constexpr double kWaitCancelled = -2;
-// The count field holds no valid count (a corrupt or hostile block).
-constexpr double kCorruptMetadata = -4;
-
-// The count, or kCorruptMetadata: callers never mistake a hostile negative
-// count for one of the negative results above.
-double LoadCount(const double* meta);
-
-// Returns the first count different from lastCount, or kWaitTimedOut. Spins
-// for spinNs first, then sleeps in the kernel, re-checking at least every
-// millisecond (pyshmem writers wake nobody).
+// Returns the first count different from lastCount, Status::kTimedOut, or
+// Status::kCorrupt if the count field holds no valid count. Spins for spinNs
+// first, then sleeps in the kernel, re-checking every kSleepSliceNs
+// (timing.h; pyshmem writers wake nobody).
 double WaitForNewCount(const FutexTarget& target, double lastCount, int64_t deadlineNs, int64_t spinNs);
 
 // After a write: bumps the notify word, then wakes every waiting handle.
