@@ -33,6 +33,19 @@ export interface StatusTable {
   readonly SYSTEM_ERROR: number;
 }
 
+/** How the waits (next(), readNewSync()) of one handle ended, counted. */
+export interface WaitStats {
+  /** Ended by a writer's wake: a byte on the handle's wake socket, or a futex wake. */
+  readonly woken: number;
+  /** Ended by a periodic re-check finding the new count (pyshmem writers wake nobody). */
+  readonly rechecked: number;
+  /** The new count was already there, or appeared while spinning. */
+  readonly immediate: number;
+  readonly timedOut: number;
+  /** Cancelled by an AbortSignal or close(). */
+  readonly cancelled: number;
+}
+
 /** The mapped segments of one handle; see src/native/stream.h. */
 export interface NativeStream {
   metaBuffer(): ArrayBuffer;
@@ -67,6 +80,8 @@ export interface NativeStream {
   waitAsync(lastCount: number, timeoutMs: number, spinUs: number, callback: (result: number) => void): number | undefined;
   /** Settles a pending wait with CANCELLED now. */
   cancelWait(): void;
+  /** How this handle's waits ended (src/native/wake/wait_stats.h); works after close() too. */
+  waitStats(): WaitStats;
   /**
    * The lock file's descriptor and directory: asynchronous waits use them to
    * notice pyshmem writers. Before the first wait; the descriptor must stay

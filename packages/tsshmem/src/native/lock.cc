@@ -12,7 +12,7 @@
 
 #include "errors.h"
 #include "protocol/frame_protocol.h"
-#include "silent_writers.h"
+#include "wake/silent_writers.h"
 
 namespace tsshmem {
 

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "errors.h"
-#include "futex.h"
+#include "clock.h"
 #include "guarded_copy.h"
 #include "protocol/frame_protocol.h"
 
@@ -107,6 +107,7 @@ void NativeStream::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&NativeStream::WaitSync>("waitSync"),
                                         InstanceMethod<&NativeStream::WaitAsync>("waitAsync"),
                                         InstanceMethod<&NativeStream::CancelWait>("cancelWait"),
+                                        InstanceMethod<&NativeStream::WaitStatsOf>("waitStats"),
                                         InstanceMethod<&NativeStream::UseLockFile>("useLockFile"),
                                         InstanceMethod<&NativeStream::Close>("close"),
                                     });
@@ -292,7 +293,9 @@ Napi::Value NativeStream::WaitSync(const Napi::CallbackInfo& info) {
   int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
   // The sleeper's wake slot is claimed on first use and kept until close.
   if (futex_.slot < 0 && futex_.slots.Available()) futex_.slot = futex_.slots.Claim(static_cast<uint32_t>(getpid()), 0);
-  return Napi::Number::New(env, WaitForNewCount(futex_, lastCount, deadline, spinNs));
+  WaitOutcome outcome = WaitForNewCount(futex_, lastCount, deadline, spinNs);
+  wait_stats_.Record(outcome.end);
+  return Napi::Number::New(env, outcome.result);
 }
 
 // waitAsync(lastCount, timeoutMs, spinUs, callback) -> the new count (or
@@ -306,14 +309,31 @@ Napi::Value NativeStream::WaitAsync(const Napi::CallbackInfo& info) {
   int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
   int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
   FutexTarget spinOnly{futex_.meta, nullptr, WakeSlots(), -1};
-  double now = WaitForNewCount(spinOnly, lastCount, MonotonicNs(), spinNs);
-  if (now != AsResult(Status::kTimedOut)) return Napi::Number::New(env, now);
-  if (!async_wait_) {
-    async_wait_ = std::make_unique<AsyncWait>(env, futex_.meta, futex_.notify, futex_.slots, lock_fd_, lock_directory_);
+  WaitOutcome now = WaitForNewCount(spinOnly, lastCount, MonotonicNs(), spinNs);
+  if (now.end != WaitEnd::kTimedOut) {
+    wait_stats_.Record(now.end);
+    return Napi::Number::New(env, now.result);
   }
-  if (async_wait_->Pending()) throw Napi::Error::New(env, "a wait is already pending on this stream");
+  if (!async_wait_) {
+    async_wait_ = std::make_unique<AsyncWait>(env, futex_.meta, futex_.notify, futex_.slots, lock_fd_, lock_directory_, &wait_stats_);
+  }
+  if (async_wait_->Waiting()) throw Napi::Error::New(env, "a wait is already pending on this stream");
   async_wait_->Start(info[3].As<Napi::Function>(), lastCount, deadline);
   return env.Undefined();
+}
+
+// waitStats() -> { immediate, woken, rechecked, timedOut, cancelled }: how
+// this handle's waits ended (wake/wait_stats.h). Also after close().
+Napi::Value NativeStream::WaitStatsOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object stats = Napi::Object::New(env);
+  auto set = [&](const char* key, uint64_t value) { stats.Set(key, Napi::Number::New(env, static_cast<double>(value))); };
+  set("immediate", wait_stats_.immediate);
+  set("woken", wait_stats_.woken);
+  set("rechecked", wait_stats_.rechecked);
+  set("timedOut", wait_stats_.timed_out);
+  set("cancelled", wait_stats_.cancelled);
+  return stats;
 }
 
 // useLockFile(fd, directory): the lock file descriptor (from lockFileOpen,

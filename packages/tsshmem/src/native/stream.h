@@ -8,10 +8,11 @@
 #include <memory>
 #include <string>
 
-#include "async_wait.h"
+#include "wake/async_wait.h"
 #include "protocol/frame_protocol.h"
-#include "sync_wait.h"
-#include "wake_slots.h"
+#include "wake/sync_wait.h"
+#include "wake/wait_stats.h"
+#include "wake/wake_slots.h"
 
 namespace tsshmem {
 
@@ -52,6 +53,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   Napi::Value WaitSync(const Napi::CallbackInfo& info);
   Napi::Value WaitAsync(const Napi::CallbackInfo& info);
   Napi::Value CancelWait(const Napi::CallbackInfo& info);
+  Napi::Value WaitStatsOf(const Napi::CallbackInfo& info);
   Napi::Value UseLockFile(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
@@ -62,6 +64,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   Napi::Reference<Napi::ArrayBuffer> meta_buffer_;
   Napi::Reference<Napi::ArrayBuffer> data_buffer_;
   FutexTarget futex_;
+  WaitStats wait_stats_;
   std::unique_ptr<AsyncWait> async_wait_;
   int lock_fd_ = -1;
   std::string lock_directory_;

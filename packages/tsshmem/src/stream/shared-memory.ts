@@ -9,7 +9,7 @@ import { formatShape, toPayload, type WritableValue } from '../dtype/convert.js'
 import type { ArrayForDtype, Dtype } from '../dtype/table.js';
 import { Field, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import type { StreamLocation } from '../format/names.js';
-import { Status, type NativeStream } from '../native/binding.js';
+import { Status, type NativeStream, type WaitStats } from '../native/binding.js';
 import { isCount, publishFrame, readFrame, statusError, type StreamFacts } from './frame-io.js';
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
 import { checkDuration, checkSignal } from './options.js';
@@ -47,6 +47,8 @@ export interface WaitOptions<A> extends Omit<ReadOptions<A>, 'timeout'> {
    */
   readonly spin?: number;
 }
+
+export type { WaitStats };
 
 export interface WriteOptions {
   /** Milliseconds to wait for the lock if another process holds it; default 10000. */
@@ -176,6 +178,15 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   get totalMissedWrites(): number {
     this.#open();
     return this.#totalMissedWrites;
+  }
+
+  /**
+   * How this handle's waits (next(), readNew(), readNewSync(), frames())
+   * ended so far: woken by a writer, found by a periodic re-check, immediate,
+   * timed out, cancelled.
+   */
+  get waitStats(): WaitStats {
+    return this.#open().waitStats();
   }
 
   /** true while this thread holds the stream's lock. */

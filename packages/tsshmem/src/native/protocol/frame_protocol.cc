@@ -7,7 +7,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "futex.h"
+#include "clock.h"
 #include "guarded_copy.h"
 #include "protocol/shared_fields.h"
 #include "timing.h"

@@ -1,11 +1,12 @@
-#include "sync_wait.h"
+#include "wake/sync_wait.h"
 
 #include <algorithm>
 
-#include "futex.h"
+#include "clock.h"
 #include "protocol/frame_protocol.h"
 #include "protocol/shared_fields.h"
 #include "timing.h"
+#include "wake/futex.h"
 
 namespace tsshmem {
 
@@ -21,12 +22,19 @@ double SpinForNewCount(const double* meta, double lastCount, int64_t spinNs) {
   }
 }
 
-// One sleep of at most sliceNs; returns the count seen before sleeping.
-double SleepOnce(const FutexTarget& target, double lastCount, int64_t sliceNs) {
+// The count seen before sleeping (no sleep if it is new), and how the sleep
+// ended.
+struct Sleep {
+  double count;
+  WaitEnd end;
+};
+
+// One sleep of at most sliceNs.
+Sleep SleepOnce(const FutexTarget& target, double lastCount, int64_t sliceNs) {
   if (target.notify == nullptr) {
     double count = LoadCount(target.meta);
     if (count == lastCount) SleepNs(sliceNs);
-    return count;
+    return {count, WaitEnd::kRechecked};
   }
   // Register before reading the count: a writer bumps notify and then reads
   // the slots (both sequentially consistent), so either it sees us and wakes
@@ -34,28 +42,36 @@ double SleepOnce(const FutexTarget& target, double lastCount, int64_t sliceNs) {
   if (target.slot >= 0) target.slots.EnterSleeping(target.slot);
   uint32_t seen = __atomic_load_n(target.notify, __ATOMIC_SEQ_CST);
   double count = LoadCount(target.meta);
-  if (count == lastCount) FutexWait(target.notify, seen, sliceNs);
+  WaitEnd end = WaitEnd::kRechecked;
+  if (count == lastCount) {
+    // The word changing under us is the writer's bump that precedes its wake.
+    end = FutexWait(target.notify, seen, sliceNs) == FutexEnd::kTimedOut ? WaitEnd::kRechecked : WaitEnd::kWoken;
+  }
   if (target.slot >= 0) target.slots.Leave(target.slot);
-  return count;
+  return {count, end};
 }
 
 }  // namespace
 
-double WaitForNewCount(const FutexTarget& target, double lastCount, int64_t deadlineNs, int64_t spinNs) {
+WaitOutcome WaitForNewCount(const FutexTarget& target, double lastCount, int64_t deadlineNs, int64_t spinNs) {
   if (spinNs > 0) {
     double count = SpinForNewCount(target.meta, lastCount, spinNs);
-    if (count != lastCount) return count;
+    if (count != lastCount) return {count, WaitEnd::kImmediate};
   }
+  // How the last sleep ended; before any sleep, a new count was already there.
+  WaitEnd lastSleep = WaitEnd::kImmediate;
   for (;;) {
     int64_t now = MonotonicNs();
     if (now >= deadlineNs) {
       double count = LoadCount(target.meta);
-      return count != lastCount ? count : AsResult(Status::kTimedOut);
+      if (count != lastCount) return {count, lastSleep};
+      return {AsResult(Status::kTimedOut), WaitEnd::kTimedOut};
     }
-    double count = SleepOnce(target, lastCount, std::min(kSleepSliceNs, deadlineNs - now));
-    if (count != lastCount) return count;
-    count = LoadCount(target.meta);
-    if (count != lastCount) return count;
+    Sleep sleep = SleepOnce(target, lastCount, std::min(kSleepSliceNs, deadlineNs - now));
+    if (sleep.count != lastCount) return {sleep.count, lastSleep};
+    lastSleep = sleep.end;
+    double count = LoadCount(target.meta);
+    if (count != lastCount) return {count, lastSleep};
   }
 }
 

@@ -7,13 +7,14 @@
 #include <cstdint>
 
 #include "protocol/status.h"
-#include "wake_slots.h"
+#include "wake/wait_stats.h"
+#include "wake/wake_slots.h"
 
 namespace tsshmem {
 
 // The count field, tsshmem's notify word (null for a stream without the
 // extension area) and, while sleeping, the wake slot that tells writers
-// about this sleeper (-1: none; it then re-checks every millisecond).
+// about this sleeper (-1: none; it then re-checks every sleep slice).
 struct FutexTarget {
   const double* meta = nullptr;
   uint32_t* notify = nullptr;
@@ -22,10 +23,10 @@ struct FutexTarget {
 };
 
 // Returns the first count different from lastCount, Status::kTimedOut, or
-// Status::kCorrupt if the count field holds no valid count. Spins for spinNs
-// first, then sleeps in the kernel, re-checking every kSleepSliceNs
-// (timing.h; pyshmem writers wake nobody).
-double WaitForNewCount(const FutexTarget& target, double lastCount, int64_t deadlineNs, int64_t spinNs);
+// Status::kCorrupt if the count field holds no valid count, and how the wait
+// ended. Spins for spinNs first, then sleeps in the kernel, re-checking
+// every kSleepSliceNs (timing.h; pyshmem writers wake nobody).
+WaitOutcome WaitForNewCount(const FutexTarget& target, double lastCount, int64_t deadlineNs, int64_t spinNs);
 
 // After a write: bumps the notify word, then wakes every waiting handle.
 void NotifyWaiters(uint32_t* notify, const WakeSlots& slots);
