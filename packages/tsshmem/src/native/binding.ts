@@ -30,7 +30,16 @@ export interface StatusTable {
   readonly INTERRUPTED: number;
   readonly TIMED_OUT: number;
   readonly CANCELLED: number;
+  readonly METADATA_LOST: number;
   readonly SYSTEM_ERROR: number;
+}
+
+/** The bits of a stream's lost word (src/native/guard/mapping_registry.h). */
+export interface LostTable {
+  /** Another process truncated the metadata object after this handle mapped it. */
+  readonly METADATA: number;
+  /** ... or the data object. */
+  readonly DATA: number;
 }
 
 /** How the waits (next(), readNewSync()) of one handle ended, counted. */
@@ -82,6 +91,8 @@ export interface NativeStream {
   cancelWait(): void;
   /** How this handle's waits ended (src/native/wake/wait_stats.h); works after close() too. */
   waitStats(): WaitStats;
+  /** This stream's index in lostWords, or -1 if it is unguarded (the guard's registry was full). */
+  guardEntry(): number;
   /**
    * The lock file's descriptor and directory: asynchronous waits use them to
    * notice pyshmem writers. Before the first wait; the descriptor must stay
@@ -93,6 +104,9 @@ export interface NativeStream {
 
 export interface NativeBinding {
   readonly Status: StatusTable;
+  readonly Lost: LostTable;
+  /** Every guarded stream's lost word (Lost bits), set by the SIGBUS guard; static memory. */
+  lostWords(): ArrayBuffer;
   shmCreate(name: string, size: number, mode: number): number;
   shmOpen(name: string): number;
   /** Closes a descriptor from shmCreate or shmOpen. */
@@ -119,3 +133,12 @@ const load = createRequire(import.meta.url)('node-gyp-build') as (root: string) 
 
 export const native = load(packageRoot) as NativeBinding;
 export const Status = native.Status;
+export const Lost = native.Lost;
+
+const lostWords = new Int32Array(native.lostWords());
+
+/** A one-word view of stream's lost word: one load tells whether a truncation took its pages. */
+export function lostWordOf(stream: NativeStream): Int32Array {
+  const entry = stream.guardEntry();
+  return entry < 0 ? new Int32Array(1) : lostWords.subarray(entry, entry + 1);
+}

@@ -7,40 +7,12 @@
 
 #include "errors.h"
 #include "clock.h"
-#include "guarded_copy.h"
+#include "guard/guarded_copy.h"
+#include "guard/mapping_registry.h"
+#include "mapping.h"
 #include "protocol/frame_protocol.h"
 
 namespace tsshmem {
-
-// One mmap'ed region. Shared by the stream's segments and by the external
-// ArrayBuffer that exposes it to JavaScript, so whichever is collected last
-// unmaps it; close() unmaps at once after detaching that buffer.
-class Mapping {
- public:
-  Mapping(void* address, size_t length) : address_(address), length_(length) {}
-  ~Mapping() { Unmap(); }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-
-  static std::shared_ptr<Mapping> Map(Napi::Env env, int fd, size_t length) {
-    void* address = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (address == MAP_FAILED) ThrowSystemError(env, errno, "mmap");
-    return std::make_shared<Mapping>(address, length);
-  }
-
-  void* address() const { return address_; }
-  size_t length() const { return length_; }
-
-  void Unmap() {
-    if (address_ == nullptr) return;
-    munmap(address_, length_);
-    address_ = nullptr;
-  }
-
- private:
-  void* address_;
-  size_t length_;
-};
 
 namespace {
 
@@ -86,6 +58,19 @@ int64_t DeadlineAfterMs(double timeoutMs) {
   return MonotonicNs() + static_cast<int64_t>(timeoutMs * 1e6);
 }
 
+// The status of a stream whose mapping lost its pages to a truncation
+// (guard/guarded_copy.h), checked before and after each operation: after a
+// fault the guard mapped zeros, which must not pass for the stream's content.
+// kPublished: nothing lost.
+Status LossOf(const MappedSegments& segments, int32_t relevant) {
+  int32_t lost = LostBits(segments.guard_entry) & relevant;
+  if ((lost & kLostMetadata) != 0) return Status::kMetadataLost;
+  if ((lost & kLostData) != 0) return Status::kTruncated;
+  return Status::kPublished;
+}
+
+constexpr int32_t kAnyLoss = kLostMetadata | kLostData;
+
 // A Status handed to JavaScript; a system error is thrown instead.
 Napi::Value StatusValue(Napi::Env env, Status status, const char* syscall) {
   if (status == Status::kSystemError) ThrowSystemError(env, errno, syscall);
@@ -108,6 +93,7 @@ void NativeStream::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&NativeStream::WaitAsync>("waitAsync"),
                                         InstanceMethod<&NativeStream::CancelWait>("cancelWait"),
                                         InstanceMethod<&NativeStream::WaitStatsOf>("waitStats"),
+                                        InstanceMethod<&NativeStream::GuardEntry>("guardEntry"),
                                         InstanceMethod<&NativeStream::UseLockFile>("useLockFile"),
                                         InstanceMethod<&NativeStream::Close>("close"),
                                     });
@@ -131,10 +117,18 @@ NativeStream::NativeStream(const Napi::CallbackInfo& info)
   if (segments.payload_bytes > dataLength || metaLength < 256) {
     throw Napi::RangeError::New(env, "segment smaller than its metadata says");
   }
-  segments.meta = Mapping::Map(env, metaFd, metaLength);
-  segments.data = Mapping::Map(env, dataFd, dataLength);
+  segments.guard_entry = ClaimGuardEntry();
+  try {
+    segments.meta = Mapping::Map(env, metaFd, metaLength, segments.guard_entry, kLostMetadata);
+  } catch (...) {
+    // No range was registered, so no mapping will free the entry.
+    DropGuardedRange(segments.guard_entry, kLostMetadata);
+    throw;
+  }
+  segments.data = Mapping::Map(env, dataFd, dataLength, segments.guard_entry, kLostData);
   auto* base = static_cast<uint8_t*>(segments.meta->address());
   futex_.meta = reinterpret_cast<const double*>(base);
+  futex_.guard_entry = segments.guard_entry;
   if (info[5].IsObject()) {
     Napi::Object extension = info[5].As<Napi::Object>();
     auto offset = [&](const char* key) { return static_cast<size_t>(extension.Get(key).As<Napi::Number>().Int64Value()); };
@@ -218,9 +212,12 @@ Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
   const MappedSegments& segments = *static_cast<const MappedSegments*>(info.Data());
   segments.CheckOpen(env);
   void* source = segments.PayloadSizedView(env, info[0], true);
-  Status status = Publish(segments.frame, source, info[1].As<Napi::Number>().Int32Value());
+  Status status = LossOf(segments, kAnyLoss);
+  if (status != Status::kPublished) return StatusValue(env, status, "flock");
+  status = Publish(segments.frame, source, info[1].As<Napi::Number>().Int32Value());
   if (status == Status::kPublished) NotifyWaiters(segments.notify, segments.slots);
-  return StatusValue(env, status, "flock");
+  Status lost = LossOf(segments, kAnyLoss);
+  return StatusValue(env, lost != Status::kPublished ? lost : status, "flock");
 }
 
 // read(destination, budgetMs) -> the count of the write copied, or a Status
@@ -230,7 +227,10 @@ Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
   const MappedSegments& segments = *static_cast<const MappedSegments*>(info.Data());
   segments.CheckOpen(env);
   void* destination = segments.PayloadSizedView(env, info[0], false);
-  return Napi::Number::New(env, ReadConsistent(segments.frame, destination, info[1].As<Napi::Number>().DoubleValue()));
+  if (LossOf(segments, kAnyLoss) != Status::kPublished) return StatusValue(env, LossOf(segments, kAnyLoss), "read");
+  double result = ReadConsistent(segments.frame, destination, info[1].As<Napi::Number>().DoubleValue());
+  Status lost = LossOf(segments, kAnyLoss);
+  return Napi::Number::New(env, lost != Status::kPublished ? AsResult(lost) : result);
 }
 
 // readLocked(destination, allowInterrupted) -> the count, or a Status
@@ -240,7 +240,10 @@ Napi::Value NativeStream::ReadLocked(const Napi::CallbackInfo& info) {
   const MappedSegments& segments = *segments_;
   segments.CheckOpen(env);
   void* destination = segments.PayloadSizedView(env, info[0], false);
-  return Napi::Number::New(env, ReadUnderLock(segments.frame, destination, info[1].As<Napi::Boolean>().Value()));
+  if (LossOf(segments, kAnyLoss) != Status::kPublished) return StatusValue(env, LossOf(segments, kAnyLoss), "read");
+  double result = ReadUnderLock(segments.frame, destination, info[1].As<Napi::Boolean>().Value());
+  Status lost = LossOf(segments, kAnyLoss);
+  return Napi::Number::New(env, lost != Status::kPublished ? AsResult(lost) : result);
 }
 
 // repairSequence() -> true if the sequence was odd and is now even. Only
@@ -248,7 +251,8 @@ Napi::Value NativeStream::ReadLocked(const Napi::CallbackInfo& info) {
 Napi::Value NativeStream::RepairSequence(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   segments_->CheckOpen(env);
-  return Napi::Boolean::New(env, tsshmem::RepairSequence(segments_->frame.meta));
+  bool repaired = LossOf(*segments_, kLostMetadata) == Status::kPublished && tsshmem::RepairSequence(segments_->frame.meta);
+  return Napi::Boolean::New(env, repaired && LossOf(*segments_, kLostMetadata) == Status::kPublished);
 }
 
 // lockEnter(fd, depth, timeoutMs, maxPollMs) -> Status. depth 1: takes fd's
@@ -261,11 +265,19 @@ Napi::Value NativeStream::LockEnter(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   int depth = info[1].As<Napi::Number>().Int32Value();
   double* meta = segments_->frame.meta;
+  Status status = LossOf(*segments_, kLostMetadata);
+  if (status != Status::kPublished) return StatusValue(env, status, "flock");
   if (depth > 1) {
     RecordLockDepth(meta, depth);
-    return StatusValue(env, Status::kLockTaken, "flock");
+    status = Status::kLockTaken;
+  } else {
+    status = TakeLock(fd, meta, info[2].As<Napi::Number>().DoubleValue(), info[3].As<Napi::Number>().DoubleValue());
   }
-  return StatusValue(env, TakeLock(fd, meta, info[2].As<Napi::Number>().DoubleValue(), info[3].As<Napi::Number>().DoubleValue()), "flock");
+  Status lost = LossOf(*segments_, kLostMetadata);
+  if (lost == Status::kPublished) return StatusValue(env, status, "flock");
+  // The owner record went to the guard's zeros: give back a lock just taken.
+  if (status == Status::kLockTaken && depth == 1) Unflock(fd);
+  return StatusValue(env, lost, "flock");
 }
 
 // lockLeave(fd, depth): the depth left after a release; 0 clears the owner
@@ -309,17 +321,24 @@ Napi::Value NativeStream::WaitAsync(const Napi::CallbackInfo& info) {
   int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
   int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
   FutexTarget spinOnly{futex_.meta, nullptr, WakeSlots(), -1};
+  spinOnly.guard_entry = futex_.guard_entry;
   WaitOutcome now = WaitForNewCount(spinOnly, lastCount, MonotonicNs(), spinNs);
   if (now.end != WaitEnd::kTimedOut) {
     wait_stats_.Record(now.end);
     return Napi::Number::New(env, now.result);
   }
   if (!async_wait_) {
-    async_wait_ = std::make_unique<AsyncWait>(env, futex_.meta, futex_.notify, futex_.slots, lock_fd_, lock_directory_, &wait_stats_);
+    async_wait_ = std::make_unique<AsyncWait>(env, futex_.meta, futex_.guard_entry, futex_.notify, futex_.slots, lock_fd_, lock_directory_, &wait_stats_);
   }
   if (async_wait_->Waiting()) throw Napi::Error::New(env, "a wait is already pending on this stream");
   async_wait_->Start(info[3].As<Napi::Function>(), lastCount, deadline);
   return env.Undefined();
+}
+
+// guardEntry() -> the index of this stream's word in native.lostWords(), or
+// -1 if the guard's registry was full (the stream is then unguarded).
+Napi::Value NativeStream::GuardEntry(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), segments_->guard_entry);
 }
 
 // waitStats() -> { immediate, woken, rechecked, timedOut, cancelled }: how

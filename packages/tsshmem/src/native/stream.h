@@ -27,6 +27,8 @@ struct MappedSegments {
   size_t payload_bytes = 0;
   // The mapped addresses, as the protocol sees them; valid until closed.
   Frame frame;
+  // The stream's entry in the SIGBUS guard's registry (-1: unguarded).
+  int guard_entry = -1;
   uint32_t* notify = nullptr;
   WakeSlots slots;
   bool closed = false;
@@ -54,6 +56,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   Napi::Value WaitAsync(const Napi::CallbackInfo& info);
   Napi::Value CancelWait(const Napi::CallbackInfo& info);
   Napi::Value WaitStatsOf(const Napi::CallbackInfo& info);
+  Napi::Value GuardEntry(const Napi::CallbackInfo& info);
   Napi::Value UseLockFile(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 

@@ -6,7 +6,7 @@
  */
 import { AbortError, ShmError } from '../errors.js';
 import { Field } from '../format/metadata.js';
-import { Status, type NativeStream } from '../native/binding.js';
+import { Lost, Status, type NativeStream } from '../native/binding.js';
 import type { StreamLock } from './lock.js';
 
 /** How long a safe read retries lock-free before it takes the lock for one copy. */
@@ -14,10 +14,25 @@ const CONTENDED_READ_MS = 0.2;
 /** While the lock stays taken, a read alternates lock tries and lock-free tries this long each. */
 const INTERRUPTION_CHECK_MS = 10;
 
-/** What error messages say about a stream: its name and its live metadata. */
+/**
+ * What error messages say about a stream: its name, its live metadata, and
+ * its lost word (native.Lost bits: a truncation took the pages of a mapping).
+ */
 export interface StreamFacts {
   readonly name: string;
   readonly meta: Float64Array;
+  readonly lost: Int32Array;
+}
+
+/** Throws METADATA_LOST's error once another process truncated the metadata object: its fields read as zeros since. */
+export function throwIfMetadataLost(stream: StreamFacts): void {
+  if ((stream.lost[0]! & Lost.METADATA) !== 0) throw statusError(Status.METADATA_LOST, stream);
+}
+
+/** Also throws TRUNCATED's error once the payload is known gone: for what would read it (a wait, a live view). */
+export function throwIfPayloadLost(stream: StreamFacts): void {
+  throwIfMetadataLost(stream);
+  if ((stream.lost[0]! & Lost.DATA) !== 0) throw statusError(Status.TRUNCATED, stream);
 }
 
 /** What an operation that ended in a status was waiting for, when it matters to the message. */
@@ -41,6 +56,12 @@ export function statusError(status: number, stream: StreamFacts, context: Status
   const { meta } = stream;
   const owner = meta[Field.lockOwnerPid];
   switch (status) {
+    case Status.METADATA_LOST:
+      return new ShmError(
+        'ERR_INVALID_STREAM',
+        `the metadata object of stream ${name} was truncated by another process after this handle opened it: ` +
+          'its count, sequence and lock record are gone; close this handle, and unlink and recreate the stream',
+      );
     case Status.TRUNCATED:
       return new ShmError(
         'ERR_INVALID_STREAM',
@@ -87,7 +108,7 @@ export function statusError(status: number, stream: StreamFacts, context: Status
 
 /** The statuses that no retry can mend: thrown wherever they turn up. */
 export function throwIfBroken(result: number, stream: StreamFacts): void {
-  if (result === Status.TRUNCATED || result === Status.CORRUPT) throw statusError(result, stream);
+  if (result === Status.TRUNCATED || result === Status.CORRUPT || result === Status.METADATA_LOST) throw statusError(result, stream);
 }
 
 /**

@@ -14,7 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { AbortError, ShmError, systemCode } from '../errors.js';
 import { Field } from '../format/metadata.js';
 import { native, Status, type NativeStream } from '../native/binding.js';
-import { statusError, type StreamFacts } from './frame-io.js';
+import { statusError, throwIfMetadataLost, type StreamFacts } from './frame-io.js';
 import { checkDuration } from './options.js';
 
 export interface AcquireOptions {
@@ -204,7 +204,9 @@ export class StreamLock {
       this.release();
       return { locked: false, ownerPid: null, heldByThisThread: false };
     }
-    return { locked: true, ownerPid: this.#stream.meta[Field.lockOwnerPid] || null, heldByThisThread: false };
+    const ownerPid = this.#stream.meta[Field.lockOwnerPid] || null;
+    throwIfMetadataLost(this.#stream);
+    return { locked: true, ownerPid, heldByThisThread: false };
   }
 
   /**
@@ -232,7 +234,9 @@ export class StreamLock {
   /** Enters the lock once more: takes the flock on first entry (timeoutMs 0: one try, -1: no limit). */
   #enter(timeoutMs: number, pollInterval: number): boolean {
     const depth = this.#file.depth + 1;
-    if (this.#native.lockEnter(this.#file.fd, depth, timeoutMs, pollInterval) !== Status.LOCK_TAKEN) return false;
+    const status = this.#native.lockEnter(this.#file.fd, depth, timeoutMs, pollInterval);
+    if (status === Status.LOCK_BUSY) return false;
+    if (status !== Status.LOCK_TAKEN) throw statusError(status, this.#stream);
     this.#file.depth = depth;
     return true;
   }

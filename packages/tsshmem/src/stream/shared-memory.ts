@@ -9,8 +9,8 @@ import { formatShape, toPayload, type WritableValue } from '../dtype/convert.js'
 import type { ArrayForDtype, Dtype } from '../dtype/table.js';
 import { Field, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import type { StreamLocation } from '../format/names.js';
-import { Status, type NativeStream, type WaitStats } from '../native/binding.js';
-import { isCount, publishFrame, readFrame, statusError, type StreamFacts } from './frame-io.js';
+import { lostWordOf, Status, type NativeStream, type WaitStats } from '../native/binding.js';
+import { isCount, publishFrame, readFrame, statusError, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
 import { checkDuration, checkSignal } from './options.js';
 import { unlinkStream } from './segments.js';
@@ -92,7 +92,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#native = parts.native;
     this.#meta = new Float64Array(parts.native.metaBuffer(), 0, METADATA_FIELDS);
     this.#lastReadCount = this.#meta[Field.count]!;
-    this.#facts = { name: parts.name, meta: this.#meta };
+    this.#facts = { name: parts.name, meta: this.#meta, lost: lostWordOf(parts.native) };
     this.#lock = new StreamLock(parts.location.lockPath, parts.native, this.#facts, parts.lockMode);
     parts.native.useLockFile(this.#lock.fd, dirname(parts.location.lockPath));
     if (parts.exclusiveWriter) {
@@ -146,20 +146,17 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   /** Completed writes since creation. */
   get count(): number {
-    this.#open();
-    return this.#meta[Field.count]!;
+    return this.#field(Field.count);
   }
 
   /** UNIX time in seconds of the last completed write, 0 before any. */
   get writeTime(): number {
-    this.#open();
-    return this.#meta[Field.writeTime]!;
+    return this.#field(Field.writeTime);
   }
 
   /** Even when stable, odd while a write is in progress. */
   get writeSequence(): number {
-    this.#open();
-    return this.#meta[Field.writeSequence]!;
+    return this.#field(Field.writeSequence);
   }
 
   /** The count of the last write this handle observed (read, readNew, next). */
@@ -296,6 +293,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     try {
       const native = this.#open();
       this.#checkCpuReadable();
+      throwIfPayloadLost(this.#facts);
       const timeout = checkDuration(options.timeout, 'timeout', Infinity);
       const spin = checkDuration(options.spin, 'spin', 0);
       const signal = checkSignal(options.signal);
@@ -337,6 +335,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   readNewSync(options: Omit<WaitOptions<ArrayForDtype[D]>, 'signal'> = {}): ArrayForDtype[D] {
     const native = this.#open();
     this.#checkCpuReadable();
+    throwIfPayloadLost(this.#facts);
     const timeout = checkDuration(options.timeout, 'timeout', Infinity);
     const spin = checkDuration(options.spin, 'spin', 0);
     const result = native.waitSync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000);
@@ -357,7 +356,9 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     const native = this.#open();
     this.#lock.acquireSync(options);
     try {
-      return native.repairSequence();
+      const repaired = native.repairSequence();
+      throwIfMetadataLost(this.#facts);
+      return repaired;
     } finally {
       this.#lock.release();
     }
@@ -400,6 +401,18 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     return this.#header.gpuEnabled ? `cuda:${this.#header.deviceIndex}` : null;
   }
 
+  /**
+   * A metadata field, checked before and after the load: a truncation of the
+   * metadata object that this load itself ran into leaves zeros behind.
+   */
+  #field(index: number): number {
+    this.#open();
+    const value = this.#meta[index]!;
+    throwIfMetadataLost(this.#facts);
+    return value;
+  }
+
+  /** The open native stream; throws on a closed handle, or once another process truncated its metadata object. */
   #open(): NativeStream {
     if (this.#native === null) {
       throw new ShmError(
@@ -407,6 +420,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
         `this handle of stream ${JSON.stringify(this.#name)} is closed shared memory: reopen it with open(${JSON.stringify(this.#name)})`,
       );
     }
+    throwIfMetadataLost(this.#facts);
     return this.#native;
   }
 
@@ -415,6 +429,8 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   }
 
   #readLive(native: NativeStream): ArrayForDtype[D] {
+    // The guard may have replaced a truncated payload with zeros: they are no frame.
+    throwIfPayloadLost(this.#facts);
     if (!this.#lock.held) {
       throw new ShmError(
         'ERR_LOCK_NOT_HELD',
@@ -423,7 +439,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
       );
     }
     this.#liveView ??= new this.#header.dtype.ArrayType(native.dataBuffer(), 0, this.#elements()) as ArrayForDtype[D];
-    this.#observe(this.#meta[Field.count]!);
+    this.#observe(this.#field(Field.count));
     return this.#liveView;
   }
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "guarded_copy.h"
+#include "guard/guarded_copy.h"
 #include "protocol/shared_fields.h"
 #include "timing.h"
 

@@ -16,7 +16,8 @@ enum class Status : int32_t {
   kLockTaken = -2,
   // ... or held by another descriptor (nothing written) until the timeout.
   kLockBusy = -3,
-  // The data object was truncated under this handle: its pages are gone.
+  // The data object was truncated under this handle: its pages are gone
+  // (a copy faulted, or the SIGBUS guard mapped zeros in their place).
   kTruncated = -4,
   // The count or the write sequence is not an integer from 0 to 2^53.
   kCorrupt = -5,
@@ -31,9 +32,12 @@ enum class Status : int32_t {
   kTimedOut = -9,
   // A wait was cancelled (cancelWait or close).
   kCancelled = -10,
+  // Another process truncated the metadata object after this handle mapped
+  // it: its pages are gone (the SIGBUS guard mapped zeros in their place).
+  kMetadataLost = -11,
   // A system call failed; the N-API layer throws it with errno and never
   // hands this value to JavaScript.
-  kSystemError = -11,
+  kSystemError = -12,
 };
 
 struct StatusName {
@@ -46,7 +50,7 @@ inline constexpr StatusName kStatusNames[] = {
     {"PUBLISHED", Status::kPublished},       {"LOCK_TAKEN", Status::kLockTaken},   {"LOCK_BUSY", Status::kLockBusy},
     {"TRUNCATED", Status::kTruncated},       {"CORRUPT", Status::kCorrupt},        {"WRITER_STUCK", Status::kWriterStuck},
     {"NEVER_STABLE", Status::kNeverStable},  {"INTERRUPTED", Status::kInterrupted}, {"TIMED_OUT", Status::kTimedOut},
-    {"CANCELLED", Status::kCancelled},       {"SYSTEM_ERROR", Status::kSystemError},
+    {"CANCELLED", Status::kCancelled},       {"METADATA_LOST", Status::kMetadataLost}, {"SYSTEM_ERROR", Status::kSystemError},
 };
 
 // A status as a count-or-status result.

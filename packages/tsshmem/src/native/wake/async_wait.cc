@@ -19,11 +19,12 @@ void CloseAndFree(Handle* handle) {
 
 }  // namespace
 
-AsyncWait::AsyncWait(Napi::Env env, const double* meta, const uint32_t* notify, WakeSlots slots, int lockFd,
+AsyncWait::AsyncWait(Napi::Env env, const double* meta, int guardEntry, const uint32_t* notify, WakeSlots slots, int lockFd,
                      const std::string& lockDirectory, WaitStats* stats)
     : env_(env),
       loop_waits_(&LoopWaits::For(env)),
       meta_(meta),
+      guard_entry_(guardEntry),
       notify_(notify),
       slots_(slots),
       lock_fd_(lockFd),
@@ -105,7 +106,7 @@ int64_t AsyncWait::NextCheckNs(int64_t nowNs) const {
 
 void AsyncWait::Check(WaitEnd found) {
   if (!Waiting()) return;
-  double count = LoadCount(meta_);
+  double count = ObserveCount(meta_, guard_entry_);
   if (count != last_count_) {
     Settle(count, found);
   } else if (MonotonicNs() >= deadline_ns_) {
@@ -119,7 +120,7 @@ void AsyncWait::Check(WaitEnd found) {
 // (the timer ran first in this loop turn) counts as woken.
 void AsyncWait::Recheck() {
   if (!Waiting()) return;
-  bool wakeArrived = wake_path_ == WakePath::kSocket && LoadCount(meta_) != last_count_ && socket_.HasPendingWake();
+  bool wakeArrived = wake_path_ == WakePath::kSocket && ObserveCount(meta_, guard_entry_) != last_count_ && socket_.HasPendingWake();
   Check(wakeArrived ? WaitEnd::kWoken : WaitEnd::kRechecked);
 }
 

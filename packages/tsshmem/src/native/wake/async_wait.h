@@ -56,7 +56,8 @@ class AsyncWait {
   // notify: tsshmem's notify word, null for a stream without the extension
   // area. lockFd: a read-only descriptor of the stream's lock file, which
   // lies in lockDirectory; -1 if none. stats: the handle's, outliving this.
-  AsyncWait(Napi::Env env, const double* meta, const uint32_t* notify, WakeSlots slots, int lockFd,
+  // guardEntry: see FutexTarget.
+  AsyncWait(Napi::Env env, const double* meta, int guardEntry, const uint32_t* notify, WakeSlots slots, int lockFd,
             const std::string& lockDirectory, WaitStats* stats);
   ~AsyncWait();
   AsyncWait(const AsyncWait&) = delete;
@@ -67,7 +68,7 @@ class AsyncWait {
   int64_t NextCheckNs(int64_t nowNs) const;
   // kIdle -> kWaiting: callback(result) once a count other than lastCount is
   // seen (result = that count), or with Status::kTimedOut at the deadline,
-  // kCancelled when cancelled, kCorrupt for an invalid count.
+  // kCancelled when cancelled, kCorrupt / kMetadataLost (ObserveCount).
   void Start(Napi::Function callback, double lastCount, int64_t deadlineNs);
   void Cancel();
   // -> kClosed (settling a waiting callback with kCancelled if settle) and
@@ -96,6 +97,7 @@ class AsyncWait {
   Napi::Env env_;
   LoopWaits* loop_waits_;
   const double* meta_;
+  int guard_entry_;
   const uint32_t* notify_;
   WakeSlots slots_;
   int lock_fd_;

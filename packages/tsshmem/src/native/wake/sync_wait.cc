@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "clock.h"
+#include "guard/mapping_registry.h"
 #include "protocol/frame_protocol.h"
 #include "protocol/shared_fields.h"
 #include "timing.h"
@@ -12,10 +13,10 @@ namespace tsshmem {
 
 namespace {
 
-double SpinForNewCount(const double* meta, double lastCount, int64_t spinNs) {
+double SpinForNewCount(const FutexTarget& target, double lastCount, int64_t spinNs) {
   int64_t until = MonotonicNs() + spinNs;
   for (;;) {
-    double count = LoadCount(meta);
+    double count = ObserveCount(target.meta, target.guard_entry);
     if (count != lastCount) return count;
     for (int i = 0; i < kWaitPausesPerCheck; ++i) CpuRelax();
     if (MonotonicNs() >= until) return lastCount;
@@ -32,7 +33,7 @@ struct Sleep {
 // One sleep of at most sliceNs.
 Sleep SleepOnce(const FutexTarget& target, double lastCount, int64_t sliceNs) {
   if (target.notify == nullptr) {
-    double count = LoadCount(target.meta);
+    double count = ObserveCount(target.meta, target.guard_entry);
     if (count == lastCount) SleepNs(sliceNs);
     return {count, WaitEnd::kRechecked};
   }
@@ -41,7 +42,7 @@ Sleep SleepOnce(const FutexTarget& target, double lastCount, int64_t sliceNs) {
   // us, or we see its count or its notify value and do not sleep.
   if (target.slot >= 0) target.slots.EnterSleeping(target.slot);
   uint32_t seen = __atomic_load_n(target.notify, __ATOMIC_SEQ_CST);
-  double count = LoadCount(target.meta);
+  double count = ObserveCount(target.meta, target.guard_entry);
   WaitEnd end = WaitEnd::kRechecked;
   if (count == lastCount) {
     // The word changing under us is the writer's bump that precedes its wake.
@@ -53,9 +54,14 @@ Sleep SleepOnce(const FutexTarget& target, double lastCount, int64_t sliceNs) {
 
 }  // namespace
 
+double ObserveCount(const double* meta, int guardEntry) {
+  double count = LoadCount(meta);
+  return (LostBits(guardEntry) & kLostMetadata) != 0 ? AsResult(Status::kMetadataLost) : count;
+}
+
 WaitOutcome WaitForNewCount(const FutexTarget& target, double lastCount, int64_t deadlineNs, int64_t spinNs) {
   if (spinNs > 0) {
-    double count = SpinForNewCount(target.meta, lastCount, spinNs);
+    double count = SpinForNewCount(target, lastCount, spinNs);
     if (count != lastCount) return {count, WaitEnd::kImmediate};
   }
   // How the last sleep ended; before any sleep, a new count was already there.
@@ -63,14 +69,14 @@ WaitOutcome WaitForNewCount(const FutexTarget& target, double lastCount, int64_t
   for (;;) {
     int64_t now = MonotonicNs();
     if (now >= deadlineNs) {
-      double count = LoadCount(target.meta);
+      double count = ObserveCount(target.meta, target.guard_entry);
       if (count != lastCount) return {count, lastSleep};
       return {AsResult(Status::kTimedOut), WaitEnd::kTimedOut};
     }
     Sleep sleep = SleepOnce(target, lastCount, std::min(kSleepSliceNs, deadlineNs - now));
     if (sleep.count != lastCount) return {sleep.count, lastSleep};
     lastSleep = sleep.end;
-    double count = LoadCount(target.meta);
+    double count = ObserveCount(target.meta, target.guard_entry);
     if (count != lastCount) return {count, lastSleep};
   }
 }

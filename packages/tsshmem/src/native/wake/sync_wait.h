@@ -15,15 +15,22 @@ namespace tsshmem {
 // The count field, tsshmem's notify word (null for a stream without the
 // extension area) and, while sleeping, the wake slot that tells writers
 // about this sleeper (-1: none; it then re-checks every sleep slice).
+// guard_entry: the stream's entry in the SIGBUS guard's registry, whose
+// lost word says whether the metadata (and so the count) is gone.
 struct FutexTarget {
   const double* meta = nullptr;
   uint32_t* notify = nullptr;
   WakeSlots slots;
   int slot = -1;
+  int guard_entry = -1;
 };
 
+// The count, kCorrupt, or kMetadataLost once the metadata's pages are gone
+// (the zeros the guard mapped there are no count).
+double ObserveCount(const double* meta, int guardEntry);
+
 // Returns the first count different from lastCount, Status::kTimedOut, or
-// Status::kCorrupt if the count field holds no valid count, and how the wait
+// Status::kCorrupt / kMetadataLost (ObserveCount), and how the wait
 // ended. Spins for spinNs first, then sleeps in the kernel, re-checking
 // every kSleepSliceNs (timing.h; pyshmem writers wake nobody).
 WaitOutcome WaitForNewCount(const FutexTarget& target, double lastCount, int64_t deadlineNs, int64_t spinNs);
