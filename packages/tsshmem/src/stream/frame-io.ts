@@ -112,21 +112,62 @@ export function throwIfBroken(result: number, stream: StreamFacts): void {
 }
 
 /**
- * Publishes one frame (payload null: zeros). Without the lock, the native
- * write takes it itself if it is free; otherwise this waits up to timeout
- * for it, blocking the thread, and writes under it.
+ * Publishes one frame (payload null: zeros) if that needs no wait: under the
+ * lock this thread holds, or taking it for the write if it is free. false if
+ * another holds it (nothing written).
  */
-export function publishFrame(native: NativeStream, lock: StreamLock, stream: StreamFacts, payload: ArrayBufferView | null, timeout: number): void {
-  let status = native.write(payload, lock.held ? -1 : lock.fd);
-  if (status === Status.LOCK_BUSY) {
-    lock.acquireSync({ timeout });
-    try {
-      status = native.write(payload, -1);
-    } finally {
-      lock.release();
-    }
+function publishIfLockFree(native: NativeStream, lock: StreamLock, stream: StreamFacts, payload: ArrayBufferView | null): boolean {
+  const status = native.write(payload, lock.held ? -1 : lock.fd);
+  if (status === Status.LOCK_BUSY) return false;
+  if (status !== Status.PUBLISHED) throw statusError(status, stream);
+  return true;
+}
+
+/** Publishes under the lock just taken, then releases it. */
+function publishUnderLock(native: NativeStream, lock: StreamLock, stream: StreamFacts, payload: ArrayBufferView | null): void {
+  let status: number;
+  try {
+    status = native.write(payload, -1);
+  } finally {
+    lock.release();
   }
   if (status !== Status.PUBLISHED) throw statusError(status, stream);
+}
+
+/**
+ * Publishes one frame (payload null: zeros). If another holds the lock, waits
+ * up to timeout for it, blocking the thread, and writes under it.
+ */
+export function publishFrame(native: NativeStream, lock: StreamLock, stream: StreamFacts, payload: ArrayBufferView | null, timeout: number): void {
+  if (publishIfLockFree(native, lock, stream, payload)) return;
+  lock.acquireSync({ timeout });
+  publishUnderLock(native, lock, stream, payload);
+}
+
+/**
+ * publishFrame without blocking: if another holds the lock, waits for it as
+ * acquire() does (polling, timeout, signal) and writes once it is taken.
+ * native: called again after the wait, so that a handle closed meanwhile is
+ * refused.
+ */
+export async function publishFrameAsync(
+  native: () => NativeStream,
+  lock: StreamLock,
+  stream: StreamFacts,
+  payload: ArrayBufferView | null,
+  options: { timeout: number; signal: AbortSignal | undefined },
+): Promise<void> {
+  if (options.signal?.aborted) throw new AbortError(undefined, { cause: options.signal.reason });
+  if (publishIfLockFree(native(), lock, stream, payload)) return;
+  await lock.acquire(options);
+  let current: NativeStream;
+  try {
+    current = native();
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  publishUnderLock(current, lock, stream, payload);
 }
 
 /**

@@ -10,7 +10,7 @@ import type { ArrayForDtype, Dtype } from '../dtype/table.js';
 import { Field, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import type { StreamLocation } from '../format/names.js';
 import { lostWordOf, Status, type NativeStream, type WaitStats } from '../native/binding.js';
-import { isCount, publishFrame, readFrame, statusError, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
+import { isCount, publishFrame, publishFrameAsync, readFrame, statusError, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
 import { checkDuration, checkSignal } from './options.js';
 import { unlinkStream } from './segments.js';
@@ -53,6 +53,11 @@ export type { WaitStats };
 export interface WriteOptions {
   /** Milliseconds to wait for the lock if another process holds it; default 10000. */
   readonly timeout?: number;
+}
+
+export interface WriteAsyncOptions extends WriteOptions {
+  /** Cancels the wait for the lock with an AbortError; nothing is written. */
+  readonly signal?: AbortSignal;
 }
 
 /** What create() and open() hand to the constructor. */
@@ -262,6 +267,25 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#publish(native, null, options);
   }
 
+  /**
+   * write() without blocking the event loop: if another process holds the
+   * lock, waits for it as acquire() does (timeout, signal), then writes.
+   * Rejects with ETIMEDOUT or AbortError having written nothing.
+   */
+  async writeAsync(value: WritableValue, options: WriteAsyncOptions = {}): Promise<void> {
+    this.#open();
+    this.#checkCpuWritable();
+    const { dtype, shape } = this.#header;
+    await this.#publishAsync(dtype.nativeView(toPayload(value, dtype, shape)), options);
+  }
+
+  /** clear() without blocking the event loop, as writeAsync(). */
+  async clearAsync(options: WriteAsyncOptions = {}): Promise<void> {
+    this.#open();
+    this.#checkCpuWritable();
+    await this.#publishAsync(null, options);
+  }
+
   /** A consistent snapshot (default), or the live view under the lock with { safe: false }. */
   read(options: ReadOptions<ArrayForDtype[D]> = {}): ArrayForDtype[D] {
     const native = this.#open();
@@ -426,6 +450,12 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   #publish(native: NativeStream, payload: ArrayBufferView | null, options: WriteOptions): void {
     publishFrame(native, this.#lock, this.#facts, payload, checkDuration(options.timeout, 'timeout', DEFAULT_WRITE_TIMEOUT));
+  }
+
+  async #publishAsync(payload: ArrayBufferView | null, options: WriteAsyncOptions): Promise<void> {
+    const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_WRITE_TIMEOUT);
+    const signal = checkSignal(options.signal);
+    await publishFrameAsync(() => this.#open(), this.#lock, this.#facts, payload, { timeout, signal });
   }
 
   #readLive(native: NativeStream): ArrayForDtype[D] {
