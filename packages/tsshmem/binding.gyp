@@ -7,6 +7,7 @@
         "src/native/errors.cc",
         "src/native/segment.cc",
         "src/native/lock.cc",
+        "src/native/descriptor.cc",
         "src/native/futex.cc",
         "src/native/guarded_copy.cc",
         "src/native/stream.cc",

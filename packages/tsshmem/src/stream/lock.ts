@@ -5,7 +5,7 @@
  * worker thread has its own and threads exclude each other), re-entrant
  * inside it, and the owner pid and depth recorded in the metadata.
  */
-import { fchmodSync, fstatSync, lstatSync, mkdirSync, type Stats } from 'node:fs';
+import { lstatSync, mkdirSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -107,7 +107,7 @@ function openLockFile(path: string, mode: number | undefined): LockFile {
   }
   checkLockDirectory(dirname(path));
   const file = { fd: openNoFollow(path), depth: 0, users: 1 };
-  if (mode !== undefined && fstatSync(file.fd).uid === process.getuid?.()) fchmodSync(file.fd, mode);
+  if (mode !== undefined && native.fdStatus(file.fd).uid === process.getuid?.()) native.fdChmod(file.fd, mode);
   lockFiles.set(path, file);
   return file;
 }
