@@ -12,6 +12,7 @@ import type { StreamLocation } from '../format/names.js';
 import type { NativeStream } from '../native/binding.js';
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
 import { checkDuration, checkSignal } from './options.js';
+import { type AsyncWaiter, NATIVE_ASYNC_WAITS, PolledWait } from './polled-wait.js';
 import { unlinkStream } from './segments.js';
 
 /** How long a safe read waits for a write in progress before ETIMEDOUT, by default. */
@@ -81,6 +82,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   readonly #owner: boolean;
   readonly #lock: StreamLock;
   #native: NativeStream | null;
+  readonly #waiter: AsyncWaiter;
   readonly #meta: Float64Array;
   #liveView: ArrayForDtype[D] | null = null;
   #lastReadCount: number;
@@ -96,6 +98,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#owner = parts.owner;
     this.#native = parts.native;
     this.#meta = new Float64Array(parts.native.metaBuffer(), 0, METADATA_FIELDS);
+    this.#waiter = NATIVE_ASYNC_WAITS ? parts.native : new PolledWait(this.#meta);
     this.#lastReadCount = this.#meta[Field.count]!;
     this.#lock = new StreamLock(parts.location.lockPath, this.#meta, `stream ${JSON.stringify(parts.name)}`, parts.lockMode);
     parts.native.useLockFile(this.#lock.fd, dirname(parts.location.lockPath));
@@ -289,18 +292,19 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   #nextNow(options: WaitOptions<ArrayForDtype[D]>): Promise<ArrayForDtype[D]> {
     try {
-      const native = this.#open();
+      this.#open();
       this.#checkCpuReadable();
       const timeout = checkDuration(options.timeout, 'timeout', Infinity);
       const spin = checkDuration(options.spin, 'spin', 0);
       const signal = checkSignal(options.signal);
       if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+      const waiter = this.#waiter;
       let settle!: (result: number) => void;
       const settled = new Promise<number>((resolve) => (settle = resolve));
-      const immediate = native.waitAsync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000, settle);
+      const immediate = waiter.waitAsync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000, settle);
       if (immediate !== undefined) return Promise.resolve(this.#afterWait(immediate, timeout, signal, options));
       if (signal === undefined) return settled.then((result) => this.#afterWait(result, timeout, signal, options));
-      const cancel = (): void => native.cancelWait();
+      const cancel = (): void => waiter.cancelWait();
       signal.addEventListener('abort', cancel, { once: true });
       return settled.then((result) => {
         signal.removeEventListener('abort', cancel);
@@ -370,6 +374,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#liveView = null;
     // In this order: a pending wait probes the lock file's descriptor until native.close().
     native.close();
+    if (this.#waiter !== native) this.#waiter.cancelWait();
     this.#lock.close();
   }
 
