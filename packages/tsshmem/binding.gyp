@@ -13,6 +13,7 @@
         "src/native/guard/mapping_registry.cc",
         "src/native/mapping.cc",
         "src/native/protocol/frame_protocol.cc",
+        "src/native/descriptor.cc",
         "src/native/stream.cc",
         "src/native/wake/sync_wait.cc",
         "src/native/wake/wake_slots.cc",

@@ -1,6 +1,7 @@
 // The module table of the tsshmem addon; the mechanisms live in their own files.
 #include <napi.h>
 
+#include "descriptor.h"
 #include "guard/mapping_registry.h"
 #include "lock.h"
 #include "protocol/status.h"
@@ -40,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportLostWords(env, exports);
   InitSegment(env, exports);
   InitLock(env, exports);
+  InitDescriptor(env, exports);
   NativeStream::Init(env, exports);
   return exports;
 }

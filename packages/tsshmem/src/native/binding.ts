@@ -118,6 +118,11 @@ export interface NativeBinding {
   /** A bare probe for tools, recording no owner: true if the flock was free (and is now taken). */
   flockTry(fd: number): boolean;
   flockRelease(fd: number): void;
+  /** fstat(2) of a descriptor the addon opened (node:fs cannot see them on Deno). */
+  fdStatus(fd: number): { readonly regularFile: boolean; readonly size: number; readonly uid: number };
+  fdChmod(fd: number, mode: number): void;
+  /** pread(2) into destination from position; fewer bytes only at the end of the file. */
+  fdRead(fd: number, destination: Uint8Array, position: number): number;
   NativeStream: new (
     metaFd: number,
     metaLength: number,

@@ -1,5 +1,5 @@
 // POSIX shared-memory objects: create, open, close, unlink (descriptors are
-// inspected with node:fs). Mapping lives in stream.cc, which owns the mapped
+// inspected with descriptor.cc). Mapping lives in stream.cc, which owns the mapped
 // memory.
 #include "segment.h"
 

@@ -7,7 +7,7 @@
  * metadata at every take, re-entry and release (lockEnter, lockLeave); this
  * module decides when.
  */
-import { fchmodSync, fstatSync, lstatSync, mkdirSync, type Stats } from 'node:fs';
+import { lstatSync, mkdirSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -123,7 +123,7 @@ function openLockFile(path: string, mode: number | undefined): LockFile {
   }
   checkLockDirectory(dirname(path));
   const file = { fd: openNoFollow(path), depth: 0, users: 1 };
-  if (mode !== undefined && fstatSync(file.fd).uid === process.getuid?.()) fchmodSync(file.fd, mode);
+  if (mode !== undefined && native.fdStatus(file.fd).uid === process.getuid?.()) native.fdChmod(file.fd, mode);
   lockFiles.set(path, file);
   return file;
 }

@@ -3,7 +3,7 @@
  * leaving half a stream behind, opening and validating them (they may be
  * foreign, half-created or hostile), and removing them.
  */
-import { fstatSync, readSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 
 import { ShmError, streamNotFound, systemCode } from '../errors.js';
 import { EXTENDED_METADATA_BYTES, hasExtension, NATIVE_EXTENSION_LAYOUT, writeExtension } from '../format/extension.js';
@@ -96,8 +96,8 @@ function tryOpen(location: StreamLocation): OpenedSegments | { retry: Error } {
       if (systemCode(error) === 'ENOENT') return { retry: missingStream(name, error) };
       throw segmentError(name, error);
     }
-    const dataStat = fstatSync(dataFd);
-    if (!dataStat.isFile()) throw invalidStream(name, 'its data object is not a regular file');
+    const dataStat = native.fdStatus(dataFd);
+    if (!dataStat.regularFile) throw invalidStream(name, 'its data object is not a regular file');
     if (dataStat.size < header.size) {
       throw invalidStream(name, `its data object is ${dataStat.size} bytes, shorter than the payload size ${header.size}`);
     }
@@ -130,10 +130,10 @@ export interface MetadataBlock {
  * block. final: false where a creator still at work may yet fill it in.
  */
 export function readMetadataBlock(fd: number): MetadataBlock | { problem: string; final: boolean } {
-  const status = fstatSync(fd);
-  if (!status.isFile()) return { problem: 'its metadata object is not a regular file', final: true };
+  const status = native.fdStatus(fd);
+  if (!status.regularFile) return { problem: 'its metadata object is not a regular file', final: true };
   const bytes = Buffer.alloc(Math.min(status.size, EXTENDED_METADATA_BYTES));
-  const length = readSync(fd, bytes, 0, bytes.length, 0);
+  const length = native.fdRead(fd, bytes, 0);
   if (length < METADATA_BYTES) {
     return { problem: `its metadata object is ${length} bytes, shorter than ${METADATA_BYTES}`, final: false };
   }

@@ -13,6 +13,7 @@ import { lostWordOf, Status, type NativeStream, type WaitStats } from '../native
 import { isCount, publishFrame, publishFrameAsync, readFrame, statusError, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
 import { checkDuration, checkSignal } from './options.js';
+import { type AsyncWaiter, NATIVE_ASYNC_WAITS, PolledWait } from './polled-wait.js';
 import { unlinkStream } from './segments.js';
 
 /** How long a safe read waits for a write in progress before ETIMEDOUT, by default. */
@@ -80,6 +81,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   readonly #owner: boolean;
   readonly #lock: StreamLock;
   #native: NativeStream | null;
+  readonly #waiter: AsyncWaiter;
   readonly #meta: Float64Array;
   readonly #facts: StreamFacts;
   #liveView: ArrayForDtype[D] | null = null;
@@ -96,6 +98,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#owner = parts.owner;
     this.#native = parts.native;
     this.#meta = new Float64Array(parts.native.metaBuffer(), 0, METADATA_FIELDS);
+    this.#waiter = NATIVE_ASYNC_WAITS ? parts.native : new PolledWait(this.#meta);
     this.#lastReadCount = this.#meta[Field.count]!;
     this.#facts = { name: parts.name, meta: this.#meta, lost: lostWordOf(parts.native) };
     this.#lock = new StreamLock(parts.location.lockPath, parts.native, this.#facts, parts.lockMode);
@@ -315,19 +318,20 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   #nextNow(options: WaitOptions<ArrayForDtype[D]>): Promise<ArrayForDtype[D]> {
     try {
-      const native = this.#open();
+      this.#open();
       this.#checkCpuReadable();
       throwIfPayloadLost(this.#facts);
       const timeout = checkDuration(options.timeout, 'timeout', Infinity);
       const spin = checkDuration(options.spin, 'spin', 0);
       const signal = checkSignal(options.signal);
       if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+      const waiter = this.#waiter;
       let settle!: (result: number) => void;
       const settled = new Promise<number>((resolve) => (settle = resolve));
-      const immediate = native.waitAsync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000, settle);
+      const immediate = waiter.waitAsync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000, settle);
       if (immediate !== undefined) return Promise.resolve(this.#afterWait(immediate, timeout, signal, options));
       if (signal === undefined) return settled.then((result) => this.#afterWait(result, timeout, signal, options));
-      const cancel = (): void => native.cancelWait();
+      const cancel = (): void => waiter.cancelWait();
       signal.addEventListener('abort', cancel, { once: true });
       return settled.then((result) => {
         signal.removeEventListener('abort', cancel);
@@ -398,6 +402,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     // wait probes the lock file's descriptor until native.close().
     this.#lock.releaseHeld();
     native.close();
+    if (this.#waiter !== native) this.#waiter.cancelWait();
     this.#lock.close();
   }
 

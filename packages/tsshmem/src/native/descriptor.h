@@ -1,0 +1,9 @@
+#pragma once
+#include <napi.h>
+
+namespace tsshmem {
+
+// fdStatus, fdChmod, fdRead.
+void InitDescriptor(Napi::Env env, Napi::Object exports);
+
+}  // namespace tsshmem
