@@ -1,4 +1,5 @@
 /** `tsshmem bench`: runs the chosen sections one after another, then prints and stores the report. */
+import { runBridge } from './bridge.js';
 import { CReferences } from './c-references.js';
 import { Cleanup } from './cleanup.js';
 import type { BenchContext } from './context.js';
@@ -11,7 +12,7 @@ import { Progress } from './progress.js';
 import { renderMarkdown, type SectionOutcome, writeJson } from './report.js';
 import { runWake } from './wake.js';
 
-export const SECTION_NAMES = ['io', 'processes', 'mvm', 'wake'] as const;
+export const SECTION_NAMES = ['io', 'processes', 'mvm', 'wake', 'bridge'] as const;
 export type SectionName = (typeof SECTION_NAMES)[number];
 
 export const DEFAULT_SIZES: readonly (readonly number[])[] = [
@@ -68,6 +69,8 @@ function runSection(section: SectionName, context: BenchContext, options: BenchO
       return runMvm(context);
     case 'wake':
       return runWake(context);
+    case 'bridge':
+      return runBridge(context);
   }
 }
 

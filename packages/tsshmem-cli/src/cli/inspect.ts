@@ -208,12 +208,18 @@ function metadataRecord(fields: Float64Array, header: StreamHeader, bytes: Buffe
     creatorPid: header.creatorPid,
     creatorAlive: processAlive(header.creatorPid),
     writeTime,
-    writeTimeIso: writeTime > 0 ? new Date(writeTime * 1000).toISOString() : null,
-    ageSeconds: writeTime > 0 ? Date.now() / 1000 - writeTime : null,
+    writeTimeIso: isoTime(writeTime),
+    ageSeconds: isoTime(writeTime) === null ? null : Date.now() / 1000 - writeTime,
     writeSequence,
     writeState: !isWriteInProgress(writeSequence) ? 'stable' : lock.held === false ? 'interrupted' : 'writing',
     extensionVersion: hasExtension(bytes) ? bytes.readUInt32LE(Extension.version) : null,
   };
+}
+
+/** The ISO form of a write time; null before any write, or for a time no date can hold (a hostile block). */
+function isoTime(unixSeconds: number): string | null {
+  const date = new Date(unixSeconds * 1000);
+  return unixSeconds > 0 && !Number.isNaN(date.getTime()) ? date.toISOString() : null;
 }
 
 function dataObjectProblem(data: ObjectRecord | null, size: number): string | null {

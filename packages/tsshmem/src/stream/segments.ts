@@ -11,8 +11,8 @@ import { decodeHeader, encodeNewHeader, METADATA_BYTES, METADATA_FIELDS, type St
 import type { StreamLocation } from '../format/names.js';
 import { native, type NativeStream } from '../native/binding.js';
 
-/** How long open() waits for a creator that is still filling in the metadata. */
-const OPEN_SETTLE_MS = 1000;
+/** How long open() waits, by default, for a creator that is still filling in the metadata. */
+export const DEFAULT_SETTLE_TIMEOUT = 1000;
 const OPEN_RETRY_MS = 2;
 
 export interface OpenedSegments {
@@ -58,15 +58,17 @@ function createObject(name: string, object: string, size: number, mode: number):
 /**
  * Opens and validates a stream. A metadata block that is not initialised or
  * not yet consistent, or a data object not yet there, may belong to a creator
- * still at work: open() retries for up to OPEN_SETTLE_MS before reporting it.
+ * still at work: open() retries for up to settleTimeout ms before reporting
+ * it (0: one attempt).
  */
-export function openSegments(location: StreamLocation): OpenedSegments {
-  const deadline = performance.now() + OPEN_SETTLE_MS;
+export function openSegments(location: StreamLocation, settleTimeout = DEFAULT_SETTLE_TIMEOUT): OpenedSegments {
+  const deadline = performance.now() + settleTimeout;
   for (;;) {
     const attempt = tryOpen(location);
     if (!('retry' in attempt)) return attempt;
-    if (performance.now() >= deadline) throw attempt.retry;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, OPEN_RETRY_MS);
+    const left = deadline - performance.now();
+    if (left <= 0) throw attempt.retry;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(OPEN_RETRY_MS, left));
   }
 }
 
