@@ -46,8 +46,8 @@ function benchPeersOf(pid) {
  * fail, the group (the bench and its peers) is killed and the streams it
  * made are removed.
  */
-function startBench(t, args) {
-  const bench = run(process.execPath, [cli, 'bench', ...args], { timeout: 50000, detached: true });
+function startBench(t, args, timeout = 50000) {
+  const bench = run(process.execPath, [cli, 'bench', ...args], { timeout, detached: true });
   t.after(async () => {
     try {
       process.kill(-bench.child.pid, 'SIGKILL');
@@ -70,14 +70,16 @@ test('bench --quick prints the IO tables and writes every figure as JSON', { tim
   const jsonPath = join(directory, 'bench.json');
   const buildsBefore = benchBuildDirectories();
 
-  const bench = startBench(t, ['--quick', '--sections', 'io', '--sizes', '100x100', '--json', jsonPath]);
+  const bench = startBench(t, ['--quick', '--sections', 'io', '--sizes', '128x128', '--json', jsonPath]);
   const { code, stdout, stderr } = await bench.done;
 
   assert.equal(code, 0, stderr);
   assert.match(stdout, /^## tsshmem benchmark$/m);
   assert.match(stdout, /^### IO: write \+ read round trip in one process$/m);
-  assert.match(stdout, /^\| payload \| method \| round trips\/s \| GB\/s \| vs memcpy \| vs protocol \| page faults per round trip \|$/m);
-  assert.match(stdout, /^\| 100x100 \(39\.1 KiB\) \| read\(\{ out \}\) \| /m);
+  assert.match(stdout, /^\| payload \| method \| round trips\/s \| GB\/s \| vs memcpy \| vs protocol \| vs allocating copy \| page faults per round trip \|$/m);
+  assert.match(stdout, /^\| 128x128 \(64\.0 KiB\) \| read\(\{ out \}\) \| /m);
+  assert.match(stdout, /^\| 128x128 \(64\.0 KiB\) \| read\(\) \| [^|]+ \| [^|]+ \| [^|]+ \| [^|]+ \| [\d.]+% \| /m, 'read() beside the allocating copy');
+  assert.match(stdout, /^\| 128x128 \(64\.0 KiB\) \| allocating copy reference \(JS\) \| /m);
   assert.match(stdout, /^### Per-call overhead/m);
   assert.doesNotMatch(stdout, /### Wake/);
 
@@ -88,25 +90,87 @@ test('bench --quick prints the IO tables and writes every figure as JSON', { tim
   assert.equal(report.settings.seconds, 0.3);
   assert.deepEqual(Object.keys(report.sections), ['io']);
   const [size] = report.sections.io.sizes;
-  assert.deepEqual(size.shape, [100, 100]);
-  assert.equal(size.bytes, 40000);
-  for (const method of ['read', 'readOut', 'exclusiveReadOut', 'memcpy']) {
+  assert.deepEqual(size.shape, [128, 128]);
+  assert.equal(size.bytes, 65536);
+  for (const method of ['read', 'readOut', 'exclusiveReadOut', 'allocatingCopy', 'memcpy']) {
     assert.ok(size[method].hz > 0, `${method}.hz`);
     assert.ok(size[method].gbPerSecond > 0, `${method}.gbPerSecond`);
     assert.ok(size[method].iterations > 0, `${method}.iterations`);
   }
-  for (const method of ['read', 'readOut', 'exclusiveReadOut']) {
+  assert.equal(size.allocatingCopy.sliceHz.length, report.sections.io.slicesPerCase, 'the allocating copy runs in turns with the other cases');
+  for (const method of ['read', 'readOut', 'exclusiveReadOut', 'allocatingCopy']) {
     assert.ok(size[method].pageFaultsPerRoundTrip >= 0, `${method}.pageFaultsPerRoundTrip`);
   }
   for (const reference of [size.protocol, report.sections.io.perCall.protocol]) {
     assert.ok(reference.skipped === 'skipped: no C compiler' || (reference.hz > 0 && reference.pageFaultsPerRoundTrip === null));
   }
   assert.ok(report.sections.io.perCall.readOut.usPerRoundTrip > 0);
-  assert.ok(Array.isArray(report.targets));
+  const allocatingTarget = report.targets.find((check) => check.target === '128x128, default mode, read()');
+  assert.ok(allocatingTarget !== undefined && allocatingTarget.ratio > 0, 'read() is judged against the allocating copy');
+  assert.match(allocatingTarget.measured, /of allocating copy reference$/);
+  assert.equal(allocatingTarget.goal, '>= 90.0%');
+  assert.ok(!report.targets.some((check) => check.target.includes('vs read({ out })')), 'the read() vs read({ out }) target is retired');
 
   assert.deepEqual(benchStreamsOf(bench.child.pid), []);
   // Its C build directory is gone: none appeared (one made earlier by another run may go meanwhile).
   assert.deepEqual(benchBuildDirectories().filter((entry) => !buildsBefore.includes(entry)), []);
+});
+
+test('bench --quick measures every wake case on one CPU and across CPUs beside its C reference', { timeout: 180000 }, async (t) => {
+  const directory = mkdtempSync(join(tmpdir(), 'tsshmem-bench-test-wake-'));
+  t.after(() => rmSync(directory, { recursive: true, force: true }));
+  const jsonPath = join(directory, 'bench.json');
+
+  const bench = startBench(t, ['--quick', '--duration', '0.1', '--sections', 'wake', '--json', jsonPath], 170000);
+  const { code, stdout, stderr } = await bench.done;
+
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^### Wake latency/m);
+  const report = JSON.parse(readFileSync(jsonPath, 'utf8'));
+  const { placements } = report.sections.wake;
+  const compiled = placements.unpinned === undefined;
+  const isLatency = (latency) => Number.isFinite(latency.medianUs) && Number.isFinite(latency.p99Us) && latency.samples > 0;
+  const futexCases = ['next', 'readNewSync', 'exclusiveNext'];
+  const spinCases = ['spin', 'exclusiveSpin'];
+  if (!compiled) {
+    for (const key of [...futexCases, ...spinCases]) assert.ok(isLatency(placements.unpinned.tsshmem[key]), `unpinned ${key}`);
+    return;
+  }
+  assert.match(stdout, /^\| mechanism \| one CPU: round trip, median \| p99 \| vs same-work C, median \/ p99 \| separate CPUs: round trip, median \| p99 \| vs same-work C, median \/ p99 \|$/m);
+  assert.match(stdout, /^\| tsshmem: await next\(\) \| [^|]+ µs \| [^|]+ µs \| [\d.]+x \/ [\d.]+x \| [^|]+ µs \| [^|]+ µs \| [\d.]+x \/ [\d.]+x \|$/m);
+  assert.deepEqual(Object.keys(placements), ['oneCpu', 'separateCpus']);
+  const { oneCpu, separateCpus } = placements;
+  assert.equal(oneCpu.placement.initiatorCpu, oneCpu.placement.echoCpu);
+  assert.notEqual(separateCpus.placement.initiatorCpu, separateCpus.placement.echoCpu);
+  for (const key of ['bareFutex', 'protocolFutex']) {
+    assert.ok(isLatency(oneCpu.references[key]), `one CPU, C ${key}`);
+    assert.ok(isLatency(separateCpus.references[key]), `separate CPUs, C ${key}`);
+  }
+  for (const key of futexCases) {
+    assert.ok(isLatency(oneCpu.tsshmem[key]), `one CPU, ${key}`);
+    assert.ok(isLatency(separateCpus.tsshmem[key]), `separate CPUs, ${key}`);
+  }
+  for (const key of spinCases) {
+    assert.equal(oneCpu.tsshmem[key], undefined, `no spinning on one CPU: ${key}`);
+    assert.ok(isLatency(separateCpus.tsshmem[key]), `separate CPUs, ${key}`);
+  }
+  assert.ok(isLatency(separateCpus.references.protocolSpin));
+  const wakeTargets = report.targets.filter((check) => check.target.startsWith('wake, '));
+  assert.deepEqual(
+    wakeTargets.map((check) => check.target),
+    [
+      'wake, one CPU, await next(), median',
+      'wake, one CPU, readNewSync(), median',
+      'wake, separate CPUs, await next(), median',
+      'wake, separate CPUs, readNewSync(), median',
+      'wake, separate CPUs, await next({ spin: 0.2 }), median',
+    ],
+  );
+  for (const check of wakeTargets) {
+    assert.ok(Number.isFinite(check.ratio) && check.ratio > 0, check.target);
+    assert.match(check.measured, /p99/);
+  }
+  assert.deepEqual(benchStreamsOf(bench.child.pid), []);
 });
 
 test('bench removes its streams and stops its peers on Ctrl-C', { timeout: 60000 }, async (t) => {

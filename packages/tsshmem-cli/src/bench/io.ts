@@ -2,9 +2,11 @@
  * IO vs size: write + read round trips in one process, with read() (a new
  * array each time), read({ out }) (a reused array) and, in single-writer mode,
  * read({ out }); beside them, measured in turns with them, the memcpy
- * reference (the same bytes copied in and out) and the protocol reference
- * (one compatible write and one safe read, in C). A 1-element stream gives
- * the per-call overhead.
+ * reference (the same bytes copied in and out), the protocol reference (one
+ * compatible write and one safe read, in C) and the allocating-copy reference
+ * (the same write, then what read() does without tsshmem: a new typed array
+ * filled from a view of the segment, in this process). A 1-element stream
+ * gives the per-call overhead.
  */
 import { isSkipped, type Skipped } from './c-references.js';
 import { withStream } from './cleanup.js';
@@ -32,6 +34,8 @@ export interface IoSizeFigures {
   readonly read: RoundTrips;
   readonly readOut: RoundTrips;
   readonly exclusiveReadOut: RoundTrips;
+  /** write(), then new Float32Array(n).set(a view of the segment): read()'s work without tsshmem. */
+  readonly allocatingCopy: RoundTrips;
   readonly memcpy: Reference;
   readonly protocol: Reference;
 }
@@ -50,13 +54,14 @@ export interface IoFigures {
 }
 
 type Method = 'read' | 'readOut' | 'exclusiveReadOut';
-type CaseKey = Method | 'memcpy' | 'protocol';
+type CaseKey = Method | 'allocatingCopy' | 'memcpy' | 'protocol';
 
 const METHOD_LABELS: Readonly<Record<Method, string>> = {
   read: 'read()',
   readOut: 'read({ out })',
   exclusiveReadOut: 'exclusiveWriter, read({ out })',
 };
+const ALLOCATING_COPY_LABEL = 'allocating copy reference (JS)';
 const ONE_ELEMENT = [1];
 
 export async function runIo(context: BenchContext, sizes: readonly (readonly number[])[]): Promise<SectionOutcome> {
@@ -71,13 +76,14 @@ export async function runIo(context: BenchContext, sizes: readonly (readonly num
 }
 
 async function measureSize(context: BenchContext, shape: readonly number[]): Promise<IoSizeFigures> {
-  const rates = await measureCases(context, shape, ['memcpy', 'protocol', 'read', 'readOut', 'exclusiveReadOut']);
+  const rates = await measureCases(context, shape, ['memcpy', 'protocol', 'allocatingCopy', 'read', 'readOut', 'exclusiveReadOut']);
   return {
     shape,
     bytes: payloadBytes(shape),
     read: tsshmemRate(rates, 'read'),
     readOut: tsshmemRate(rates, 'readOut'),
     exclusiveReadOut: tsshmemRate(rates, 'exclusiveReadOut'),
+    allocatingCopy: tsshmemRate(rates, 'allocatingCopy'),
     memcpy: figureOf(rates, 'memcpy'),
     protocol: figureOf(rates, 'protocol'),
   };
@@ -107,6 +113,8 @@ async function measureCases(context: BenchContext, shape: readonly number[], key
           : { key, label: 'memcpy reference', measure: async (timing) => typedArraySetRate(bytes, timing) };
       case 'protocol':
         return { key, label: 'protocol reference', measure: (timing) => cReference(context, 'protocol', bytes, timing) };
+      case 'allocatingCopy':
+        return { key, label: ALLOCATING_COPY_LABEL, measure: (timing) => allocatingCopySlice(context, shape, source, timing) };
       default:
         return { key, label: METHOD_LABELS[key], measure: (timing) => tsshmemSlice(context, shape, key, source, out, timing) };
     }
@@ -115,7 +123,7 @@ async function measureCases(context: BenchContext, shape: readonly number[], key
   const sliced = await measureInTurns(keys.map(caseOf), context.timing, (label, slice) =>
     context.progress.step(`io ${title}, slice ${slice}/${SLICES}: ${label}`),
   );
-  const method = (key: CaseKey): string => (key === 'memcpy' && references.skipReason !== null ? 'TypedArray.set' : 'C');
+  const method = (key: CaseKey): string => (key === 'allocatingCopy' ? 'JS' : key === 'memcpy' && references.skipReason !== null ? 'TypedArray.set' : 'C');
   return new Map([...sliced].map(([key, rate]) => [key, isSkipped(rate) ? rate : { method: method(key), ...roundTrips(rate, bytes) }]));
 }
 
@@ -125,9 +133,10 @@ function figureOf(rates: Map<CaseKey, Reference>, key: CaseKey): Reference {
   return rate;
 }
 
-function tsshmemRate(rates: Map<CaseKey, Reference>, method: Method): RoundTrips {
-  const rate = figureOf(rates, method);
-  if (isSkipped(rate)) throw new Error(`io: ${METHOD_LABELS[method]} was skipped`);
+/** A case measured in this process, which is never skipped. */
+function tsshmemRate(rates: Map<CaseKey, Reference>, key: Method | 'allocatingCopy'): RoundTrips {
+  const rate = figureOf(rates, key);
+  if (isSkipped(rate)) throw new Error(`io: ${key} was skipped`);
   return rate;
 }
 
@@ -152,6 +161,24 @@ function tsshmemSlice(
             stream.read({ out });
           };
     return measureRate(roundTrip, timing);
+  });
+}
+
+/**
+ * read()'s work done without tsshmem, after the same write as the read() case:
+ * a fresh typed array of the payload's size, filled from a view of the
+ * segment (the live view read({ safe: false }) hands out under the lock).
+ */
+function allocatingCopySlice(context: BenchContext, shape: readonly number[], source: Float32Array, timing: Timing): Promise<Rate> {
+  return withStream(context.cleanup, `io-${formatShapeArgument(shape)}-allocating-copy`, shape, {}, (stream) => {
+    stream.acquireSync();
+    const segment = stream.read({ safe: false });
+    stream.release();
+    const elements = segment.length;
+    return measureRate(() => {
+      stream.write(source);
+      new Float32Array(elements).set(segment);
+    }, timing);
   });
 }
 
@@ -185,21 +212,31 @@ function roundTrips(rate: SlicedRate, bytes: number): RoundTrips {
 function sizeTable(sizes: readonly IoSizeFigures[]): Table {
   const rows = sizes.flatMap((size) => {
     const payload = describePayload(size.shape);
-    const ratio = (rate: RoundTrips, reference: Reference): string => (isSkipped(reference) ? '-' : formatPercent(rate.hz / reference.hz));
+    const ratio = (rate: RoundTrips, reference: RoundTrips | Skipped): string => (isSkipped(reference) ? '-' : formatPercent(rate.hz / reference.hz));
+    const faults = (rate: RoundTrips): string => (rate.pageFaultsPerRoundTrip === null ? '-' : formatPerEvent(rate.pageFaultsPerRoundTrip));
     const tsshmemRows = (Object.keys(METHOD_LABELS) as Method[]).map((method) => {
       const rate = size[method];
-      const faults = rate.pageFaultsPerRoundTrip === null ? '-' : formatPerEvent(rate.pageFaultsPerRoundTrip);
-      return [payload, METHOD_LABELS[method], formatHz(rate.hz), formatGBps(rate.gbPerSecond), ratio(rate, size.memcpy), ratio(rate, size.protocol), faults];
+      const vsAllocating = method === 'read' ? ratio(rate, size.allocatingCopy) : '-';
+      return [payload, METHOD_LABELS[method], formatHz(rate.hz), formatGBps(rate.gbPerSecond), ratio(rate, size.memcpy), ratio(rate, size.protocol), vsAllocating, faults(rate)];
     });
-    return [...tsshmemRows, referenceRow(payload, 'memcpy reference', size.memcpy), referenceRow(payload, 'protocol reference', size.protocol)];
+    const allocating = size.allocatingCopy;
+    const allocatingRow = [payload, ALLOCATING_COPY_LABEL, formatHz(allocating.hz), formatGBps(allocating.gbPerSecond), '-', '-', '-', faults(allocating)];
+    return [
+      ...tsshmemRows.slice(0, 1),
+      allocatingRow,
+      ...tsshmemRows.slice(1),
+      referenceRow(payload, 'memcpy reference', size.memcpy),
+      referenceRow(payload, 'protocol reference', size.protocol),
+    ];
   });
   return {
     title: 'IO: write + read round trip in one process',
-    columns: ['payload', 'method', 'round trips/s', 'GB/s', 'vs memcpy', 'vs protocol', 'page faults per round trip'],
+    columns: ['payload', 'method', 'round trips/s', 'GB/s', 'vs memcpy', 'vs protocol', 'vs allocating copy', 'page faults per round trip'],
     rows,
     notes: [
       'GB/s counts the bytes written plus the bytes read. memcpy reference: the same bytes copied into a shared-memory segment and out again (TypedArray.set into an array without a C compiler).',
       'Protocol reference: C doing exactly one compatible write (flock pair, sequence updates, copy in) and one safe read (copy out) per round trip.',
+      "Allocating copy reference: read()'s work without tsshmem, in this process: the same write(), then new Float32Array(n).set() from a view of the segment; read() is judged against it.",
       `The cases of one payload run in turns, in ${SLICES} slices each; a rate is the median of its slices.`,
       'Page faults per round trip: minor faults of the measuring process over the measured time of all slices; each is a fresh page the kernel maps in, as when freed memory was returned to it.',
     ],
@@ -207,8 +244,8 @@ function sizeTable(sizes: readonly IoSizeFigures[]): Table {
 }
 
 function referenceRow(payload: string, name: string, reference: Reference): string[] {
-  if (isSkipped(reference)) return [payload, name, reference.skipped, '-', '-', '-', '-'];
-  return [payload, `${name} (${reference.method})`, formatHz(reference.hz), formatGBps(reference.gbPerSecond), '-', '-', '-'];
+  if (isSkipped(reference)) return [payload, name, reference.skipped, '-', '-', '-', '-', '-'];
+  return [payload, `${name} (${reference.method})`, formatHz(reference.hz), formatGBps(reference.gbPerSecond), '-', '-', '-', '-'];
 }
 
 function perCallTable(perCall: PerCallFigures): Table {
@@ -232,22 +269,28 @@ function perCallTable(perCall: PerCallFigures): Table {
   };
 }
 
+const SHARE_REFERENCES = { memcpy: 'memcpy reference', protocol: 'protocol reference', allocatingCopy: 'allocating copy reference' } as const;
+
 function sizeTargets(sizes: readonly IoSizeFigures[]): TargetCheck[] {
   const bySize = new Map(sizes.map((size) => [formatShapeArgument(size.shape), size]));
   const checks: TargetCheck[] = [];
-  const share = (key: string, method: Method, reference: 'memcpy' | 'protocol', minimum: number): void => {
+  const target = (key: string, method: Method): string => {
+    const mode = method === 'exclusiveReadOut' ? 'single-writer mode' : 'default mode';
+    return `${key}, ${mode}, ${method === 'read' ? 'read()' : 'read({ out })'}`;
+  };
+  const share = (key: string, method: Method, reference: keyof typeof SHARE_REFERENCES, minimum: number | null): void => {
     const size = bySize.get(key);
     const base = size?.[reference];
     if (size === undefined || base === undefined || isSkipped(base)) return;
-    const mode = method === 'exclusiveReadOut' ? 'single-writer mode' : 'default mode';
-    const call = method === 'read' ? 'read()' : 'read({ out })';
-    checks.push(shareAtLeast(`${key}, ${mode}, ${call}`, size[method].hz / base.hz, minimum, `${reference} reference`));
+    const ratio = size[method].hz / base.hz;
+    if (minimum !== null) checks.push(shareAtLeast(target(key, method), ratio, minimum, SHARE_REFERENCES[reference]));
+    else checks.push(reported(target(key, method), `${formatPercent(ratio)} of ${SHARE_REFERENCES[reference]}`, ratio));
   };
   share('128x128', 'readOut', 'protocol', 0.85);
   share('128x128', 'exclusiveReadOut', 'memcpy', 0.5);
-  const size128 = bySize.get('128x128');
-  if (size128 !== undefined) checks.push(shareAtLeast('128x128, read() vs read({ out })', size128.read.hz / size128.readOut.hz, 0.6, 'read({ out })'));
-  share('1000x1000', 'read', 'memcpy', 0.85);
+  share('128x128', 'read', 'allocatingCopy', 0.9);
+  share('1000x1000', 'read', 'allocatingCopy', 0.9);
+  share('10000x10000', 'read', 'allocatingCopy', null);
   share('1000x1000', 'readOut', 'memcpy', 0.85);
   share('10000x10000', 'readOut', 'memcpy', 0.85);
   return checks;

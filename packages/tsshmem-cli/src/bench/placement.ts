@@ -1,29 +1,48 @@
 /**
- * Where the wake section runs the two sides of a ping-pong: each on its own
- * CPU, the same two for the C references and for tsshmem. Left to the
+ * Where the wake section runs the two sides of a ping-pong. Left to the
  * scheduler, a futex ping-pong may land both sides on one CPU (a wake is then
- * a context switch of about 2 µs) or on two (a wake of an idle virtual CPU,
- * tens of µs here): figures and ratios would depend on that draw.
+ * a context switch, with no inter-processor interrupt) or on two (a wake of
+ * an idle virtual CPU, tens of µs on a virtual machine): figures and ratios
+ * would depend on that draw. So every case runs in both placements, each
+ * pinned, the same CPUs for the C references and for tsshmem.
  */
 import { readFileSync } from 'node:fs';
 
+export type PlacementKey = 'oneCpu' | 'separateCpus' | 'unpinned';
+
 export interface Placement {
+  readonly key: PlacementKey;
   /** CPU numbers, or -1 for wherever the scheduler puts the side. */
   readonly initiatorCpu: number;
   readonly echoCpu: number;
+  /**
+   * Whether busy-waiting cases run: on one CPU a spinning side holds the CPU
+   * its partner needs, so they would measure the scheduler's time slice.
+   */
+  readonly spins: boolean;
 }
 
-const UNPINNED: Placement = { initiatorCpu: -1, echoCpu: -1 };
-
-/** The first two CPUs this process may run on; unpinned with fewer, or where pinning is not possible. */
-export function pingPongPlacement(canPin: boolean): Placement {
-  const [initiatorCpu, echoCpu] = canPin ? allowedCpus() : [];
-  if (initiatorCpu === undefined || echoCpu === undefined) return UNPINNED;
-  return { initiatorCpu, echoCpu };
+/**
+ * Both sides on the first CPU this process may run on, and each on its own of
+ * the first two; unpinned where pinning is not possible.
+ */
+export function pingPongPlacements(canPin: boolean): Placement[] {
+  const [first, second] = canPin ? allowedCpus() : [];
+  if (first === undefined) return [{ key: 'unpinned', initiatorCpu: -1, echoCpu: -1, spins: true }];
+  const oneCpu: Placement = { key: 'oneCpu', initiatorCpu: first, echoCpu: first, spins: false };
+  if (second === undefined) return [oneCpu];
+  return [oneCpu, { key: 'separateCpus', initiatorCpu: first, echoCpu: second, spins: true }];
 }
+
+export const PLACEMENT_TITLES: Readonly<Record<PlacementKey, string>> = {
+  oneCpu: 'one CPU',
+  separateCpus: 'separate CPUs',
+  unpinned: 'unpinned',
+};
 
 export function describePlacement(placement: Placement): string {
-  if (placement.initiatorCpu < 0) return 'both sides where the scheduler puts them (pinning needs 2 CPUs and the C helper run_on_cpu)';
+  if (placement.key === 'unpinned') return 'both sides where the scheduler puts them (pinning needs the C helper run_on_cpu)';
+  if (placement.key === 'oneCpu') return `both sides pinned to CPU ${placement.initiatorCpu}`;
   return `the initiator pinned to CPU ${placement.initiatorCpu}, the echo to CPU ${placement.echoCpu}`;
 }
 

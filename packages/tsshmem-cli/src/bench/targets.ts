@@ -31,7 +31,7 @@ export function coreShareBelow(target: string, share: number, limit: number): Ta
   return { target, ratio: share, measured: `${formatPercent(share)} of a core`, goal: `< ${formatPercent(limit)}`, met: share < limit };
 }
 
-/** A figure the issue asks to report beside its reference, with no goal. */
-export function reported(target: string, measured: string): TargetCheck {
-  return { target, ratio: null, measured, goal: 'reported', met: null };
+/** A figure the issue asks to report beside its reference, with no goal; ratio where it is one. */
+export function reported(target: string, measured: string, ratio: number | null = null): TargetCheck {
+  return { target, ratio, measured, goal: 'reported', met: null };
 }
