@@ -30,9 +30,15 @@ const files = readdirSync(here)
   .sort()
   .map((file) => join(here, file));
 
-/** Runs the files under the given node binary; its directory leads PATH so that scripts' `node` is it too. */
+/**
+ * Runs the files under the given node binary. Another Node's directory (it
+ * holds node alone) leads PATH, so that scripts' `node` is it too; the running
+ * Node's PATH stays as it is, since its directory (/usr/bin, say) may hold
+ * another python3 than the one the PATH finds first.
+ */
 function suite(node) {
-  const env = { ...process.env, PATH: `${dirname(node)}${delimiter}${process.env.PATH}` };
+  const path = node === process.execPath ? process.env.PATH : `${dirname(node)}${delimiter}${process.env.PATH}`;
+  const env = { ...process.env, PATH: path };
   return spawnSync(node, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit', env }).status ?? 1;
 }
 

@@ -7,15 +7,12 @@
  * wait costs one timer callback per millisecond.
  */
 import { Field, isCounter } from '../format/metadata.js';
-import type { NativeStream } from '../native/binding.js';
+import { Status, type NativeStream } from '../native/binding.js';
 
 /** false where the runtime's event loop is not libuv's (Bun). */
 export const NATIVE_ASYNC_WAITS = typeof process.versions.bun !== 'string';
 
 const POLL_MS = 1;
-const WAIT_TIMED_OUT = -1;
-const WAIT_CANCELLED = -2;
-const METADATA_CORRUPT = -4;
 
 /** The part of NativeStream that next() waits with. */
 export type AsyncWaiter = Pick<NativeStream, 'waitAsync' | 'cancelWait'>;
@@ -50,16 +47,16 @@ export class PolledWait implements AsyncWaiter {
   }
 
   cancelWait(): void {
-    if (this.#callback !== undefined) this.#settle(WAIT_CANCELLED);
+    if (this.#callback !== undefined) this.#settle(Status.CANCELLED);
   }
 
   #check(lastCount: number, deadline: number): number | undefined {
     // A closed handle's metadata buffer is detached: the view is empty.
-    if (this.#meta.length === 0) return WAIT_CANCELLED;
+    if (this.#meta.length === 0) return Status.CANCELLED;
     const count = this.#meta[Field.count]!;
-    if (!isCounter(count)) return METADATA_CORRUPT;
+    if (!isCounter(count)) return Status.CORRUPT;
     if (count !== lastCount) return count;
-    return performance.now() >= deadline ? WAIT_TIMED_OUT : undefined;
+    return performance.now() >= deadline ? Status.TIMED_OUT : undefined;
   }
 
   #settle(result: number): void {
