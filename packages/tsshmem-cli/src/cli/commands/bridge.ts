@@ -7,6 +7,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 
 import {
+  type ConnectionSettings,
   DEFAULT_KEEP_INTERVAL_MS,
   DEFAULT_RETENTION_FRAMES,
   Publisher,
@@ -17,25 +18,18 @@ import {
   type SubscriberStatus,
 } from 'tsshmem-nats';
 import { parsePositive } from '../parse.js';
+import { onStopSignal } from '../stop-signals.js';
 import { openStream, requireStream } from '../streams.js';
 
 const DEFAULT_INTERVAL_MS = 1000;
 const CLEAR_LINE = '\r\x1b[2K';
 
-interface BridgeCommandOptions {
-  readonly server: string;
+interface BridgeCommandOptions extends ConnectionSettings {
   readonly subject?: string;
   readonly lossless?: boolean;
   readonly retentionFrames?: number;
   readonly keepInterval?: number;
   readonly durable?: string;
-  readonly creds?: string;
-  readonly token?: string;
-  readonly user?: string;
-  readonly password?: string;
-  readonly tlsCa?: string;
-  readonly tlsCert?: string;
-  readonly tlsKey?: string;
   readonly interval: number;
   readonly json?: boolean;
 }
@@ -105,16 +99,14 @@ function withCommonOptions(command: Command): Command {
     .option('--json', 'JSON lines instead of the live status line (the default when stdout is not a terminal)');
 }
 
-function connection(options: BridgeCommandOptions) {
+function connection(options: BridgeCommandOptions): ConnectionSettings {
   const { server, creds, token, user, password, tlsCa, tlsCert, tlsKey } = options;
   return { server, creds, token, user, password, tlsCa, tlsCert, tlsKey };
 }
 
 async function runBridge(bridge: Bridge, options: BridgeCommandOptions, startLine: string, output = new Output(options)): Promise<void> {
   output.started(startLine, bridge.status(), redact(options.server));
-  const stop = (): void => void bridge.close();
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const stopListening = onStopSignal(() => void bridge.close());
   let previous = { status: bridge.status(), time: performance.now() };
   const timer = setInterval(() => {
     const current = { status: bridge.status(), time: performance.now() };
@@ -125,8 +117,7 @@ async function runBridge(bridge: Bridge, options: BridgeCommandOptions, startLin
     await bridge.finished;
   } finally {
     clearInterval(timer);
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    stopListening();
     output.stopped(bridge.status());
   }
 }
