@@ -13,7 +13,9 @@
         "src/native/sync_wait.cc",
         "src/native/wake_slots.cc",
         "src/native/silent_writers.cc",
-        "src/native/async_wait.cc"
+        "src/native/async_wait.cc",
+        "src/native/ring/ring_protocol.cc",
+        "src/native/ring/ring_binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "lock.h"
+#include "ring/ring_binding.h"
 #include "segment.h"
 #include "stream.h"
 
@@ -11,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSegment(env, exports);
   InitLock(env, exports);
   NativeStream::Init(env, exports);
+  InitRing(env, exports);
   return exports;
 }
 

@@ -53,6 +53,50 @@ export interface NativeStream {
   close(): void;
 }
 
+/** What NativeRing's constructor needs: src/format/ring.ts nativeRingLayout(). */
+export interface NativeRingLayout extends ExtensionLayout {
+  readonly controlOffset: number;
+  readonly slots: number;
+  readonly stride: number;
+  readonly slotsOffset: number;
+  readonly frameBytes: number;
+  readonly readers: number;
+  readonly block: boolean;
+  readonly pyshmemFrame: boolean;
+}
+
+/**
+ * One handle's side of a ring stream; see src/native/ring/ring_binding.h.
+ * Results are ringStatus numbers; a frame's details land in the info array
+ * given to the constructor ([count, writeTime, ring index, meta count, hold]).
+ * close() before the NativeStream's close().
+ */
+export interface NativeRing {
+  /** Loan + copy (zeros for null) + publish. lockFd -1: the caller holds the lock. timeoutMs < 0: no limit. */
+  write(source: ArrayBufferView | null, lockFd: number, timeoutMs: number): number;
+  /** The caller holds the lock. An ArrayBuffer over the loaned slot, or a status. */
+  loan(timeoutMs: number): ArrayBuffer | number;
+  publish(): number;
+  abandon(): void;
+  take(destination: ArrayBufferView, lastCount: number): number;
+  takeSample(lastCount: number): ArrayBuffer | number;
+  newest(destination: ArrayBufferView): number;
+  releaseSample(hold: number): void;
+  cursor(): number;
+  close(): void;
+}
+
+export interface RingStatusCodes {
+  readonly FRAME: number;
+  readonly NOTHING: number;
+  readonly LOCK_BUSY: number;
+  readonly BLOCKED: number;
+  readonly HOLD_LIMIT: number;
+  readonly NO_READER_ENTRY: number;
+  readonly TRUNCATED: number;
+  readonly CORRUPT: number;
+}
+
 export interface NativeBinding {
   shmCreate(name: string, size: number, mode: number): number;
   shmOpen(name: string): number;
@@ -75,6 +119,8 @@ export interface NativeBinding {
     payloadBytes: number,
     extension: ExtensionLayout | null,
   ) => NativeStream;
+  NativeRing: new (metaBuffer: ArrayBuffer, dataBuffer: ArrayBuffer, layout: NativeRingLayout, info: Float64Array) => NativeRing;
+  ringStatus: RingStatusCodes;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
