@@ -1,7 +1,7 @@
 // A peer process on a ring stream, for test/45-ring*.test.js. Prints a
 // handshake line when it reaches the state the test wants, then either ends
 // or waits (forever, until killed).
-// Usage: node ring-peer.js COMMAND '{"name", ...}'
+// Usage: node ring-peer.js '{"command", "name", ...}', command one of:
 //   loan       {value}                opens, loans a slot, fills it with value, prints "loaned", waits
 //   hold       {samples}              opens, prints "waiting", holds `samples` samples from nextSample(),
 //                                     prints "holding <counts joined by ,>", waits
@@ -12,8 +12,8 @@
 //                                     {seen, missed, inOrder, whole}
 import { open } from '../../packages/tsshmem/dist/index.js';
 
-const [command, json] = process.argv.slice(2);
-const args = JSON.parse(json);
+const args = JSON.parse(process.argv[2]);
+const { command } = args;
 const stream = open(args.name);
 const forever = () => new Promise(() => setInterval(() => {}, 1 << 30));
 
