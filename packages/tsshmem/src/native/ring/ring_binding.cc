@@ -1,6 +1,9 @@
 #include "ring_binding.h"
 
+#include <v8.h>
+
 #include <cerrno>
+#include <cstring>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -135,10 +138,23 @@ void NativeRing::Report(const ring::FrameInfo& frame, double metaCount, int hold
   info_[kInfoHold] = hold;
 }
 
+// A fresh ArrayBuffer over the slot, made with V8's API because Node-API
+// cannot make one V8 leaves out of its external-memory accounting: Node-API's
+// external buffers count their whole length as memory the garbage collector
+// should reclaim, so a 381 MiB sample per frame forced a full collection
+// every few frames. A backing store with V8's empty deleter is not counted
+// (it frees nothing); the mapping outlives it (data_buffer_ keeps it, and
+// close() detaches every such buffer before the mapping goes). Node-API
+// callbacks run inside a handle scope, and a napi_value is a V8 local handle.
 Napi::ArrayBuffer NativeRing::SlotBuffer(Napi::Env env, uint64_t slot) const {
-  // External, without a finalizer: the mapping outlives it (data_buffer_
-  // keeps it; close() detaches this buffer before the mapping goes).
-  return Napi::ArrayBuffer::New(env, ring_.SlotBytes(slot), geometry_.frame_bytes);
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  std::unique_ptr<v8::BackingStore> store =
+      v8::ArrayBuffer::NewBackingStore(ring_.SlotBytes(slot), geometry_.frame_bytes, v8::BackingStore::EmptyDeleter, nullptr);
+  v8::Local<v8::Value> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
+  napi_value value;
+  static_assert(sizeof value == sizeof buffer, "a napi_value is a v8::Local");
+  std::memcpy(&value, &buffer, sizeof value);
+  return Napi::ArrayBuffer(env, value);
 }
 
 // write(source | null, lockFd, timeoutMs) -> status. Loans, copies source
