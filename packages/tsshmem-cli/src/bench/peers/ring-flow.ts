@@ -4,7 +4,7 @@
  * then one END frame; the reader awaits next() until END and counts what it
  * got and what it missed. Both work on plain streams too, for comparison.
  */
-import { open } from 'tsshmem';
+import { open, RingStream } from 'tsshmem';
 import { finish, partnerTimeoutMs, peerArguments, signalReady } from './peer-io.js';
 import { END_FRAME, type RingFlowArguments } from './ring-flow-protocol.js';
 
@@ -12,7 +12,7 @@ const options = peerArguments<RingFlowArguments>();
 const stream = open(options.name);
 const frame = new Float32Array(stream.size / Float32Array.BYTES_PER_ELEMENT);
 if (options.role === 'reader') {
-  stream.read(); // registers with a ring: block-mode writers wait for it from now on
+  if (stream instanceof RingStream) stream.register(); // a ring's block-mode writers wait for it from now on
   signalReady();
   const into = new Float32Array(frame.length);
   let delivered = 0;

@@ -24,7 +24,7 @@ const initiator = options.role === 'initiator';
 const outgoing = open(initiator ? options.ping : options.pong) as RingStream<'float32'>;
 const incoming = open(initiator ? options.pong : options.ping) as RingStream<'float32'>;
 const timeout = partnerTimeoutMs(options.warmupSeconds + options.seconds);
-incoming.read(); // registers
+incoming.register();
 signalReady();
 
 function send(value: number): void {

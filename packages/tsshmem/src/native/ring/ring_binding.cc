@@ -52,6 +52,7 @@ void NativeRing::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&NativeRing::Newest>("newest"),
                                         InstanceMethod<&NativeRing::ReleaseSample>("releaseSample"),
                                         InstanceMethod<&NativeRing::Cursor>("cursor"),
+                                        InstanceMethod<&NativeRing::RegisterNow>("register"),
                                         InstanceMethod<&NativeRing::Close>("close"),
                                     });
   exports.Set("NativeRing", ctor);
@@ -121,7 +122,7 @@ void NativeRing::CheckOpen(Napi::Env env) const {
   if (closed_) throw Napi::Error::New(env, "ring is closed");
 }
 
-// A reader registers on its first read or wait; a full table leaves it
+// A reader registers on its first next-frame read or wait (or register()); a full table leaves it
 // unregistered: it still reads, but block-mode writers do not wait for it
 // and it can hold no sample.
 void NativeRing::Register() {
@@ -270,12 +271,12 @@ Napi::Value NativeRing::TakeSample(const Napi::CallbackInfo& info) {
 }
 
 // newest(destination) -> FRAME (the newest ring frame, copied; the cursor
-// moves to it) or NOTHING (no frame yet).
+// moves to it) or NOTHING (no frame yet). Does not register: a handle that
+// only looks at the newest frame (a monitor) never holds writers back.
 Napi::Value NativeRing::Newest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   void* destination = Bytes(env, info[0], geometry_.frame_bytes);
-  Register();
   ring::FrameInfo frame;
   uint64_t before = cursor_;
   ring::Status status = ring_.TakeNewest(&cursor_, destination, &frame);
@@ -291,6 +292,13 @@ Napi::Value NativeRing::ReleaseSample(const Napi::CallbackInfo& info) {
   Detach(samples_[hold]);
   ring_.ReleaseHold(entry_, hold);
   return info.Env().Undefined();
+}
+
+// register() -> true if this handle has (now) an entry in the reader table.
+Napi::Value NativeRing::RegisterNow(const Napi::CallbackInfo& info) {
+  CheckOpen(info.Env());
+  Register();
+  return Napi::Boolean::New(info.Env(), entry_ >= 0);
 }
 
 // cursor() -> the ring index of the last frame this handle consumed.
