@@ -148,6 +148,23 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     return this.#ring.register();
   }
 
+  /**
+   * Copies of every frame the ring holds now, oldest first, each with its
+   * count and write time. Moves nothing and registers nothing (for tools).
+   */
+  heldFrames(): { readonly array: ArrayForDtype[D]; readonly count: number; readonly writeTime: number }[] {
+    this.#checkOpen();
+    const { head } = ringState(this.#stream.metaBuffer(), this.#geometry);
+    const frames = [];
+    for (let index = Math.max(1, head - this.#geometry.slots + 1); index <= head; index++) {
+      const array = this.#allocate();
+      const status = this.#ring.copyFrame(index, this.#header.dtype.nativeView(array));
+      this.#throwIfBroken(status);
+      if (status === Status.FRAME) frames.push({ array, count: this.#info[InfoIndex.count]!, writeTime: this.#info[InfoIndex.writeTime]! });
+    }
+    return frames;
+  }
+
   /** The newest frame's ring index and every registered reader with how far behind it is. */
   ringStatus(): RingStatus {
     this.#checkOpen();
