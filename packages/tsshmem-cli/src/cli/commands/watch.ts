@@ -143,6 +143,8 @@ function plainLine(sample: Sample): string {
 }
 
 function table(samples: readonly Sample[]): string[] {
+  // The ring column only when a ring stream is watched: plain views stay as they were.
+  const rings = samples.some((sample) => sample.readers !== null);
   const rows = samples.map((sample) => [
     sample.label,
     sample.rate === null ? '-' : `${sample.rate.toFixed(1)} Hz`,
@@ -152,9 +154,10 @@ function table(samples: readonly Sample[]): string[] {
     sample.stats === null ? '-' : formatNumber(sample.stats.max),
     sample.stats === null ? '-' : formatNumber(sample.stats.mean),
     sparkline(sample.rates),
-    sample.readers ?? '-',
+    ...(rings ? [sample.readers ?? '-'] : []),
   ]);
-  return formatTable(['NAME', 'RATE', 'COUNT', 'SKIPPED', 'MIN', 'MAX', 'MEAN', 'RATE HISTORY', 'RING READERS (pid:behind/history)'], rows);
+  const columns = ['NAME', 'RATE', 'COUNT', 'SKIPPED', 'MIN', 'MAX', 'MEAN', 'RATE HISTORY'];
+  return formatTable(rings ? [...columns, 'RING READERS (pid:behind/history)'] : columns, rows);
 }
 
 /** Redraws a block of lines in place; hides the cursor until restore(). */
