@@ -42,6 +42,9 @@ double Ring::NextCount() const {
   uint64_t head = LoadHead();
   if (head > 0) {
     uint64_t slot = SlotOf(head);
+    // Acquire: pairs with the release store of 2P in Publish (the count
+    // stored before it is then visible). Writers hold the flock, so this
+    // reads what the previous writer published.
     if (__atomic_load_n(SlotSeq(slot), __ATOMIC_ACQUIRE) == 2 * head) {
       double newest = static_cast<double>(__atomic_load_n(SlotCount(slot), __ATOMIC_RELAXED));
       if (newest > count) count = newest;
@@ -51,6 +54,8 @@ double Ring::NextCount() const {
 }
 
 bool Ring::ReapIfGone(int entry) const {
+  // seq_cst load and CAS: pair with the CAS of a reader claiming the entry
+  // (ClaimReader); only one of them takes a dead pid.
   uint32_t pid = __atomic_load_n(EntryPid(entry), __ATOMIC_SEQ_CST);
   // Only the pid is taken back: a new owner resets holds and cursor itself.
   return pid != 0 && ProcessIsGone(pid) && CompareExchange(EntryPid(entry), pid, 0);
@@ -177,6 +182,8 @@ int Ring::ClaimReader(uint32_t pid, uint64_t cursor) const {
   for (int pass = 0; pass < 2; ++pass) {
     for (uint32_t entry = 0; entry < g_.readers; ++entry) {
       uint32_t* owner = EntryPid(static_cast<int>(entry));
+      // seq_cst load and CAS: pair with other claimants' and with writers'
+      // CAS on the pid (ReapIfGone); one of them wins an entry.
       uint32_t current = __atomic_load_n(owner, __ATOMIC_SEQ_CST);
       // First pass: free entries; second: entries of processes that died.
       bool takeable = pass == 0 ? current == 0 : current != 0 && ProcessIsGone(current);
@@ -184,6 +191,7 @@ int Ring::ClaimReader(uint32_t pid, uint64_t cursor) const {
       int claimed = static_cast<int>(entry);
       // A previous owner's holds and cursor are stale; writers may see them
       // for an instant (they then skip a slot or wait one re-check).
+      // seq_cst stores: pair with the writer's seq_cst loads in RoomFor.
       for (uint32_t hold = 0; hold < kHoldsPerReader; ++hold) __atomic_store_n(EntryHold(claimed, hold), 0, __ATOMIC_SEQ_CST);
       __atomic_store_n(EntryCursor(claimed), cursor, __ATOMIC_SEQ_CST);
       WakeWriters();
@@ -193,6 +201,8 @@ int Ring::ClaimReader(uint32_t pid, uint64_t cursor) const {
   return -1;
 }
 
+// seq_cst stores, the pid last: pair with the writer's seq_cst loads in
+// RoomFor, which look at holds and cursor only while the pid is set.
 void Ring::ReleaseReader(int entry) const {
   for (uint32_t hold = 0; hold < kHoldsPerReader; ++hold) __atomic_store_n(EntryHold(entry, hold), 0, __ATOMIC_SEQ_CST);
   __atomic_store_n(EntryCursor(entry), kNoCursor, __ATOMIC_SEQ_CST);
@@ -216,6 +226,8 @@ void Ring::PublishCursor(int entry, uint64_t cursor) const {
 }
 
 void Ring::ReleaseHold(int entry, uint32_t hold) const {
+  // seq_cst: pairs with the writer's seq_cst hold loads in RoomFor, then
+  // WakeWriters' load of writers-waiting (see there).
   __atomic_store_n(EntryHold(entry, hold), 0, __ATOMIC_SEQ_CST);
   WakeWriters();
 }
