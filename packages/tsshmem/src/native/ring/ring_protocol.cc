@@ -100,6 +100,7 @@ Status Ring::BeginWrite(int64_t deadlineNs, uint64_t* index, uint64_t* slot) con
       if (room == Room::kBlocked) return kBlocked;
       if (room == Room::kHeld) continue;
       uint64_t* seq = SlotSeq(candidate);
+      // Relaxed: only writers change a slot's seq, and we hold the flock.
       uint64_t before = __atomic_load_n(seq, __ATOMIC_RELAXED);
       // Odd: being written. seq_cst, then the holds are loaded again: pairs
       // with a reader's hold store + seq load in Take (Dekker).
@@ -129,6 +130,7 @@ Status Ring::BeginWrite(int64_t deadlineNs, uint64_t* index, uint64_t* slot) con
     if (status != kBlocked || now >= deadlineNs) break;
     FutexWait(progress, seen, deadlineNs - now < kWaitSliceNs ? deadlineNs - now : kWaitSliceNs);
   }
+  // seq_cst: as the fetch_add above.
   __atomic_fetch_sub(waiting, 1, __ATOMIC_SEQ_CST);
   return status;
 }
@@ -136,6 +138,7 @@ Status Ring::BeginWrite(int64_t deadlineNs, uint64_t* index, uint64_t* slot) con
 Status Ring::Publish(uint64_t index, uint64_t slot) const {
   double count = NextCount();
   double now = UnixSeconds();
+  // Relaxed: published by the release store of the slot's seq below.
   __atomic_store_n(SlotCount(slot), static_cast<uint64_t>(count), __ATOMIC_RELAXED);
   uint64_t nowBits;
   std::memcpy(&nowBits, &now, sizeof nowBits);
@@ -262,6 +265,8 @@ Status Ring::Take(uint64_t* cursor, double lastCount, void* destination, int ent
       *cursor = index;
       continue;
     }
+    // Relaxed: ordered after the acquire load of seq above; the re-check of
+    // seq below discards them if the slot was rewritten meanwhile.
     double count = static_cast<double>(__atomic_load_n(SlotCount(slot), __ATOMIC_RELAXED));
     uint64_t timeBits = __atomic_load_n(reinterpret_cast<uint64_t*>(SlotTime(slot)), __ATOMIC_RELAXED);
     uint64_t after;
