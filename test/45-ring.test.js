@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 
 import { create, open, RingStream, SharedMemory, ShmError } from '../packages/tsshmem/dist/index.js';
 import { baseName } from '../packages/tsshmem/dist/format/names.js';
@@ -277,4 +278,22 @@ test('close() with a loan and samples outstanding detaches their arrays, leaves 
   t.after(() => other.close());
   other.write(frame(2), { timeout: 1000 });
   assert.equal(other.count, 2, 'the abandoned loan published nothing and its lock is free');
+});
+
+test('worker threads that end (process.exit() or terminate()) while holding samples, without close(), leave the reader table and never crash the process', async (t) => {
+  const name = streamName(t, 'worker');
+  const writer = create(name, { shape: [1 << 16], dtype: 'float32', history: 4, overflow: 'block' });
+  t.after(() => writer.close());
+  for (const exit of [true, false, true, false]) {
+    const worker = new Worker(new URL('./peers/ring-worker.js', import.meta.url), { workerData: { name, exit } });
+    const message = () => new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+    assert.equal(await message(), 'opened');
+    writer.write(new Float32Array(1 << 16).fill(1), { timeout: 5000 });
+    assert.equal(await message(), 'holding');
+    assert.equal(writer.ringStatus().readers[0].holds.length, 1);
+    if (exit) await new Promise((resolve) => worker.once('exit', resolve));
+    else await worker.terminate();
+    assert.deepEqual(writer.ringStatus().readers, [], 'the ended thread left the table');
+  }
+  for (let n = 0; n < 8; n++) writer.write(new Float32Array(1 << 16), { timeout: 0 });
 });
