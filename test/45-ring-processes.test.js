@@ -155,3 +155,20 @@ test("overflow 'block': a registered reader killed with SIGKILL while behind no 
   for (let n = 5; n <= 12; n++) writer.write(frame(n), { timeout: 0 });
   assert.equal(writer.count, 12);
 });
+
+test('writeAsync() waiting for a lock held by another process refuses to write once a loan of this thread took the lock meanwhile (ERR_LOAN_ACTIVE)', { timeout: 30000 }, async (t) => {
+  const { name, stream: first } = ringStream(t, { history: 4 }, 'loan-race');
+  const second = open(name);
+  t.after(() => second.close());
+  const holder = startPythonPeer(t, 'hold-lock', { name, seconds: 0.5 });
+  await holder.lines.waitFor('locked');
+  const pending = first.writeAsync(frame(1), { timeout: 10000 });
+  // Blocks this thread until the peer lets go; the loan then holds the lock for this thread.
+  const loan = second.loan({ timeout: 10000 });
+  await assert.rejects(pending, (error) => error.code === 'ERR_LOAN_ACTIVE');
+  loan.array.fill(2);
+  loan.publish();
+  assert.equal(first.count, 1, 'only the loan was published');
+  assert.equal(first.read()[0], 2);
+  assert.equal(first.holdsLock, false);
+});

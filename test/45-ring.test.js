@@ -291,8 +291,10 @@ test('worker threads that end (process.exit() or terminate()) while holding samp
     writer.write(new Float32Array(1 << 16).fill(1), { timeout: 5000 });
     assert.equal(await message(), 'holding');
     assert.equal(writer.ringStatus().readers[0].holds.length, 1);
-    if (exit) await new Promise((resolve) => worker.once('exit', resolve));
+    const ended = new Promise((resolve) => worker.once('exit', resolve));
+    if (exit) worker.postMessage('end');
     else await worker.terminate();
+    await ended;
     assert.deepEqual(writer.ringStatus().readers, [], 'the ended thread left the table');
   }
   for (let n = 0; n < 8; n++) writer.write(new Float32Array(1 << 16), { timeout: 0 });

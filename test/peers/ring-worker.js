@@ -10,5 +10,7 @@ reader.register();
 parentPort.postMessage('opened');
 globalThis.kept = await reader.nextSample({ timeout: 20000 });
 parentPort.postMessage('holding');
-if (workerData.exit) process.exit(0);
+parentPort.once('message', () => {
+  if (workerData.exit) process.exit(0);
+});
 setInterval(() => {}, 1 << 30);

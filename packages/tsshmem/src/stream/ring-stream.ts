@@ -201,7 +201,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
       this.#checkNoLoan();
       let status = this.#ring.write(payload, this.#lock.held ? -1 : this.#lock.fd, 0);
       if (status === Status.LOCK_BUSY) {
-        await this.#lock.acquire({ timeout: Math.max(0, deadline - performance.now()), signal });
+        await this.#acquireForLoanOrWrite(deadline, signal);
         try {
           status = this.#ring.write(payload, -1, 0);
         } finally {
@@ -237,8 +237,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     const signal = checkSignal(options.signal);
     const deadline = performance.now() + timeout;
     for (;;) {
-      await this.#lock.acquire({ timeout: Math.max(0, deadline - performance.now()), signal });
-      this.#checkOpen();
+      await this.#acquireForLoanOrWrite(deadline, signal);
       try {
         return this.#loanLocked(0, timeout);
       } catch (error) {
@@ -365,6 +364,22 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     this.#loan = loan;
     loansInProgress.add(this.#lockPath);
     return loan;
+  }
+
+  /**
+   * The lock, waited for without blocking the event loop. The lock is
+   * re-entrant per thread: a loan this thread made while we waited would
+   * let us in, so that is checked again once it is ours.
+   */
+  async #acquireForLoanOrWrite(deadline: number, signal: AbortSignal | undefined): Promise<void> {
+    await this.#lock.acquire({ timeout: Math.max(0, deadline - performance.now()), signal });
+    try {
+      this.#checkOpen();
+      this.#checkNoLoan();
+    } catch (error) {
+      if (!this.closed) this.#lock.release();
+      throw error;
+    }
   }
 
   async #roomWait(deadline: number, timeout: number, signal: AbortSignal | undefined): Promise<void> {
