@@ -4,6 +4,7 @@
 #include "guard/mapping_registry.h"
 #include "lock.h"
 #include "protocol/status.h"
+#include "ring/ring_binding.h"
 #include "segment.h"
 #include "stream.h"
 
@@ -41,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSegment(env, exports);
   InitLock(env, exports);
   NativeStream::Init(env, exports);
+  InitRing(env, exports);
   return exports;
 }
 

@@ -201,6 +201,14 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     return this.#native === null;
   }
 
+  /**
+   * @internal For RingStream: this handle's one lock and the facts its errors
+   * name (its name, live metadata and lost word).
+   */
+  protected get frameIo(): { readonly lock: StreamLock; readonly facts: StreamFacts } {
+    return { lock: this.#lock, facts: this.#facts };
+  }
+
   /** Waits (without blocking the event loop) for the cross-process lock. Re-entrant. */
   async acquire(options: AcquireOptions = {}): Promise<void> {
     this.#open();
