@@ -152,7 +152,7 @@ test("overflow 'block': write() times out with ETIMEDOUT (nothing written) while
   for (let n = 6; n <= 20; n++) writer.write(frame(n), { timeout: 0 });
 });
 
-test('loan(): fill the slot in place and publish(); the array is detached after publish; a loan disposed unpublished publishes nothing', async (t) => {
+test('loan(): fill the slot in place and publish(); the array still aliases the slot after publish (no crash); a loan disposed unpublished publishes nothing; close() empties the arrays', async (t) => {
   const { name, writer, reader } = ring(t);
   const loan = writer.loan();
   assert.ok(loan.array instanceof Int32Array);
@@ -162,7 +162,9 @@ test('loan(): fill the slot in place and publish(); the array is detached after 
   assert.throws(() => writer.loan(), (error) => error.code === 'ERR_LOAN_ACTIVE');
   loan.array.fill(7);
   loan.publish();
-  assert.equal(loan.array.length, 0, 'a published loan cannot write into the slot any more');
+  assert.equal(loan.array.length, 8, 'a published loan still aliases its slot (no copy, no detach)');
+  assert.equal(loan.array[0], 7, 'reading it is allowed');
+  assert.equal(loan.settled, true);
   assert.equal(writer.holdsLock, false, 'publish() gave the lock back');
   assert.deepEqual(Array.from(await reader.next()), Array.from(frame(7)));
   assert.equal(reader.lastReadCount, 1);
@@ -170,15 +172,17 @@ test('loan(): fill the slot in place and publish(); the array is detached after 
   const abandoned = writer.loan();
   abandoned.array.fill(99);
   abandoned[Symbol.dispose]();
-  assert.equal(abandoned.array.length, 0);
   assert.equal(rawCount(name), 1, 'nothing published');
   await assert.rejects(reader.next({ timeout: 30 }), (error) => error.code === 'ETIMEDOUT');
   writer.write(frame(8));
   assert.deepEqual(Array.from(await reader.next()), Array.from(frame(8)));
   assert.equal(reader.missedWrites, 0);
+  writer.close();
+  assert.equal(loan.array.length, 0, 'close() detaches the data buffer: every loan view is empty');
+  assert.equal(abandoned.array.length, 0);
 });
 
-test('nextSample(): the array is the slot itself; no writer reuses a held slot; release() detaches it; a fifth sample is ERR_SAMPLE_LIMIT', async (t) => {
+test('nextSample(): the array is the slot itself; no writer reuses a held slot; release() lets writers reuse it (the array may then show a later frame, never crashes); a fifth sample is ERR_SAMPLE_LIMIT', async (t) => {
   const { writer, reader } = ring(t, { history: 8 });
   writer.write(frame(1));
   const first = await reader.nextSample();
@@ -199,16 +203,18 @@ test('nextSample(): the array is the slot itself; no writer reuses a held slot; 
   assert.equal(reader.totalMissedWrites, 23);
   await assert.rejects(reader.nextSample(), (error) => error.code === 'ERR_SAMPLE_LIMIT' && /already holds 4 samples/.test(error.message));
   first.release();
-  assert.equal(first.array.length, 0, 'a released view is empty, not dangling');
+  assert.equal(first.array.length, 8, 'a released view still aliases the slot');
+  void Array.from(first.array); // reading a released view is allowed
   assert.equal(first.released, true);
   first.release();
   const next = await reader.nextSample();
   assert.equal(next.count, 28);
   next[Symbol.dispose]();
-  // Views left held when the handle closes are detached too.
+  // close() detaches the data buffer: every view, held or released, is empty.
   const kept = held[1];
   reader.close();
   assert.equal(kept.array.length, 0);
+  assert.equal(first.array.length, 0);
   kept.release();
 });
 
@@ -260,7 +266,7 @@ test('hostile ring metadata: open() refuses impossible layouts with ERR_INVALID_
   await assert.rejects(reader.next({ timeout: 100 }), (error) => error.code === 'ERR_INVALID_STREAM');
 });
 
-test('close() with a loan and samples outstanding detaches their arrays, leaves the reader table, gives the lock back and unmaps at once', async (t) => {
+test('close() with a loan and samples outstanding empties their arrays, leaves the reader table, gives the lock back and unmaps at once', async (t) => {
   const name = streamName(t, 'close');
   const writer = create(name, { shape: [8], dtype: 'int32', history: 4 });
   const reader = open(name);
