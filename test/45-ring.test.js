@@ -3,7 +3,7 @@
 // overflow modes, loans and samples without copies, and hostile ring
 // metadata.
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 
@@ -13,6 +13,7 @@ import { RING_CONTROL_OFFSET, RingControl } from '../packages/tsshmem/dist/forma
 import { heldResources, leftovers, streamName } from './helpers.js';
 
 const metaPath = (name) => `/dev/shm/${baseName(name)}_meta`;
+const dataPath = (name) => `/dev/shm/${baseName(name)}`;
 
 /** A ring of int32 frames of 8 elements; the writer and a separate reader handle. */
 function ring(t, options = {}, label = 'ring') {
@@ -304,4 +305,45 @@ test('worker threads that end (process.exit() or terminate()) while holding samp
     assert.deepEqual(writer.ringStatus().readers, [], 'the ended thread left the table');
   }
   for (let n = 0; n < 8; n++) writer.write(new Float32Array(1 << 16), { timeout: 0 });
+});
+
+test('a ring whose metadata object another process truncates: ring calls throw ERR_INVALID_STREAM naming the stream, the process survives, close() works', async (t) => {
+  const { name, writer, reader } = ring(t, { shape: [4096] }, 'lost-meta');
+  const big = (n) => new Int32Array(4096).fill(n);
+  writer.write(big(1));
+  assert.equal(reader.register(), true);
+  truncateSync(metaPath(name), 0);
+  const lostMetadata = (error) =>
+    error instanceof ShmError && error.code === 'ERR_INVALID_STREAM' && error.message.includes(JSON.stringify(name)) && /metadata object/.test(error.message);
+  assert.throws(() => writer.write(big(2)), lostMetadata, 'the write ran into the lost pages');
+  assert.throws(() => writer.write(big(3)), lostMetadata, 'and every later call knows');
+  assert.throws(() => writer.loan(), lostMetadata);
+  await assert.rejects(writer.writeAsync(big(4)), lostMetadata);
+  assert.throws(() => reader.read(), lostMetadata);
+  await assert.rejects(reader.next({ timeout: 1000 }), lostMetadata);
+  await assert.rejects(reader.nextSample({ timeout: 1000 }), lostMetadata);
+  assert.throws(() => reader.ringStatus(), lostMetadata);
+  reader.close();
+  writer.close();
+  assert.equal(reader.closed && writer.closed, true);
+});
+
+test('a ring whose data object another process truncates: writes, loans, reads and samples throw ERR_INVALID_STREAM naming the stream; a sample held before reads zeros, never crashes', async (t) => {
+  const { name, writer, reader } = ring(t, { shape: [4096] }, 'lost-data');
+  const big = (n) => new Int32Array(4096).fill(n);
+  writer.write(big(1));
+  const held = await reader.nextSample();
+  truncateSync(dataPath(name), 0);
+  const lostData = (error) =>
+    error instanceof ShmError && error.code === 'ERR_INVALID_STREAM' && error.message.includes(JSON.stringify(name)) && /data segment/.test(error.message);
+  assert.throws(() => writer.write(big(2)), lostData, 'the write ran into the lost pages');
+  assert.throws(() => writer.loan(), lostData);
+  assert.equal(writer.holdsLock, false, 'a refused loan leaves the lock free');
+  await assert.rejects(writer.writeAsync(big(3)), lostData);
+  assert.throws(() => reader.read(), lostData);
+  await assert.rejects(reader.next({ timeout: 1000 }), lostData);
+  await assert.rejects(reader.nextSample({ timeout: 1000 }), lostData);
+  assert.equal(held.array[held.array.length - 1], 0, "the held view reads the guard's zeros");
+  assert.equal(writer.count, 1, 'the metadata is intact');
+  held.release();
 });
