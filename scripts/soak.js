@@ -6,6 +6,12 @@
 // or extra write, error, or growth of descriptors, mappings or RSS.
 //
 //   node scripts/soak.js --seconds 60 [--cycles 100000] [--writers 3] [--readers 3]
+//   node scripts/soak.js --faults [--seconds 600]
+//
+// --faults (the fault soak, scripts/fault-soak.js): Node and pyshmem writers
+// and readers while a chaos loop SIGKILLs random ones and starts new ones;
+// exits 1 unless no frame was torn, no operation hung, the final count
+// equals the completed writes and nothing of the stream is left behind.
 //
 // Needs the build (npm run build). The workers are test/peers/stress_peer.js.
 // The functions are exported for test/64-stress.test.js.
@@ -16,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { create, unlink } from '../packages/tsshmem/dist/index.js';
+import { faultSoakMain } from './fault-soak.js';
 
 const PEER = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'peers', 'stress_peer.js');
 export const FRAME_SHAPE = [256, 256];
@@ -106,10 +113,14 @@ export function mib(bytes) {
 }
 
 function parseArguments(argv) {
-  const options = { seconds: 10, cycles: 100000, writers: 3, readers: 3 };
+  const options = { seconds: 10, cycles: 100000, writers: 3, readers: 3, faults: false };
   for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--faults') {
+      options.faults = true;
+      continue;
+    }
     const key = argv[i].replace(/^--/, '');
-    if (!(key in options) || argv[i + 1] === undefined) throw new Error(`usage: node scripts/soak.js --seconds N [--cycles N] [--writers N] [--readers N] (got ${argv[i]})`);
+    if (!(key in options) || argv[i + 1] === undefined) throw new Error(`usage: node scripts/soak.js --seconds N [--cycles N] [--writers N] [--readers N] | --faults [--seconds N] (got ${argv[i]})`);
     const value = Number(argv[++i]);
     if (!Number.isFinite(value) || value < 0) throw new Error(`--${key} needs a number, got ${argv[i]}`);
     options[key] = value;
@@ -119,6 +130,7 @@ function parseArguments(argv) {
 
 async function main() {
   const options = parseArguments(process.argv.slice(2));
+  if (options.faults) process.exit(await faultSoakMain(process.argv.includes('--seconds') ? options.seconds : 600));
   const name = `tsshmem-soak/${process.pid}/${Date.now()}`;
   const failures = [];
   const stream = create(name, { shape: FRAME_SHAPE, dtype: 'float64' });

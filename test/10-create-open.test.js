@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import { existsSync, unlinkSync } from 'node:fs';
+
 import { create, gpuAvailable, open, SharedMemory } from '../packages/tsshmem/dist/index.js';
+import { baseName } from '../packages/tsshmem/dist/format/names.js';
+import { native } from '../packages/tsshmem/dist/native/binding.js';
 import { leftovers, runNodePeer, streamName } from './helpers.js';
 
 test('create() makes a zero-filled stream described by its properties', (t) => {
@@ -157,4 +161,76 @@ test('a child that opens, reads and exits leaves the stream attachable', async (
   assert.equal(stream.count, 2);
   again.close();
   stream.close();
+});
+
+// --- open({ settleTimeout }) --------------------------------------------------------
+
+/**
+ * A stream whose data object is missing, as while a creator is still at work.
+ * open()'s attempts to open the data object are counted, and the data object
+ * is made (as the creator would) right after the attempt for which
+ * appearAfter(attempt) says so, so the next attempt finds it.
+ */
+function halfCreatedStream(t, label) {
+  const name = streamName(t, label);
+  create(name, { shape: [4], dtype: 'int32' }).close();
+  const dataObject = `/${baseName(name)}`;
+  unlinkSync(`/dev/shm${dataObject}`);
+  const realShmOpen = native.shmOpen;
+  t.after(() => {
+    native.shmOpen = realShmOpen;
+  });
+  const state = { attempts: 0, appearAfter: () => false };
+  native.shmOpen = (object) => {
+    if (object !== dataObject) return realShmOpen(object);
+    state.attempts++;
+    try {
+      return realShmOpen(object);
+    } finally {
+      if (!existsSync(`/dev/shm${dataObject}`) && state.appearAfter(state.attempts)) native.shmClose(native.shmCreate(dataObject, 16, 0o600));
+    }
+  };
+  return { name, state, removeDataObject: () => unlinkSync(`/dev/shm${dataObject}`) };
+}
+
+test('open({ settleTimeout: 0 }) makes one attempt: a data object that appears just after it is not waited for, where the default retries and finds it', (t) => {
+  const { name, state, removeDataObject } = halfCreatedStream(t, 'settle-zero');
+  state.appearAfter = (attempt) => attempt === 1;
+  assert.throws(() => open(name, { settleTimeout: 0 }), { name: 'ShmError', code: 'ENOENT' });
+  assert.equal(state.attempts, 1, 'open() with settleTimeout 0 tried again');
+
+  removeDataObject();
+  state.attempts = 0;
+  const stream = open(name);
+  assert.equal(state.attempts, 2, 'the default settle window retries once the data object is there');
+  assert.deepEqual(stream.read(), new Int32Array(4));
+  stream.close();
+});
+
+test('open({ settleTimeout: 50 }) of a stream whose data object never appears fails with ENOENT', (t) => {
+  const { name, state } = halfCreatedStream(t, 'settle-short');
+  assert.throws(() => open(name, { settleTimeout: 50 }), { name: 'ShmError', code: 'ENOENT', message: /does not exist/ });
+  assert.ok(state.attempts >= 1);
+});
+
+test('open({ settleTimeout }) longer than the default keeps waiting past 1 s for a data object that appears late', (t) => {
+  const { name, state } = halfCreatedStream(t, 'settle-long');
+  const started = performance.now();
+  // Appears only once the default window (1000 ms) is over: open() without the option would have failed.
+  state.appearAfter = () => performance.now() - started > 1200;
+  const stream = open(name, { settleTimeout: 60000 });
+  assert.deepEqual(stream.read(), new Int32Array(4));
+  stream.close();
+});
+
+test('open() refuses a settleTimeout that is not a duration, before touching the stream', (t) => {
+  const name = streamName(t, 'settle-invalid');
+  for (const [value, code] of [
+    [-1, 'ERR_INVALID_ARG_VALUE'],
+    [NaN, 'ERR_INVALID_ARG_TYPE'],
+    ['50', 'ERR_INVALID_ARG_TYPE'],
+    [null, 'ERR_INVALID_ARG_TYPE'],
+  ]) {
+    assert.throws(() => open(name, { settleTimeout: value }), { code }, `settleTimeout ${String(value)}`);
+  }
 });

@@ -1,13 +1,14 @@
-// Byte-level checks of the on-host format of pyshmem 1.0.2 (shared/FORMAT.md),
+// Byte-level checks of the on-host format of pyshmem 1.0.2 (docs/format.md),
 // read straight from /dev/shm and the lock directory.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 
 import { create, DTYPE_NAMES, unlink } from '../packages/tsshmem/dist/index.js';
+import { baseName, lockPath } from '../packages/tsshmem/dist/format/names.js';
 import { leftovers, run, runNodePeer, streamName } from './helpers.js';
 
 const CODES = { int8: 0, int16: 1, int32: 2, int64: 3, uint8: 4, uint16: 5, uint32: 6, uint64: 7, float16: 8, float32: 9, float64: 10 };
@@ -58,18 +59,24 @@ function temporaryDirectory(t) {
 }
 
 test("segment names are pyshmem's: ps_ + 14 hex digits of SHA-1 of the UTF-8 name", (t) => {
+  // FORMAT.md's examples, by name alone: streams called demo_frame or a may
+  // be a user's, which a test must not create or unlink.
   const examples = { demo_frame: 'ps_aa37dcd1cf787c', a: 'ps_86f7e437faa5a7', 'héllo wörld': 'ps_24e9f5c07847ff' };
   for (const [name, base] of Object.entries(examples)) {
-    t.after(() => unlink(name));
-    create(name, { shape: [1] }).close();
-    assert.ok(existsSync(`/dev/shm/${base}`), `${name} -> /dev/shm/${base}`);
-    assert.ok(existsSync(`/dev/shm/${base}_meta`), `${name} -> /dev/shm/${base}_meta`);
-    assert.equal(unlink(name), true);
-    assert.equal(existsSync(`/dev/shm/${base}`), false);
+    assert.equal(baseName(name), base, name);
+    assert.equal(sha1Base(name), base, `the test's own SHA-1 of ${name}`);
+    assert.equal(basename(lockPath(name)), `${base}.lock`, name);
   }
+  // A stream's objects are made, and removed, under that base name.
   const unusual = streamName(t, 'ünïcödé 🚀 / spaces');
+  const base = sha1Base(unusual);
   create(unusual, { shape: [1] }).close();
-  assert.deepEqual(leftovers(unusual).filter((entry) => entry.startsWith('ps_')).sort(), [sha1Base(unusual), `${sha1Base(unusual)}_meta`]);
+  assert.ok(existsSync(`/dev/shm/${base}`), `${unusual} -> /dev/shm/${base}`);
+  assert.ok(existsSync(`/dev/shm/${base}_meta`), `${unusual} -> /dev/shm/${base}_meta`);
+  assert.deepEqual(leftovers(unusual).filter((entry) => entry.startsWith('ps_')).sort(), [base, `${base}_meta`]);
+  assert.equal(unlink(unusual), true);
+  assert.equal(existsSync(`/dev/shm/${base}`), false);
+  assert.equal(existsSync(`/dev/shm/${base}_meta`), false);
 });
 
 test('the metadata of a new stream holds every field of the pyshmem v2 layout', (t) => {
@@ -84,7 +91,7 @@ test('the metadata of a new stream holds every field of the pyshmem v2 layout', 
   stream.close();
 });
 
-test("after one write the metadata matches FORMAT.md's 4x4 float32 example", (t) => {
+test("after one write the metadata matches the 4x4 float32 example of the format spec", (t) => {
   const name = streamName(t, 'meta-write');
   const base = sha1Base(name);
   const stream = create(name, { shape: [4, 4], dtype: 'float32' });

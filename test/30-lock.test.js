@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { create, open } from '../packages/tsshmem/dist/index.js';
-import { lockFromChild, settledTracker, startNodePeer, streamName } from './helpers.js';
+import { lockFromChild, settledTracker, startNodePeer, streamName, waitForSyscall } from './helpers.js';
 
 /** A child process holding the lock of name `depth` times; `release()` releases it once. */
 async function lockHolder(t, name, depth = 1) {
@@ -75,8 +75,10 @@ test('a write from another process waits until this process releases the lock', 
   const name = streamName(t, 'write-waits');
   const stream = create(name, { shape: [16], dtype: 'int32' });
   await stream.acquire();
-  const writer = startNodePeer(t, 'constant-writer.js', { name, frames: 1 });
-  await delay(500);
+  const writer = startNodePeer(t, 'constant-writer.js', { name, frames: 1, announce: true });
+  await writer.lines.waitFor('about to write', 20000);
+  // Its write found the lock taken and now polls it: flock tries between short sleeps.
+  await waitForSyscall(writer, ['flock', 'nanosleep', 'clock_nanosleep'], { what: "the write's lock wait" });
   assert.equal(stream.count, 0, 'the other process wrote while this one held the lock');
   stream.release();
   assert.equal((await writer.done).code, 0);

@@ -181,7 +181,7 @@ test('native write and read kept past their NativeStream still reach the stream,
   const result = JSON.parse(stdout);
   assert.equal(result.collected, true, 'the NativeStream was never collected');
   assert.deepEqual(result.readBack, { count: 1, first: 0, last: 255 });
-  assert.equal(result.writeStatus, 1);
+  assert.equal(result.published, true);
   assert.equal(result.closedError, 'stream is closed');
   assert.equal(stream.count, 2);
   assert.deepEqual(Array.from(new Set(stream.read())), [7]);

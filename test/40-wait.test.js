@@ -330,6 +330,8 @@ test('64 streams awaited at once leave libuv\'s thread pool free: fs.promises.re
   await sleep(20);
   const start = performance.now();
   const text = await readFile(fileURLToPath(import.meta.url), 'utf8');
+  // For the closing note: how long the thread pool took to serve the read (the
+  // assertion is on order: it completed while every wait was still pending).
   t.diagnostic(`informal: readFile took ${(performance.now() - start).toFixed(1)} ms with 64 waits pending`);
   assert.match(text, /64 streams awaited at once/);
   assert.equal(settled, 0, 'the file read completed while every wait was still pending');
@@ -352,6 +354,7 @@ test('spin busy-waits on the calling thread before sleeping; fractions of a mill
   const spinningSync = await cpuMsOf(() => assert.throws(() => reader.readNewSync({ spin: 300, timeout: 400 }), isTimeout));
   const sleepingSync = await cpuMsOf(() => assert.throws(() => reader.readNewSync({ timeout: 400 }), isTimeout));
   const spinningAsync = await cpuMsOf(() => assert.rejects(reader.next({ spin: 300, timeout: 400 }), isTimeout));
+  // The figures the loose bounds below check, printed so a failure on a slow machine can be judged.
   t.diagnostic(
     `informal: CPU ${spinningSync.toFixed(1)} ms for readNewSync spinning 300 ms, ${sleepingSync.toFixed(1)} ms sleeping 400 ms; ` +
       `${spinningAsync.toFixed(1)} ms for next() spinning 300 ms`,

@@ -38,6 +38,21 @@ function percentile(values, fraction) {
 }
 
 /**
+ * waitStats of a handle whose `waits` waits all ended with a tsshmem writer's
+ * write on a tsshmem stream: each ended by the writer's wake, or found the
+ * write already there. The loop's 10 ms timer can still see a count in the
+ * microseconds between the writer storing it and sending its wake (more
+ * often when the writer is preempted there), so a handful of re-checks is
+ * tolerated; without the writer's wake every wait that slept is re-checked.
+ */
+function assertWokenByWriter(stats, waits) {
+  const shown = JSON.stringify(stats);
+  assert.ok(stats.woken > 0, `no wait was ended by a writer's wake: ${shown}`);
+  assert.equal(stats.woken + stats.immediate + stats.rechecked, waits, `waits that ended otherwise: ${shown}`);
+  assert.ok(stats.rechecked <= Math.max(2, waits / 100), `more than a handful of waits ended by a re-check: ${shown}`);
+}
+
+/**
  * Waits with next() until frame `count` arrives; frame n holds n in every
  * element and is the n-th write. Checks that frames come strictly in order,
  * whole, and that missedWrites accounts exactly for the gaps. Returns the
@@ -70,10 +85,13 @@ test('no write is lost: a consumer waiting with next() on 10,000 numbered frames
   // already landed and goes to sleep and is woken.
   const producer = startNodePeer(t, 'wait-producer.js', { name, count, pauseEvery: 10, pauseMs: 1 }, { timeout: 170000 });
   const { seen } = await consumeNumberedFrames(reader, count, producer);
-  t.diagnostic(`informal: seen ${seen}, skipped ${reader.totalMissedWrites}`);
-  assert.equal(seen + reader.totalMissedWrites, count);
-  const { code, stderr } = await producer.done;
+  const { code, stdout, stderr } = await producer.done;
   assert.equal(code, 0, stderr);
+  const written = Number(/^wrote (\d+)$/m.exec(stdout)?.[1]);
+  const stats = reader.waitStats;
+  t.diagnostic(`informal: seen ${seen}, skipped ${reader.totalMissedWrites}, producer wrote ${written}; waits ${JSON.stringify(stats)}`);
+  assert.equal(seen + reader.totalMissedWrites, written);
+  assertWokenByWriter(stats, seen);
 });
 
 test('no write from a pyshmem writer is lost either, on a stream the Python peer created (no extension area, nobody wakes the reader)', { timeout: 120000 }, async (t) => {
@@ -126,6 +144,9 @@ test('a 1,000-exchange ping-pong across two processes completes: each side waits
   const { code, stdout, stderr } = await answerer.done;
   assert.equal(code, 0, stderr);
   assert.match(stdout, new RegExp(`^answered ${exchanges}$`, 'm'));
+  t.diagnostic(`informal: waits ${JSON.stringify(answers.waitStats)}`);
+  assertWokenByWriter(answers.waitStats, exchanges);
+  assert.ok(answers.waitStats.immediate >= exchanges / lateEvery, 'the late next() calls found their answer at once');
   t.diagnostic(`informal: 128x128 float32 round trip median ${(percentile(roundTripsMs, 0.5) * 1000).toFixed(0)} us, p99 ${(percentile(roundTripsMs, 0.99) * 1000).toFixed(0)} us`);
 });
 
@@ -142,6 +163,8 @@ for (const origin of Object.keys(creators)) {
     t.diagnostic(`informal: next() returned ${writeAgeMs(reader).toFixed(2)} ms after the Python write completed`);
     assert.deepEqual(Array.from(received), values);
     assert.equal(reader.lastReadCount, 1);
+    // pyshmem writers wake nobody: the reader's periodic re-check found the write.
+    assert.deepEqual(reader.waitStats, { immediate: 0, woken: 0, rechecked: 1, timedOut: 0, cancelled: 0 });
     const { code, stderr } = await writer.done;
     assert.equal(code, 0, stderr);
   });

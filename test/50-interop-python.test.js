@@ -1,11 +1,11 @@
 // With test/peers/pyshmem_peer.py, a Python peer that speaks the pyshmem
-// 1.0.2 format from shared/FORMAT.md.
+// 1.0.2 format (docs/format.md).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { create, DTYPE_NAMES, open, unlink } from '../packages/tsshmem/dist/index.js';
-import { leftovers, runPythonPeer, startNodePeer, startPythonPeer, streamName } from './helpers.js';
+import { leftovers, runPythonPeer, startNodePeer, startPythonPeer, streamName, waitForSyscall } from './helpers.js';
 
 const Float16 = globalThis.Float16Array ?? Uint16Array;
 
@@ -117,8 +117,10 @@ test('a Python write waits while Node holds the lock', { timeout: 60000 }, async
   const name = streamName(t, 'python-waits');
   const stream = create(name, { shape: [2], dtype: 'int32' });
   await stream.acquire();
-  const writer = startPythonPeer(t, 'write', { name, values: [5, 6] }, { timeout: 30000 });
-  await delay(1000);
+  const writer = startPythonPeer(t, 'write', { name, values: [5, 6], announce: true }, { timeout: 30000 });
+  await writer.lines.waitFor('about to write', 20000);
+  // pyshmem's write blocks in flock(LOCK_EX).
+  await waitForSyscall(writer, ['flock']);
   assert.equal(stream.count, 0, 'Python wrote while Node held the lock');
   stream.release();
   assert.equal((await writer.done).code, 0);
@@ -133,9 +135,14 @@ test('Node and Python writers serialize on the same lock: interleaved, whole fra
   const frames = 1000;
   const nodeOffset = 10000;
   await stream.acquire();
-  const pythonWriter = startPythonPeer(t, 'write-loop', { name, count: frames, interval_ms: 1 }, { timeout: 100000 });
-  const nodeWriter = startNodePeer(t, 'constant-writer.js', { name, frames, offset: nodeOffset, pauseMs: 1 }, { timeout: 100000 });
-  await delay(3000);
+  const pythonWriter = startPythonPeer(t, 'write-loop', { name, count: frames, interval_ms: 1, announce: true }, { timeout: 100000 });
+  const nodeWriter = startNodePeer(t, 'constant-writer.js', { name, frames, offset: nodeOffset, pauseMs: 1, announce: true }, { timeout: 100000 });
+  // Both writers are in their first write's lock wait before the lock is
+  // released: they start writing together, so the run exercises contention.
+  await pythonWriter.lines.waitFor('about to write', 20000);
+  await waitForSyscall(pythonWriter, ['flock'], { what: "the Python writer's flock" });
+  await nodeWriter.lines.waitFor('about to write', 20000);
+  await waitForSyscall(nodeWriter, ['flock', 'nanosleep', 'clock_nanosleep'], { what: "the Node writer's lock wait" });
   assert.equal(stream.count, 0);
   stream.release();
 

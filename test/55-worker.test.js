@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 
 import { create } from '../packages/tsshmem/dist/index.js';
-import { heldResources, peersDirectory, run, streamName } from './helpers.js';
+import { heldResources, peersDirectory, run, settledTracker, streamName } from './helpers.js';
 
 /** A worker running task; `messages` yields what it posts; terminated after the test. */
 function startWorker(t, workerData) {
@@ -55,13 +55,18 @@ test("a worker thread's acquire waits for the main thread's release", { timeout:
 
   const refused = startWorker(t, { task: 'acquire', name, timeout: 300 });
   assert.equal(await refused.next(), 'opened');
+  assert.equal(await refused.next(), 'busy');
   assert.equal(await refused.next(), 'ETIMEDOUT');
 
   const waiting = startWorker(t, { task: 'acquire', name, timeout: 20000 });
   assert.equal(await waiting.next(), 'opened');
+  assert.equal(await waiting.next(), 'busy', 'the worker found the lock free while the main thread held it');
+  const outcome = waiting.next();
+  const settled = settledTracker(outcome);
   await delay(300);
+  assert.equal(settled(), false, "the worker's acquire returned while the main thread held the lock");
   stream.release();
-  assert.equal(await waiting.next(), 'acquired');
+  assert.equal(await outcome, 'acquired');
   assert.equal(await waiting.exited, 0);
   await stream.acquire({ timeout: 5000 });
   stream.release();

@@ -11,8 +11,8 @@ import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 
 import { create, open, ShmError } from '../packages/tsshmem/dist/index.js';
-import { dataPath, hostileName, metaPath } from './fault-helpers.js';
-import { peersDirectory, runNodePeer, streamName } from './helpers.js';
+import { dataPath, Field, hostileName, metaPath, rawField, setRawField, track } from './fault-helpers.js';
+import { peersDirectory, runNodePeer, settledTracker, streamName } from './helpers.js';
 
 const DTYPES = ['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'float16', 'float32', 'float64'];
 const ITEM_SIZES = [1, 2, 4, 8, 1, 2, 4, 8, 2, 4, 8];
@@ -140,30 +140,69 @@ test('the crafting itself is right: a valid 256-byte block opens, reads and writ
   assert.deepEqual(Array.from(new Int32Array(new Uint8Array(readFileSync(dataPath(name))).buffer)), [6, 5, 4, 3, 2, 1]);
 });
 
-test('a hostile count (-1, -2, -3: the native status codes) is refused by open() or read normally', (t) => {
-  // The native read returns the count of the copied write, and -1, -2, -3 for
-  // "sequence stuck odd", "never stable", "segment truncated": a block whose
-  // count is one of those must not turn a healthy read into one of them.
-  for (const count of [-1, -2, -3]) {
-    const name = hostileName(t, `count${count}`);
-    const fields = validBlock({ dtypeCode: 9, shape: [4] });
-    fields[F.count] = count;
-    plant(name, bytesOf(fields));
-    writeFileSync(dataPath(name), Buffer.from(Float32Array.of(1, 2, 3, 4).buffer));
-    let stream;
-    try {
-      stream = open(name);
-    } catch (error) {
-      assert.equal(error.code, 'ERR_INVALID_STREAM', `count ${count}: ${error.message}`);
-      continue;
-    }
-    try {
-      assert.deepEqual(Array.from(stream.read()), [1, 2, 3, 4], `count ${count}`);
-    } finally {
-      stream.close();
-    }
+/**
+ * A stream of float32 [4] holding 1, 2, 3, 4 after one write (count 1),
+ * made by tsshmem (with its extension area, so waits sleep on its notify
+ * word) or planted as pyshmem makes it (256 bytes, no extension area).
+ */
+function oneWriteStream(t, maker, label) {
+  if (maker === 'tsshmem') {
+    const name = streamName(t, label);
+    const stream = create(name, { shape: [4], dtype: 'float32' });
+    t.after(() => stream.close());
+    stream.write(Float32Array.of(1, 2, 3, 4));
+    return { name, stream };
   }
-});
+  const name = hostileName(t, label);
+  const fields = validBlock({ dtypeCode: 9, shape: [4] });
+  fields[F.count] = 1;
+  fields[F.sequence] = 2;
+  plant(name, bytesOf(fields));
+  writeFileSync(dataPath(name), Buffer.from(Float32Array.of(1, 2, 3, 4).buffer));
+  const stream = open(name);
+  t.after(() => stream.close());
+  return { name, stream };
+}
+
+for (const maker of ['tsshmem', 'pyshmem']) {
+  test(`a count turned hostile (-1, -2, -3: the native status codes) in the live metadata of a ${maker}-made stream: read(), next() and readNewSync() fail with ERR_INVALID_STREAM`, async (t) => {
+    // The native read and waits return the count of the write, and -1, -2,
+    // -3 for "sequence stuck odd" / "timed out", "never stable" /
+    // "cancelled", "segment truncated": a count of -1 must not pass for a
+    // read timeout, -2 for a cancelled wait, -3 for a truncated segment.
+    for (const count of [-1, -2, -3]) {
+      const { name, stream } = oneWriteStream(t, maker, `count${count}`);
+      assert.deepEqual(stream.read(), Float32Array.of(1, 2, 3, 4));
+      const isCorrupt = (error) => {
+        assert.ok(error instanceof ShmError, `count ${count}: ${error}`);
+        assert.equal(error.code, 'ERR_INVALID_STREAM', `count ${count}: ${error.message}`);
+        assert.match(error.message, /no longer holds a valid count and write sequence/, `count ${count}`);
+        assert.match(error.message, new RegExp(`\\(count ${count}, sequence 2\\)`), `count ${count}`);
+        return true;
+      };
+      // A next() already waiting for write 2 when the count turns hostile.
+      const pending = stream.next({ timeout: 20000 });
+      const pendingSettled = settledTracker(pending);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(pendingSettled(), false, `count ${count}: next() settled before any new write`);
+      setRawField(name, Field.count, count);
+      await assert.rejects(pending, isCorrupt);
+      assert.throws(() => stream.read({ timeout: 20000 }), isCorrupt);
+      assert.throws(() => stream.read({ out: new Float32Array(4), timeout: 20000 }), isCorrupt);
+      await assert.rejects(stream.next({ timeout: 20000 }), isCorrupt);
+      assert.throws(() => stream.readNewSync({ timeout: 20000 }), isCorrupt);
+      // Nothing was observed, and a write refuses to count on from it.
+      assert.equal(stream.lastReadCount, 1, `count ${count}`);
+      assert.equal(stream.missedWrites, 0, `count ${count}`);
+      assert.throws(() => stream.write(Float32Array.of(5, 6, 7, 8)), isCorrupt);
+      assert.equal(rawField(name, Field.writeSequence), 2, `count ${count}: the refused write touched the sequence`);
+      assert.deepEqual(new Float32Array(new Uint8Array(readFileSync(dataPath(name))).buffer), Float32Array.of(1, 2, 3, 4));
+      // A valid count again: the same handle reads normally.
+      setRawField(name, Field.count, 1);
+      assert.deepEqual(stream.read(), Float32Array.of(1, 2, 3, 4));
+    }
+  });
+}
 
 test('open() refuses objects of the wrong kind: directories, symlinks and FIFOs in /dev/shm', async (t) => {
   const target = hostileName(t, 'kind-target');
@@ -404,6 +443,7 @@ test('property: 10,000 random metadata blocks (random bytes, valid blocks with r
     }),
     { numRuns: 10000 },
   );
+  // The split of outcomes asserted below, for judging a change of the generators.
   t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}`);
   // The generator reaches both sides of the contract.
   assert.ok(outcomes.opened > 1000, JSON.stringify(outcomes));
@@ -436,6 +476,7 @@ test('property: 3,000 inconsistent or half-written blocks (one field mutated, ra
     }),
     { numRuns: 3000 },
   );
+  // The split of outcomes asserted below, for judging a change of the generators.
   t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}`);
   assert.ok(outcomes.ERR_INVALID_STREAM > 1000, JSON.stringify(outcomes));
   assert.ok(outcomes.ENOENT > 50, JSON.stringify(outcomes));
@@ -455,8 +496,7 @@ for (const [op, truncateTo] of [
     const stream = create(name, { shape: [1000, 1000], dtype: 'float32' });
     t.after(() => stream.close());
     stream.write(new Float32Array(1000 * 1000).fill(1));
-    const child = runNodePeer('truncate_victim.js', { name, op }, { timeout: 90000 });
-    t.after(() => child.child.kill('SIGKILL'));
+    const child = track(t, runNodePeer('truncate_victim.js', { name, op }, { timeout: 90000 }));
     await child.lines.waitFor('looping', 30000);
     truncateSync(dataPath(name), truncateTo);
     const exit = await child.done;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -222,9 +222,10 @@ test('an empty or non-string name is a TypeError with code ERR_INVALID_ARG_TYPE,
 
 const NOBODY = 65534;
 
-function asNobody(args) {
+function asNobody(args, env) {
   return run('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', process.execPath, join(peersDirectory, 'perm_peer.js'), JSON.stringify(args)], {
     timeout: 30000,
+    env,
   }).done;
 }
 
@@ -280,4 +281,80 @@ test('control: the same second user can use a stream created with mode 0o666', a
   assert.deepEqual(results.use.value, [1, 2, 3, 4]);
   assert.deepEqual(Array.from(stream.read()), [9, 8, 7, 6]);
   assert.equal(stream.count, 2);
+});
+
+// --- A lock directory another user could tamper with --------------------------------
+
+/** A TMPDIR shared like /tmp (root's, 1777), so the second user can make its own lock directory in it. */
+function sharedTemp(t) {
+  const directory = privateTemp(t);
+  chmodSync(directory, 0o1777);
+  return directory;
+}
+
+async function createAsRoot(temp, name) {
+  const { results } = await peerIn(temp, { action: 'create', name });
+  return results.create;
+}
+
+test('a lock directory made by another non-root user is refused with EACCES and advice to use a private TMPDIR; its maker still uses it', async (t) => {
+  assert.equal(process.getuid(), 0, 'needs root');
+  const temp = sharedTemp(t);
+  const theirName = streamName(t, 'their-lock-dir');
+  const ourName = streamName(t, 'our-stream-in-their-lock-dir');
+  const exit = await asNobody({ action: 'create', name: theirName }, { TMPDIR: temp });
+  assert.equal(exit.code, 0, exit.stderr);
+  const theirs = JSON.parse(exit.stdout);
+  assert.equal(theirs.results.create.ok, true, `the second user could not use its own lock directory: ${theirs.results.create.message}`);
+  assert.equal(lstatSync(join(temp, 'pyshmem-locks')).uid, NOBODY, 'the second user made the lock directory');
+
+  const ours = await createAsRoot(temp, ourName);
+  assert.equal(ours.ok, false, 'create() used a lock directory that another user owns');
+  assert.equal(ours.code, 'EACCES', ours.message);
+  assert.match(ours.message, /lock directory .*pyshmem-locks belongs to another user \(uid 65534\).*set TMPDIR to a directory of your own/);
+  assert.deepEqual(segmentsOf(ourName), [], 'the refused create() left segments');
+});
+
+test('a lock directory writable by group or others without the sticky bit is refused with EACCES, for its owner and for a second user', async (t) => {
+  assert.equal(process.getuid(), 0, 'needs root');
+  for (const [mode, who] of [
+    [0o777, 'everyone'],
+    [0o775, 'its group'],
+  ]) {
+    const temp = sharedTemp(t);
+    const lockDirectory = join(temp, 'pyshmem-locks');
+    mkdirSync(lockDirectory);
+    chownSync(lockDirectory, 0, NOBODY);
+    chmodSync(lockDirectory, mode);
+    const name = streamName(t, `open-lock-dir-${mode.toString(8)}`);
+
+    const ours = await createAsRoot(temp, name);
+    assert.equal(ours.ok, false, `create() used a lock directory of mode ${mode.toString(8)}`);
+    assert.equal(ours.code, 'EACCES', ours.message);
+    assert.match(ours.message, new RegExp(`writable by ${who} without the sticky bit.*chmod \\+t or go-w it.*set TMPDIR`));
+
+    const exit = await asNobody({ action: 'create', name }, { TMPDIR: temp });
+    assert.equal(exit.code, 0, exit.stderr);
+    const theirs = JSON.parse(exit.stdout).results.create;
+    assert.equal(theirs.ok, false, `the second user used a lock directory of mode ${mode.toString(8)}`);
+    assert.equal(theirs.code, 'EACCES', theirs.message);
+    assert.deepEqual(readdirSync(lockDirectory), [], 'a lock file was made in the refused directory');
+    assert.deepEqual(segmentsOf(name), []);
+  }
+});
+
+test('control: a root-owned sticky lock directory (like /tmp) is used by root and by a second user', async (t) => {
+  assert.equal(process.getuid(), 0, 'needs root');
+  const temp = sharedTemp(t);
+  const lockDirectory = join(temp, 'pyshmem-locks');
+  mkdirSync(lockDirectory);
+  chmodSync(lockDirectory, 0o1777);
+  const ourName = streamName(t, 'sticky-lock-dir-ours');
+  const theirName = streamName(t, 'sticky-lock-dir-theirs');
+  const ours = await createAsRoot(temp, ourName);
+  assert.equal(ours.ok, true, ours.message);
+  const exit = await asNobody({ action: 'create', name: theirName }, { TMPDIR: temp });
+  assert.equal(exit.code, 0, exit.stderr);
+  const theirs = JSON.parse(exit.stdout).results.create;
+  assert.equal(theirs.ok, true, theirs.message);
 });

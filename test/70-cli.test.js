@@ -16,6 +16,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cliPath = join(root, 'packages', 'tsshmem-cli', 'dist', 'cli', 'main.js');
 const libraryUrl = pathToFileURL(join(root, 'packages', 'tsshmem', 'dist', 'index.js')).href;
 const TEST_TIMEOUT = 120000;
+const WRITE_TIME_OFFSET = 8 * 8;
 const LOCK_OWNER_PID_OFFSET = 10 * 8;
 
 function escapeRegExp(text) {
@@ -249,6 +250,22 @@ test('ls shows who holds a lock, and a dead recorded owner as a stale record of 
   assert.equal((await lsRow(baseName(stale)))[7], `free (stale ${deadPid})`);
 });
 
+test('ls and info of a stream whose write time no date can hold print it as it is, without failing', { timeout: TEST_TIMEOUT }, async (t) => {
+  const name = streamName(t, 'hostile-time');
+  create(name, { shape: [4], dtype: 'float32' }).close();
+  const meta = openSync(`/dev/shm/${baseName(name)}_meta`, 'r+');
+  const time = Buffer.alloc(8);
+  time.writeDoubleLE(1e300);
+  writeSync(meta, time, 0, 8, WRITE_TIME_OFFSET);
+  closeSync(meta);
+  const record = await lsRecord(name);
+  assert.equal(record.metadata.writeTime, 1e300);
+  assert.equal(record.metadata.writeTimeIso, null);
+  const info = await cli(['info', name]);
+  assert.equal(info.code, 0, info.stderr);
+  assert.match(info.stdout, /1e\+300 \(not a valid time\)/);
+});
+
 test('ls and info show a stream created by pyshmem under its base name, without creating its lock file', { timeout: TEST_TIMEOUT }, async (t) => {
   const name = streamName(t, 'pyshmem');
   const base = baseName(name);
@@ -375,7 +392,7 @@ test('load writes a .npy file into a stream, checking dtype and shape; --create 
     ['shape.npy', "np.zeros((3, 2), dtype='<f4')", /holds \[3, 2\] float32 but stream .* is \[2, 3\] float32/],
     ['big-endian.npy', "np.zeros((2, 3), dtype='>f4')", /big-endian \('>f4'\)/],
     ['fortran.npy', "np.asfortranarray(np.zeros((2, 3), dtype='<f4'))", /Fortran order/],
-    ['complex.npy', "np.zeros((2, 3), dtype='<c8')", /'<c8' is not one of the stream dtypes/],
+    ['complex.npy', "np.zeros((2, 3), dtype='<c8')", /dtype "<c8" is not one of the stream dtypes/],
   ];
   for (const [file, expression, message] of rejected) {
     await numpySave(join(directory, file), expression);

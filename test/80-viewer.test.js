@@ -6,18 +6,22 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import test from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 
 import { create } from '../packages/tsshmem/dist/index.js';
-import { leftovers, run, runNodePeer, streamName } from './helpers.js';
+import { leftovers, peersDirectory, run, runNodePeer, streamName } from './helpers.js';
 
 const MAIN = fileURLToPath(new URL('../packages/tsshmem-cli/dist/cli/main.js', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const URL_LINE = /^tsshmem view: http:\/\/127\.0\.0\.1:\d+\/$/;
+const URL_LINE = /^tsshmem view: http:\/\/\S+$/;
+/** The printed address by default: 127.0.0.1, and a random token of 32 bytes in base64url as the first path segment. */
+const TOKEN_URL = /^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{43}\/$/;
+const NOBODY = 65534;
 /** uPlot's stroke for a 1-D stream (page/chart-style.js SERIES_COLORS.line, #56b6c2). */
 const LINE_RGB = [0x56, 0xb6, 0xc2];
 const WAIT_MS = 30000;
@@ -47,6 +51,7 @@ test('view shows a live 2-D stream as an image, a 1-D stream as a plot, and stop
   const viewer = run(process.execPath, [MAIN, 'view', imageName, lineName, cubeName, '--port', '0'], { timeout: 170000 });
   children.push(viewer);
   const url = await viewerUrl(viewer);
+  assert.match(url, TOKEN_URL);
 
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -119,7 +124,7 @@ test('the server sends a frame only when asked, the newest one, counting the wri
   const viewer = run(process.execPath, [MAIN, 'view', name, '--port', '0'], { timeout: 55000 });
   children.push(viewer);
   const url = new URL(await viewerUrl(viewer));
-  const socket = new WebSocket(`ws://${url.host}/ws`, { origin: url.origin });
+  const socket = new WebSocket(socketUrl(url), { origin: url.origin });
   sockets.push(socket);
   const messages = messageQueue(socket);
 
@@ -152,14 +157,82 @@ test('the viewer refuses other hosts and WebSockets from other origins', { timeo
   const url = new URL(await viewerUrl(viewer));
 
   assert.equal((await fetch(url)).status, 200);
-  assert.equal((await fetch(new URL('/no-such-file.js', url))).status, 404);
+  assert.equal((await fetch(new URL('no-such-file.js', url))).status, 404);
   const rebound = await httpStatus(url, { host: `attacker.example:${url.port}` });
   assert.equal(rebound, 403);
   for (const origin of ['http://attacker.example', `http://localhost:${Number(url.port) + 1}`]) {
-    const foreign = new WebSocket(`ws://${url.host}/ws`, { origin });
+    const foreign = new WebSocket(socketUrl(url), { origin });
     const [error] = await once(foreign, 'error');
     assert.match(error.message, /403/, `a WebSocket from ${origin}`);
   }
+});
+
+test('without the token another local user (uid 65534) gets 403 over HTTP and on the WebSocket upgrade, and no frame; with it the same user gets the page and frames', { timeout: 60000 }, async (t) => {
+  assert.equal(process.getuid(), 0, 'switching to a second user needs root: run the suite as root (CI does)');
+  const children = [];
+  t.after(() => Promise.all(children.map(stopProcess)));
+  const name = streamName(t, 'view-token');
+  const stream = create(name, { shape: [2, 2] });
+  t.after(() => stream.close());
+  stream.write([1, 2, 3, 4]);
+  const viewer = run(process.execPath, [MAIN, 'view', name], { timeout: 55000 });
+  children.push(viewer);
+  const url = new URL(await viewerUrl(viewer));
+  const token = url.pathname.split('/')[1];
+
+  const client = run(
+    'setpriv',
+    ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', process.execPath, join(peersDirectory, 'viewer-client.js'), JSON.stringify({ origin: url.origin, token })],
+    { timeout: 30000 },
+  );
+  const exit = await client.done;
+  assert.equal(exit.code, 0, exit.stderr);
+  const { uid, results } = JSON.parse(exit.stdout);
+  assert.equal(uid, NOBODY, 'the client ran as the second user');
+  for (const refused of ['httpRoot', 'httpAsset', 'httpWrongToken']) {
+    assert.deepEqual(results[refused], { status: 403, page: false }, refused);
+  }
+  for (const refused of ['socketWithoutToken', 'socketWrongToken']) {
+    assert.deepEqual(results[refused], { status: 403, opened: false, messages: 0, frames: 0 }, refused);
+  }
+  assert.deepEqual(results.httpWithToken, { status: 200, page: true });
+  assert.equal(results.httpAssetWithToken.status, 200);
+  assert.deepEqual(results.socketWithToken, { status: 101, opened: true, messages: 2, frames: 1 }, 'with the token the second user gets the stream list and a frame');
+});
+
+test('--token sets the token; --no-token needs a loopback --host and --insecure', { timeout: 60000 }, async (t) => {
+  const children = [];
+  t.after(() => Promise.all(children.map(stopProcess)));
+  const name = streamName(t, 'view-token-options');
+  const stream = create(name, { shape: [2, 2] });
+  t.after(() => stream.close());
+
+  const fixedToken = 'my-own_token-0123456789';
+  const fixed = run(process.execPath, [MAIN, 'view', name, '--token', fixedToken], { timeout: 55000 });
+  children.push(fixed);
+  const fixedUrl = new URL(await viewerUrl(fixed));
+  assert.equal(fixedUrl.pathname, `/${fixedToken}/`);
+  assert.equal((await fetch(fixedUrl)).status, 200);
+  assert.equal((await fetch(new URL('/', fixedUrl))).status, 403);
+
+  for (const [args, message] of [
+    [['--no-token'], /--no-token lets any program of any user .* add --insecure/],
+    [['--no-token', '--insecure', '--host', '0.0.0.0'], /--no-token needs a loopback --host .* not "0\.0\.0\.0"/],
+    [['--token', 'too-short'], /--token <token>.* expected 16 to 256 characters/],
+    [['--token', '../../etc/passwd-000'], /expected 16 to 256 characters/],
+  ]) {
+    const refused = await run(process.execPath, [MAIN, 'view', name, ...args], { timeout: 30000 }).done;
+    assert.equal(refused.code, 2, `${args.join(' ')}: ${refused.stderr}`);
+    assert.equal(refused.stdout, '', `${args.join(' ')} served anyway`);
+    assert.match(refused.stderr, message);
+  }
+
+  const open = run(process.execPath, [MAIN, 'view', name, '--no-token', '--insecure'], { timeout: 55000 });
+  children.push(open);
+  const openUrl = new URL(await viewerUrl(open));
+  assert.equal(openUrl.pathname, '/');
+  assert.equal(openUrl.hostname, '127.0.0.1');
+  assert.equal((await fetch(openUrl)).status, 200);
 });
 
 test('view of a stream that does not exist fails with exit code 3', { timeout: 60000 }, async (t) => {
@@ -170,6 +243,11 @@ test('view of a stream that does not exist fails with exit code 3', { timeout: 6
   assert.match(result.stderr, /^tsshmem: stream ".*" does not exist/);
   assert.deepEqual(leftovers(name), []);
 });
+
+/** The page's WebSocket address: `ws` next to the page, under the token. */
+function socketUrl(pageUrl) {
+  return new URL('ws', pageUrl).href.replace(/^http/, 'ws');
+}
 
 /** The URL the viewer prints; fails at once, with its stderr, if it exits first. */
 async function viewerUrl(viewer) {

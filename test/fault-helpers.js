@@ -1,7 +1,7 @@
 // Shared by the fault, race, permission and stress tests (60- to 64-): raw
 // access to a stream's metadata bytes, child processes that are always
 // stopped, and hostile /dev/shm objects that are always removed.
-import { closeSync, lstatSync, openSync, readFileSync, readSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readFileSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 
 import { ShmError } from '../packages/tsshmem/dist/index.js';
 import { baseName, lockPath } from '../packages/tsshmem/dist/format/names.js';
@@ -24,6 +24,18 @@ export function rawField(name, index) {
     const bytes = Buffer.alloc(8);
     readSync(fd, bytes, 0, 8, index * 8);
     return bytes.readDoubleLE(0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Overwrites one float64 field of a stream's metadata in the /dev/shm file, as another process would. */
+export function setRawField(name, index, value) {
+  const fd = openSync(metaPath(name), 'r+');
+  try {
+    const bytes = Buffer.alloc(8);
+    bytes.writeDoubleLE(value, 0);
+    writeSync(fd, bytes, 0, 8, index * 8);
   } finally {
     closeSync(fd);
   }

@@ -57,10 +57,11 @@ export function heldResources(name) {
 
 /**
  * Starts a child process; resolves with { code, signal, stdout, stderr } when
- * it exits. `child` is available at once for kill() and stdin.
+ * it exits. `child` is available at once for kill() and stdin. detached: in
+ * a process group of its own (its pid), which its children join.
  */
-export function run(command, args, { timeout = 20000, env, input } = {}) {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+export function run(command, args, { timeout = 20000, env, input, detached = false } = {}) {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
@@ -115,6 +116,51 @@ export async function lockFromChild(t, name, timeout = 300) {
   return outcome;
 }
 
+/** System call numbers of the waits a lock waiter sleeps in, for /proc/PID/syscall. */
+const SYSCALL_NUMBERS = {
+  x64: { flock: 73, nanosleep: 35, clock_nanosleep: 230 },
+  arm64: { flock: 32, nanosleep: 101, clock_nanosleep: 115 },
+};
+
+/**
+ * What the main thread of process pid is doing now, from /proc/PID/syscall:
+ * the name of the system call it is blocked in (among SYSCALL_NUMBERS), its
+ * number for others, 'running', or null once the process is gone.
+ */
+export function currentSyscall(pid) {
+  const numbers = SYSCALL_NUMBERS[process.arch];
+  if (numbers === undefined) throw new Error(`no system call numbers for ${process.arch}: add them to SYSCALL_NUMBERS in test/helpers.js`);
+  let text;
+  try {
+    text = readFileSync(`/proc/${pid}/syscall`, 'utf8').trim();
+  } catch (error) {
+    if (error.code === 'ENOENT' || error.code === 'ESRCH') return null;
+    throw error;
+  }
+  const number = Number(text.split(' ')[0]);
+  if (!Number.isInteger(number)) return text;
+  return Object.keys(numbers).find((name) => numbers[name] === number) ?? number;
+}
+
+/**
+ * Waits until the main thread of a peer (from run()) is seen blocked in one of
+ * the named system calls; fails if the peer exits first, or after timeout ms.
+ */
+export async function waitForSyscall(peer, names, { timeout = 20000, what = names.join(' or ') } = {}) {
+  const deadline = performance.now() + timeout;
+  const seen = new Set();
+  for (;;) {
+    if (peer.child.exitCode !== null || peer.child.signalCode !== null) {
+      throw new Error(`the peer exited before it was seen in ${what} (seen: ${[...seen].join(', ')})`);
+    }
+    const now = currentSyscall(peer.child.pid);
+    if (names.includes(now)) return now;
+    seen.add(now);
+    if (performance.now() > deadline) throw new Error(`the peer was not seen in ${what} within ${timeout} ms (seen: ${[...seen].join(', ')})`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
 function killedAfter(t, peer) {
   t.after(async () => {
     if (peer.child.exitCode === null && peer.child.signalCode === null) peer.child.kill('SIGKILL');
@@ -126,8 +172,12 @@ function killedAfter(t, peer) {
 /** Resolves with the first stdout line of child that satisfies predicate. */
 function lineReader(child) {
   let buffered = '';
+  let closed = false;
   const lines = [];
   const waiters = [];
+  const checkWaiters = () => {
+    for (const waiter of [...waiters]) waiter();
+  };
   child.stdout.on('data', (chunk) => {
     buffered += chunk;
     let newline;
@@ -135,29 +185,32 @@ function lineReader(child) {
       const line = buffered.slice(0, newline);
       buffered = buffered.slice(newline + 1);
       lines.push(line);
-      for (const waiter of [...waiters]) waiter();
+      checkWaiters();
     }
   });
+  // One listener for all waits ('close' comes after the last stdout data).
+  child.on('close', () => {
+    closed = true;
+    checkWaiters();
+  });
   return {
-    /** Waits for a line equal to text (or matching a RegExp); rejects after timeout ms. */
+    /** Waits for a line equal to text (or matching a RegExp); rejects once the child exits without it, or after timeout ms. */
     waitFor(text, timeout = 10000) {
       const matches = (line) => (text instanceof RegExp ? text.test(line) : line === text);
       return new Promise((resolve, reject) => {
-        const check = () => {
-          const line = lines.find(matches);
-          if (line === undefined) return false;
+        const settle = (outcome) => {
           waiters.splice(waiters.indexOf(check), 1);
           clearTimeout(timer);
-          resolve(line);
-          return true;
+          outcome();
         };
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(check), 1);
-          reject(new Error(`no line ${text} from child within ${timeout} ms; got: ${lines.join(' | ')}`));
-        }, timeout);
+        const check = () => {
+          const line = lines.find(matches);
+          if (line !== undefined) settle(() => resolve(line));
+          else if (closed) settle(() => reject(new Error(`the child exited without printing a line ${text}; got: ${lines.join(' | ')}`)));
+        };
+        const timer = setTimeout(() => settle(() => reject(new Error(`no line ${text} from child within ${timeout} ms; got: ${lines.join(' | ')}`))), timeout);
         waiters.push(check);
-        if (check()) return;
-        child.on('close', () => setTimeout(check, 0));
+        check();
       });
     },
   };

@@ -8,6 +8,7 @@
 import { setImmediate as tick } from 'node:timers/promises';
 
 import { locateByName } from '../../packages/tsshmem/dist/format/names.js';
+import { Status } from '../../packages/tsshmem/dist/native/binding.js';
 import { openSegments } from '../../packages/tsshmem/dist/stream/segments.js';
 
 const { name } = JSON.parse(process.argv[2]);
@@ -33,7 +34,7 @@ const frame = new Float32Array(elements);
 const count = read(frame, -1);
 const readBack = { count, first: frame[0], last: frame[elements - 1] };
 // -1: write as if holding the lock; the test process does not write meanwhile.
-const writeStatus = write(new Float32Array(elements).fill(7), -1);
+const published = write(new Float32Array(elements).fill(7), -1) === Status.PUBLISHED;
 
 const closedStream = openSegments(location).native;
 const closedRead = closedStream.read;
@@ -44,4 +45,4 @@ try {
 } catch (error) {
   closedError = error.message;
 }
-console.log(JSON.stringify({ collected, readBack, writeStatus, closedError }));
+console.log(JSON.stringify({ collected, readBack, published, closedError }));

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A pyshmem-format peer for tsshmem's tests, written from shared/FORMAT.md.
+"""A pyshmem-format peer for tsshmem's tests, written from docs/format.md.
 
 Usage: pyshmem_peer.py COMMAND 'JSON-ARGUMENTS'
 
@@ -8,12 +8,18 @@ library only (mmap, fcntl), so that tests need no pyshmem install:
   create          {name, shape, dtype}           creates a stream as pyshmem does (256-byte metadata)
   read            {name}                         prints {shape, dtype, size, count, values, data_hex, ...} as JSON
                                                  (data_hex: the payload's bytes, for exact comparisons)
-  write           {name, values}                 one compatible write of the flat values
-  write-loop      {name, count, interval_ms}     writes frames filled with 1..count
+  write           {name, values, announce?}      one compatible write of the flat values (announce: print
+                                                 "about to write" right before it)
+  write-loop      {name, count, interval_ms,     writes frames filled with 1..count (announce: print
+                   announce?}                    "about to write" right before the first)
   hold-lock       {name, seconds}                takes the flock, prints "locked", sleeps, releases
   attach          {name, seconds}                opens the stream (and, as pyshmem, its lock file for
                                                  append), prints "attached", sleeps, writes nothing
-  safe-read-loop  {name, reads}                  safe reads; prints {reads, torn} (torn: non-uniform)
+  safe-read-loop  {name, reads|seconds, go?}     safe reads, `reads` of them or for `seconds`; prints
+                                                 {reads, torn, changes} (torn: non-uniform; changes:
+                                                 uniform snapshots whose value differs from the one
+                                                 before). go: prints "ready", starts once the file
+                                                 `go` exists
   unlink          {name}                         removes the stream's objects and lock file
   crash-mid-write {name, fill}                   takes the lock, marks a write started (sequence
                                                  += 1, odd), fills the first half of the payload,
@@ -24,6 +30,10 @@ library only (mmap, fcntl), so that tests need no pyshmem install:
                    stage}                        stage "truncated" (zero-filled 256-byte metadata)
                                                  or "version" (version written, nothing else),
                                                  printing "paused" first: a creator caught midway
+  fault-writer    {name, id, stopAt, opTimeout}  fault-reader {...}: the fault soak's peers, with the
+                                                 line protocol of test/peers/stress_peer.js; writes
+                                                 follow pyshmem 1.0.2 exactly (over an odd sequence
+                                                 left by a killed writer too: "i K C0 1")
 """
 import fcntl
 import hashlib
@@ -149,12 +159,17 @@ def read(args):
 
 
 def write(args):
-    Stream(args["name"]).write(args["values"])
+    stream = Stream(args["name"])
+    if args.get("announce"):
+        print("about to write", flush=True)
+    stream.write(args["values"])
     print("written", flush=True)
 
 
 def write_loop(args):
     stream = Stream(args["name"])
+    if args.get("announce"):
+        print("about to write", flush=True)
     for frame in range(1, args["count"] + 1):
         stream.write(np.full(stream.shape, frame))
         time.sleep(args.get("interval_ms", 0) / 1000)
@@ -179,12 +194,24 @@ def hold_lock(args):
 
 def safe_read_loop(args):
     stream = Stream(args["name"])
-    torn = 0
-    for _ in range(args["reads"]):
+    if "go" in args:
+        print("ready", flush=True)
+        while not os.path.exists(args["go"]):
+            time.sleep(0.001)
+    end = time.monotonic() + args["seconds"] if "seconds" in args else None
+    reads = torn = changes = 0
+    previous = None
+    while reads < args["reads"] if end is None else time.monotonic() < end:
         snapshot = stream.safe_read()
-        if not np.all(snapshot == snapshot.flat[0]):
+        reads += 1
+        first = snapshot.flat[0]
+        if not np.all(snapshot == first):
             torn += 1
-    print(json.dumps({"reads": args["reads"], "torn": torn}), flush=True)
+            continue
+        if previous is not None and first != previous:
+            changes += 1
+        previous = first
+    print(json.dumps({"reads": reads, "torn": torn, "changes": changes}), flush=True)
 
 
 def unlink(args):
@@ -229,10 +256,99 @@ def create_slowly(args):
     create(args, pause)
 
 
+HANG_SLACK_S = 2.0
+
+
+def line(text):
+    os.write(1, (text + "\n").encode())  # one write(2): the line is in the pipe before the next step
+
+
+def acquire_within(stream, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(stream.lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
+    stream.meta[OWNER] = os.getpid()
+    stream.meta[DEPTH] = 1
+    return True
+
+
+def report_hang(started, timeout_s):
+    elapsed = time.monotonic() - started
+    if elapsed > timeout_s + HANG_SLACK_S:
+        line("s %d" % (elapsed * 1000))
+
+
+def fault_writer(args):
+    stream = Stream(args["name"])
+    timeout_s = args["opTimeout"] / 1000
+    frame = np.empty(stream.shape, dtype=stream.dtype)
+    line("ready")
+    k = 0
+    while time.time() * 1000 < args["stopAt"]:
+        k += 1
+        started = time.monotonic()
+        acquired = acquire_within(stream, timeout_s)
+        report_hang(started, timeout_s)
+        if not acquired:
+            line("e ETIMEDOUT")
+            continue
+        try:
+            line("i %d %d %d" % (k, int(stream.meta[COUNT]), int(stream.meta[SEQUENCE]) % 2))
+            frame.fill(args["id"] * 1e9 + k)
+            stream.meta[SEQUENCE] += 1  # pyshmem's write, under the lock we hold
+            stream.data[...] = frame
+            stream.meta[COUNT] += 1
+            stream.meta[TIME] = time.time()
+            stream.meta[SEQUENCE] += 1
+            line("d %d" % k)
+        finally:
+            stream.release()
+    line("end")
+
+
+def fault_reader(args):
+    stream = Stream(args["name"])
+    timeout_s = args["opTimeout"] / 1000
+    line("ready")
+    reads = 0
+    last_progress = time.monotonic()
+    while time.time() * 1000 < args["stopAt"]:
+        started = time.monotonic()
+        snapshot = None
+        while time.monotonic() - started < timeout_s:  # pyshmem's seqlock, bounded
+            before = stream.meta[SEQUENCE]
+            if int(before) % 2 == 1:
+                continue
+            copy = stream.data.copy()
+            if stream.meta[SEQUENCE] == before:
+                snapshot = copy
+                break
+        report_hang(started, timeout_s)
+        if snapshot is None:
+            line("e ERR_WRITE_INTERRUPTED")
+            continue
+        reads += 1
+        first = snapshot.flat[0]
+        if not np.all(snapshot == first):
+            line("t " + " ".join(repr(float(v)) for v in np.unique(snapshot)[:4]))
+        if time.monotonic() - last_progress > 0.2:
+            line("r %d" % reads)
+            last_progress = time.monotonic()
+    line("r %d" % reads)
+    line("end")
+
+
 COMMANDS = {
     "create": create, "read": read, "write": write, "write-loop": write_loop,
     "hold-lock": hold_lock, "attach": attach, "safe-read-loop": safe_read_loop, "unlink": unlink,
     "crash-mid-write": crash_mid_write, "read-summary": read_summary, "create-slowly": create_slowly,
+    "fault-writer": fault_writer, "fault-reader": fault_reader,
 }
 
 if __name__ == "__main__":

@@ -17,7 +17,20 @@
 //                                          it collects garbage and lets the event loop turn
 //                                          (Node runs native finalizers there); gcEvery 0
 //                                          leaves collection to V8 and only yields every 1000
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+//   fault-writer {name, id, stopAt, opTimeout}
+//                                          for the fault soak (scripts/soak.js --faults), until
+//                                          the epoch ms stopAt or SIGKILL: takes the lock, prints
+//                                          "i K C0 ODD" (write K of this writer, the count C0 and
+//                                          the sequence's parity seen under the lock), writes the
+//                                          frame id * 1e9 + K, prints "d K", releases. One write(2)
+//                                          per line, so a line is in the pipe before the next step
+//   fault-reader {name, id, stopAt, opTimeout}
+//                                          safe reads until stopAt or SIGKILL; prints "r READS"
+//                                          every 200 ms, "t V1 V2 ..." for a torn snapshot (its
+//                                          distinct values), "e CODE" for an error
+//                                          Both print "s MS" for an operation that took longer than
+//                                          opTimeout + 2 s (a hang) and "end" when they stop at stopAt.
+import { readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
 
 import { open } from '../../packages/tsshmem/dist/index.js';
@@ -151,4 +164,70 @@ async function leak() {
   report({ cycles: args.cycles, warmup: args.warmup, gcEvery, seconds, before, after, peakRss });
 }
 
-await { writer, reader, leak }[args.role]();
+const HANG_SLACK_MS = 2000;
+const PROGRESS_MS = 200;
+const line = (text) => writeSync(1, `${text}\n`);
+
+/** Runs operation, reporting it as a hang if it took longer than its timeout allows. */
+function timed(operation) {
+  const started = performance.now();
+  try {
+    return operation();
+  } finally {
+    const elapsed = performance.now() - started;
+    if (elapsed > args.opTimeout + HANG_SLACK_MS) line(`s ${Math.round(elapsed)}`);
+  }
+}
+
+function faultWriter() {
+  const stream = open(args.name);
+  const frame = new Float64Array(stream.size / 8);
+  line('ready');
+  for (let k = 1; Date.now() < args.stopAt; k++) {
+    try {
+      timed(() => stream.acquireSync({ timeout: args.opTimeout }));
+    } catch (error) {
+      line(`e ${error.code}`);
+      continue;
+    }
+    try {
+      line(`i ${k} ${stream.count} ${stream.writeSequence % 2}`);
+      frame.fill(args.id * FRAME + k);
+      timed(() => stream.write(frame, { timeout: args.opTimeout }));
+      line(`d ${k}`);
+    } catch (error) {
+      line(`e ${error.code}`);
+    } finally {
+      stream.release();
+    }
+  }
+  stream.close();
+  line('end');
+}
+
+function faultReader() {
+  const stream = open(args.name);
+  line('ready');
+  let reads = 0;
+  let lastProgress = performance.now();
+  while (Date.now() < args.stopAt) {
+    let snapshot;
+    try {
+      snapshot = timed(() => stream.read({ timeout: args.opTimeout }));
+    } catch (error) {
+      line(`e ${error.code}`);
+      continue;
+    }
+    reads++;
+    if (!snapshot.every((value) => value === snapshot[0])) line(`t ${[...new Set(snapshot)].slice(0, 4).join(' ')}`);
+    if (performance.now() - lastProgress > PROGRESS_MS) {
+      line(`r ${reads}`);
+      lastProgress = performance.now();
+    }
+  }
+  stream.close();
+  line(`r ${reads}`);
+  line('end');
+}
+
+await { writer, reader, leak, 'fault-writer': faultWriter, 'fault-reader': faultReader }[args.role]();

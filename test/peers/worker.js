@@ -1,8 +1,10 @@
 // A worker thread (not a process) for 55-worker. workerData.task:
 //   "read-until": opens `name`, reads every new write (readNew) until one
 //                 holds `last`; posts { frames, torn, last } (torn: snapshots not uniform)
-//   "acquire":    opens `name`, posts "opened", takes the lock (timeout ms),
-//                 posts "acquired" or the error code, releases and closes
+//   "acquire":    opens `name`, posts "opened", then "busy" or "free" (whether
+//                 the lock is taken as it starts to wait), takes the lock
+//                 (timeout ms), posts "acquired" or the error code, releases
+//                 and closes
 //   "abandon":    opens `name` `handles` times, reads and writes through each,
 //                 posts "opened", waits for any message, posts "ending" and
 //                 ends without closing any handle
@@ -32,6 +34,7 @@ const tasks = {
   async acquire({ name, timeout }) {
     const stream = open(name);
     parentPort.postMessage('opened');
+    parentPort.postMessage(stream.lockInfo().locked ? 'busy' : 'free');
     try {
       await stream.acquire({ timeout });
     } catch (error) {

@@ -33,6 +33,14 @@ export class ShmError extends Error {
   }
 }
 
+/**
+ * ENOENT for a stream that does not exist; remedy says what to do (the
+ * library suggests create(), the tools their own way).
+ */
+export function streamNotFound(name: string, remedy: string, options?: { cause?: unknown }): ShmError {
+  return new ShmError('ENOENT', `stream ${JSON.stringify(name)} does not exist: ${remedy}`, options);
+}
+
 /** A wrong type of argument: a TypeError with code `ERR_INVALID_ARG_TYPE`. */
 export function invalidArgType(message: string): TypeError & { code: 'ERR_INVALID_ARG_TYPE' } {
   return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_TYPE' as const });

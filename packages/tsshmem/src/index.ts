@@ -6,6 +6,8 @@ export {
   type ReadOptions,
   type WaitOptions,
   type WriteOptions,
+  type WriteAsyncOptions,
+  type WaitStats,
 } from './stream/shared-memory.js';
 export type { AcquireOptions, LockInfo } from './stream/lock.js';
 export { RingStream, type AsyncWriteOptions, type RingStatus } from './stream/ring-stream.js';

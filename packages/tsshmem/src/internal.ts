@@ -5,11 +5,13 @@
  */
 export { openByBase, unlinkByBase } from './stream/lifecycle.js';
 export { readMetadataBlock, type MetadataBlock } from './stream/segments.js';
+export { probeLockFile, type LockProbe } from './stream/lock-probe.js';
 export { Extension, hasExtension, readStoredName, WAKE_SLOT_COUNT } from './format/extension.js';
-export { decodeHeader, Field, type StreamHeader } from './format/metadata.js';
-export { baseName, isBaseName, locateByBase, locateByName, lockPath, type StreamLocation } from './format/names.js';
+export { decodeHeader, Field, gpuDeviceLabel, isWriteInProgress, type StreamHeader } from './format/metadata.js';
+export { baseName, baseOfObject, isBaseName, locateByBase, locateByName, lockPath, ObjectSuffix, type StreamLocation } from './format/names.js';
+export { formatShape } from './dtype/convert.js';
 export { dtypeByName, type DtypeInfo } from './dtype/table.js';
 export { fromFloat16Bits } from './dtype/float16.js';
-export { systemCode } from './errors.js';
+export { streamNotFound, systemCode } from './errors.js';
 export { native } from './native/binding.js';
 export { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, ringState, type RingGeometry, type RingReader } from './format/ring.js';

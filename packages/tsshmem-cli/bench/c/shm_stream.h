@@ -1,5 +1,5 @@
 /*
- * A stream in the pyshmem v2 on-host format (FORMAT.md), reduced to what
+ * A stream in the pyshmem v2 on-host format (docs/format.md), reduced to what
  * the references need: its own shm objects and lock file, the compatible write
  * (flock, sequence odd, copy, count, time, sequence even, unlock), the safe
  * (seqlock) read, and a notify word with a count of sleepers after byte 256
@@ -116,7 +116,7 @@ static inline void stream_unlink(const shm_stream *stream) {
   unlink(stream->lock_path);
 }
 
-/* FORMAT.md, "Writing". */
+/* docs/format.md, "Writing". */
 static inline void stream_write(shm_stream *stream, const void *source, double pid) {
   while (flock(stream->lock_fd, LOCK_EX) != 0) {
     if (errno != EINTR) fail("flock");
@@ -136,7 +136,7 @@ static inline void stream_write(shm_stream *stream, const void *source, double p
   flock(stream->lock_fd, LOCK_UN);
 }
 
-/* FORMAT.md, "Safe reading": returns the count of the write copied. */
+/* docs/format.md, "Safe reading": returns the count of the write copied. */
 static inline double stream_read(const shm_stream *stream, void *destination) {
   const double *meta = stream->meta;
   for (;;) {

@@ -13,7 +13,8 @@ import { measureRate, type Rate, type Timing } from './measure.js';
 import type { SectionOutcome, Table } from './report.js';
 import { measureInTurns, type SlicedCase, type SlicedRate, SLICES } from './slices.js';
 import { reported, shareAtLeast, type TargetCheck } from './targets.js';
-import { describePayload, formatGBps, formatHz, formatMicros, formatPercent, formatPerEvent, formatTimes, payloadBytes, shapeKey } from './units.js';
+import { describePayload, formatGBps, formatHz, formatMicros, formatPercent, formatPerEvent, formatTimes, payloadBytes } from './units.js';
+import { formatShapeArgument } from '../cli/parse.js';
 
 export interface RoundTrips extends SlicedRate {
   /** Bytes written plus bytes read, per second. */
@@ -110,7 +111,7 @@ async function measureCases(context: BenchContext, shape: readonly number[], key
         return { key, label: METHOD_LABELS[key], measure: (timing) => tsshmemSlice(context, shape, key, source, out, timing) };
     }
   };
-  const title = shape === ONE_ELEMENT ? 'per-call overhead, 1 element' : shapeKey(shape);
+  const title = shape === ONE_ELEMENT ? 'per-call overhead, 1 element' : formatShapeArgument(shape);
   const sliced = await measureInTurns(keys.map(caseOf), context.timing, (label, slice) =>
     context.progress.step(`io ${title}, slice ${slice}/${SLICES}: ${label}`),
   );
@@ -139,7 +140,7 @@ function tsshmemSlice(
   timing: Timing,
 ): Promise<Rate> {
   const exclusiveWriter = method === 'exclusiveReadOut';
-  return withStream(context.cleanup, `io-${shapeKey(shape)}-${method}`, shape, { exclusiveWriter }, (stream) => {
+  return withStream(context.cleanup, `io-${formatShapeArgument(shape)}-${method}`, shape, { exclusiveWriter }, (stream) => {
     const roundTrip =
       method === 'read'
         ? () => {
@@ -232,7 +233,7 @@ function perCallTable(perCall: PerCallFigures): Table {
 }
 
 function sizeTargets(sizes: readonly IoSizeFigures[]): TargetCheck[] {
-  const bySize = new Map(sizes.map((size) => [shapeKey(size.shape), size]));
+  const bySize = new Map(sizes.map((size) => [formatShapeArgument(size.shape), size]));
   const checks: TargetCheck[] = [];
   const share = (key: string, method: Method, reference: 'memcpy' | 'protocol', minimum: number): void => {
     const size = bySize.get(key);

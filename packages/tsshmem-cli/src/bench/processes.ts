@@ -8,7 +8,8 @@ import { withStream } from './cleanup.js';
 import type { BenchContext } from './context.js';
 import type { FramePeerArguments, FrameReaderReport, FrameWriterReport } from './peers/frame-protocol.js';
 import type { SectionOutcome, Table } from './report.js';
-import { describePayload, formatPercent, formatPerSecond, payloadBytes, shapeKey } from './units.js';
+import { describePayload, formatPercent, formatPerSecond, payloadBytes } from './units.js';
+import { formatShapeArgument } from '../cli/parse.js';
 
 const SHAPES: readonly (readonly number[])[] = [
   [128, 128],
@@ -30,7 +31,7 @@ export interface FrameFlow {
 export async function runProcesses(context: BenchContext): Promise<SectionOutcome> {
   const flows: FrameFlow[] = [];
   for (const shape of SHAPES) {
-    await context.progress.step(`processes ${shapeKey(shape)}: one writer process, one reader process`);
+    await context.progress.step(`processes ${formatShapeArgument(shape)}: one writer process, one reader process`);
     flows.push(await measureFlow(context, shape));
   }
   return { tables: [flowTable(flows)], targets: [], figures: { cases: flows } };
@@ -38,7 +39,7 @@ export async function runProcesses(context: BenchContext): Promise<SectionOutcom
 
 function measureFlow(context: BenchContext, shape: readonly number[]): Promise<FrameFlow> {
   const { cleanup, timing } = context;
-  return withStream(cleanup, `frames-${shapeKey(shape)}`, shape, {}, async (stream) => {
+  return withStream(cleanup, `frames-${formatShapeArgument(shape)}`, shape, {}, async (stream) => {
     const args: FramePeerArguments = { name: stream.name, ...timing };
     const reader = startPeer<FrameReaderReport>(cleanup, 'frame-reader', args);
     await reader.ready;

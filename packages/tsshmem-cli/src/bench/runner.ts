@@ -1,4 +1,5 @@
 /** `tsshmem bench`: runs the chosen sections one after another, then prints and stores the report. */
+import { runBridge } from './bridge.js';
 import { CReferences } from './c-references.js';
 import { Cleanup } from './cleanup.js';
 import type { BenchContext } from './context.js';
@@ -12,7 +13,7 @@ import { Progress } from './progress.js';
 import { renderMarkdown, type SectionOutcome, writeJson } from './report.js';
 import { runWake } from './wake.js';
 
-export const SECTION_NAMES = ['io', 'processes', 'mvm', 'wake', 'ring'] as const;
+export const SECTION_NAMES = ['io', 'processes', 'mvm', 'wake', 'ring', 'bridge'] as const;
 export type SectionName = (typeof SECTION_NAMES)[number];
 
 export const DEFAULT_SIZES: readonly (readonly number[])[] = [
@@ -71,6 +72,8 @@ function runSection(section: SectionName, context: BenchContext, options: BenchO
       return runWake(context);
     case 'ring':
       return runRing(context);
+    case 'bridge':
+      return runBridge(context);
   }
 }
 

@@ -1,4 +1,5 @@
 /** How figures read in the tables: three significant digits and a unit. */
+import { formatShapeArgument } from '../cli/parse.js';
 
 export function formatHz(hz: number): string {
   if (hz >= 1e6) return `${significant(hz / 1e6)} MHz`;
@@ -39,12 +40,9 @@ function significant(value: number): string {
 
 /** "128x128 (64 KiB)" for a float32 payload of that shape. */
 export function describePayload(shape: readonly number[]): string {
-  return `${shapeKey(shape)} (${formatBytes(payloadBytes(shape))})`;
+  return `${formatShapeArgument(shape)} (${formatBytes(payloadBytes(shape))})`;
 }
 
-export function shapeKey(shape: readonly number[]): string {
-  return shape.join('x');
-}
 
 export function payloadBytes(shape: readonly number[]): number {
   return shape.reduce((product, dimension) => product * dimension, Float32Array.BYTES_PER_ELEMENT);

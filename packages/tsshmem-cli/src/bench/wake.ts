@@ -20,6 +20,7 @@ import { describePlacement, pingPongPlacement, type Placement } from './placemen
 import type { SectionOutcome, Table } from './report.js';
 import { coreShareBelow, latencyAtMost, timesAtMost, type TargetCheck } from './targets.js';
 import { formatMicros, formatPercent, formatTimes, payloadBytes } from './units.js';
+import { formatShapeArgument } from '../cli/parse.js';
 
 const FRAME_SHAPE = [128, 128];
 const SPIN_MS = 0.2;
@@ -159,7 +160,7 @@ function silentTable(figures: WakeFigures): Table {
     columns: ['writer (C, pyshmem format, lock file opened for append)', 'median', 'p99', 'max'],
     rows,
     notes: [
-      `On a stream created by tsshmem, ${figures.frameShape.join('x')} float32, writes at random gaps of ${SILENT_GAP_MS[0]} to ${SILENT_GAP_MS[1]} ms; measured from the write time the writer stores.`,
+      `On a stream created by tsshmem, ${formatShapeArgument(figures.frameShape)} float32, writes at random gaps of ${SILENT_GAP_MS[0]} to ${SILENT_GAP_MS[1]} ms; measured from the write time the writer stores.`,
     ],
   };
 }
@@ -178,7 +179,7 @@ function latencyTable(figures: WakeFigures): Table {
   });
   const idle = figures.idleReader;
   return {
-    title: `Wake latency: ping-pong of ${FRAME_SHAPE.join('x')} float32 frames between two processes`,
+    title: `Wake latency: ping-pong of ${formatShapeArgument(FRAME_SHAPE)} float32 frames between two processes`,
     columns: ['mechanism', 'round trip, median', 'p99', 'median vs same-work C'],
     rows: [...referenceRows, ...tsshmemRows],
     notes: [

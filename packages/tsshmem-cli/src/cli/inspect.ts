@@ -9,11 +9,26 @@ import { join } from 'node:path';
 
 import type { Dtype } from 'tsshmem';
 import { inspectRing, type RingRecord } from './ring-inspect.js';
-import { baseName, decodeHeader, Extension, Field, hasExtension, isBaseName, locateByBase, type MetadataBlock, native, readMetadataBlock, readStoredName, type StreamHeader, systemCode } from 'tsshmem/internal';
+import {
+  baseName,
+  baseOfObject,
+  decodeHeader,
+  Extension,
+  Field,
+  gpuDeviceLabel,
+  hasExtension,
+  isWriteInProgress,
+  locateByBase,
+  type MetadataBlock,
+  ObjectSuffix,
+  probeLockFile,
+  readMetadataBlock,
+  readStoredName,
+  type StreamHeader,
+  systemCode,
+} from 'tsshmem/internal';
 
 const SHM_DIRECTORY = '/dev/shm';
-const META_SUFFIX = '_meta';
-const GPU_SUFFIX = '_gpu';
 
 /** Opening never blocks (a planted FIFO) and never follows a planted symlink. */
 const INSPECT_OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -101,21 +116,21 @@ export function describeLock(lock: LockRecord | null): string {
 export function listStreamBases(): string[] {
   const bases = new Set<string>();
   for (const entry of readdirSync(SHM_DIRECTORY)) {
-    const base = entry.endsWith(META_SUFFIX) ? entry.slice(0, -META_SUFFIX.length) : entry;
-    if (isBaseName(base)) bases.add(base);
+    const base = baseOfObject(entry);
+    if (base !== null && !entry.endsWith(ObjectSuffix.gpu)) bases.add(base);
   }
   return [...bases].sort();
 }
 
 export function streamExists(base: string): boolean {
-  return objectRecord(base) !== null || objectRecord(base + META_SUFFIX) !== null;
+  return objectRecord(base + ObjectSuffix.data) !== null || objectRecord(base + ObjectSuffix.meta) !== null;
 }
 
 export function inspectStream(base: string): StreamRecord {
   const objects: StreamObjects = {
-    data: objectRecord(base),
-    meta: objectRecord(base + META_SUFFIX),
-    gpuHandle: objectRecord(base + GPU_SUFFIX),
+    data: objectRecord(base + ObjectSuffix.data),
+    meta: objectRecord(base + ObjectSuffix.meta),
+    gpuHandle: objectRecord(base + ObjectSuffix.gpu),
   };
   const read = readMetadataObject(base);
   const name = 'bytes' in read ? trustedStoredName(read.bytes, base) : null;
@@ -126,7 +141,7 @@ export function inspectStream(base: string): StreamRecord {
   if (!decoded.ok) return { ...identity, problem: decoded.problem, objects, metadata: null, lock: null, ring: null };
   const lock = lockRecord(base, fields);
   const metadata = metadataRecord(fields, decoded.header, read.bytes, lock);
-  const ring = inspectRing(join(SHM_DIRECTORY, base + META_SUFFIX), decoded.header, objects.data?.bytes ?? 0, processAlive);
+  const ring = inspectRing(join(SHM_DIRECTORY, base + ObjectSuffix.meta), decoded.header, objects.data?.bytes ?? 0, processAlive);
   const problem = ring !== null && 'problem' in ring ? ring.problem : dataObjectProblem(objects.data, metadata.size);
   return { ...identity, problem, objects, metadata, lock, ring: ring !== null && 'problem' in ring ? null : ring };
 }
@@ -152,7 +167,7 @@ function objectRecord(object: string): ObjectRecord | null {
 function readMetadataObject(base: string): MetadataBlock | { problem: string } {
   let fd: number;
   try {
-    fd = openSync(join(SHM_DIRECTORY, base + META_SUFFIX), INSPECT_OPEN_FLAGS);
+    fd = openSync(join(SHM_DIRECTORY, base + ObjectSuffix.meta), INSPECT_OPEN_FLAGS);
   } catch (error) {
     return { problem: openProblem(error) };
   }
@@ -193,17 +208,23 @@ function metadataRecord(fields: Float64Array, header: StreamHeader, bytes: Buffe
     size: header.size,
     gpu: gpuEnabled,
     deviceIndex,
-    gpuDevice: gpuEnabled ? `cuda:${deviceIndex}` : null,
+    gpuDevice: gpuDeviceLabel(header),
     cpuMirror: header.cpuMirror,
     creatorPid: header.creatorPid,
     creatorAlive: processAlive(header.creatorPid),
     writeTime,
-    writeTimeIso: writeTime > 0 ? new Date(writeTime * 1000).toISOString() : null,
-    ageSeconds: writeTime > 0 ? Date.now() / 1000 - writeTime : null,
+    writeTimeIso: isoTime(writeTime),
+    ageSeconds: isoTime(writeTime) === null ? null : Date.now() / 1000 - writeTime,
     writeSequence,
-    writeState: writeSequence % 2 === 0 ? 'stable' : lock.held === false ? 'interrupted' : 'writing',
+    writeState: !isWriteInProgress(writeSequence) ? 'stable' : lock.held === false ? 'interrupted' : 'writing',
     extensionVersion: hasExtension(bytes) ? bytes.readUInt32LE(Extension.version) : null,
   };
+}
+
+/** The ISO form of a write time; null before any write, or for a time no date can hold (a hostile block). */
+function isoTime(unixSeconds: number): string | null {
+  const date = new Date(unixSeconds * 1000);
+  return unixSeconds > 0 && !Number.isNaN(date.getTime()) ? date.toISOString() : null;
 }
 
 function dataObjectProblem(data: ObjectRecord | null, size: number): string | null {
@@ -214,32 +235,10 @@ function dataObjectProblem(data: ObjectRecord | null, size: number): string | nu
 
 function lockRecord(base: string, fields: Float64Array): LockRecord {
   const path = locateByBase(base).lockPath;
-  const { fileExists, held } = probeLock(path);
+  const { fileExists, held } = probeLockFile(path);
   const ownerPid = fields[Field.lockOwnerPid]!;
   const ownerAlive = ownerPid > 0 ? processAlive(ownerPid) : null;
   return { path, fileExists, held, ownerPid, ownerAlive, staleRecord: ownerAlive === false, depth: fields[Field.lockDepth]! };
-}
-
-/**
- * Tests the flock with LOCK_EX | LOCK_NB on a read-only descriptor and
- * releases it at once; a missing lock file is not created (nobody can hold it).
- */
-function probeLock(path: string): { fileExists: boolean; held: boolean | null } {
-  let fd: number;
-  try {
-    fd = openSync(path, INSPECT_OPEN_FLAGS);
-  } catch (error) {
-    return systemCode(error) === 'ENOENT' ? { fileExists: false, held: false } : { fileExists: true, held: null };
-  }
-  try {
-    if (!native.flockTry(fd)) return { fileExists: true, held: true };
-    native.flockRelease(fd);
-    return { fileExists: true, held: false };
-  } catch {
-    return { fileExists: true, held: null };
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** A process exists and is not a zombie; a process of another user (EPERM) counts as alive. */
@@ -275,7 +274,8 @@ export interface MappingScan {
   readonly unreadable: readonly UnreadableProcess[];
 }
 
-const MAPPED_STREAM_OBJECT = /\/dev\/shm\/(ps_[0-9a-f]{14})(?:_meta|_gpu)?(?: \(deleted\))?$/gm;
+/** A mapped /dev/shm object in /proc/<pid>/maps: its name (an unlinked one is marked "(deleted)"). */
+const MAPPED_SHM_OBJECT = /\/dev\/shm\/([^/\n]+?)(?: \(deleted\))?$/gm;
 
 /** Which streams every process maps, from /proc/<pid>/maps. */
 export function scanMappings(): MappingScan {
@@ -292,10 +292,12 @@ export function scanMappings(): MappingScan {
       if (code !== 'ENOENT' && code !== 'ESRCH') unreadable.push({ pid, uid: processUid(pid) });
       continue;
     }
-    for (const [, base] of maps.matchAll(MAPPED_STREAM_OBJECT)) {
-      const pids = mappedBy.get(base!) ?? [];
+    for (const [, object] of maps.matchAll(MAPPED_SHM_OBJECT)) {
+      const base = baseOfObject(object!);
+      if (base === null) continue;
+      const pids = mappedBy.get(base) ?? [];
       if (!pids.includes(pid)) pids.push(pid);
-      mappedBy.set(base!, pids);
+      mappedBy.set(base, pids);
     }
   }
   return { mappedBy, unreadable };

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 
 import { registerBench } from './commands/bench.js';
+import { registerBridge } from './commands/bridge.js';
 import { registerClean } from './commands/clean.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDump } from './commands/dump.js';
@@ -31,6 +32,7 @@ registerLoad(program);
 registerRm(program);
 registerClean(program);
 registerView(program);
+registerBridge(program);
 
 // `tsshmem ls | head`: a closed pipe ends the output, it is not an error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {

@@ -7,6 +7,11 @@ export function parsePositive(text: string): number {
   return value;
 }
 
+/** 128x128: a shape as --shape and --sizes take it, and as the demo and bench print it. */
+export function formatShapeArgument(shape: readonly number[]): string {
+  return shape.join('x');
+}
+
 export function parseShape(text: string): number[] {
   const dimensions = text.split(/[x,]/).map(Number);
   if (dimensions.length === 0 || dimensions.some((dimension) => !Number.isSafeInteger(dimension) || dimension < 1)) {

@@ -3,9 +3,10 @@
  * /dev/shm shows (the only handle on a stream created by pyshmem, which
  * stores no name).
  */
-import { open, type SharedMemory, ShmError } from 'tsshmem';
-import { baseName, isBaseName, openByBase } from 'tsshmem/internal';
+import { open, type SharedMemory, type ShmError } from 'tsshmem';
+import { baseName, isBaseName, openByBase, streamNotFound } from 'tsshmem/internal';
 import { storedNameOf, streamExists } from './inspect.js';
+import { reportError } from './report-error.js';
 
 export interface StreamAddress {
   readonly base: string;
@@ -33,8 +34,28 @@ export function requireStream(nameOrBase: string): StreamAddress {
   return address;
 }
 
-export function missingStream(nameOrBase: string): ShmError {
-  return new ShmError('ENOENT', `stream ${JSON.stringify(nameOrBase)} does not exist (see tsshmem ls)`);
+export function missingStream(nameOrBase: string, remedy = 'see tsshmem ls'): ShmError {
+  return streamNotFound(nameOrBase, remedy);
+}
+
+/**
+ * The streams named on a command line, each once; a name that matches no
+ * stream is reported on stderr and sets `missing` (exit code 3), and the
+ * command goes on with the others.
+ */
+export function resolveStreams(names: readonly string[]): { addresses: StreamAddress[]; missing: boolean } {
+  const addresses: StreamAddress[] = [];
+  let missing = false;
+  for (const name of names) {
+    const address = findStream(name);
+    if (address === null) {
+      missing = true;
+      reportError(missingStream(name));
+    } else if (!addresses.some((known) => known.base === address.base)) {
+      addresses.push(address);
+    }
+  }
+  return { addresses, missing };
 }
 
 export function openStream(address: StreamAddress): SharedMemory {

@@ -29,9 +29,8 @@ export function formatNumber(value: number): string {
   return String(Number(value.toPrecision(4)));
 }
 
-export function formatShape(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
+/** [128, 128]: the library's form, as in its error messages. */
+export { formatShape } from 'tsshmem/internal';
 
 /** Left-aligned columns separated by two spaces; the last column is not padded. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {

@@ -1,5 +1,5 @@
 /**
- * The 11 dtypes of the pyshmem format (FORMAT.md, "Dtype codes") and the
+ * The 11 dtypes of the pyshmem format (docs/format.md, "Metadata") and the
  * TypedArray that holds each.
  */
 import { describeValue, invalidArgValue } from '../errors.js';

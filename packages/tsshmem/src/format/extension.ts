@@ -1,6 +1,6 @@
 /**
- * tsshmem's own area of the metadata object, after byte 256 (FORMAT.md,
- * "Room for extensions"). pyshmem never reads it; a stream created by pyshmem
+ * tsshmem's own area of the metadata object, after byte 256 (docs/format.md,
+ * "Part 2. tsshmem's extension area"). pyshmem never reads it; a stream created by pyshmem
  * has none, and everything here is optional. All integers little-endian.
  *
  *   offset  size  content

@@ -1,9 +1,10 @@
 /**
- * The pyshmem v2 metadata block (FORMAT.md, "Metadata"): 32 little-endian
+ * The pyshmem v2 metadata block (docs/format.md, "Metadata"): 32 little-endian
  * float64 values at the start of the `_meta` object. This module is the one
  * place that knows the field indices; it decodes and validates a block read
  * from a (possibly hostile) segment, and encodes a new one.
  */
+import { formatShape } from '../dtype/convert.js';
 import { dtypeByCode, type DtypeInfo } from '../dtype/table.js';
 
 export const FORMAT_VERSION = 2;
@@ -85,7 +86,7 @@ export function decodeHeader(fields: Float64Array): DecodeResult {
   if (!Number.isSafeInteger(expectedSize)) return fail('shape is too large');
   const size = fields[Field.size]!;
   if (size !== expectedSize) {
-    return fail(`size ${size} does not match shape [${shape.join(', ')}] of ${dtype.name} (${expectedSize} bytes)`);
+    return fail(`size ${size} does not match shape ${formatShape(shape)} of ${dtype.name} (${expectedSize} bytes)`);
   }
   const gpuEnabled = fields[Field.gpuEnabled]!;
   if (gpuEnabled !== 0 && gpuEnabled !== 1) return fail(`gpu flag ${gpuEnabled} is neither 0 nor 1`);
@@ -102,6 +103,16 @@ export function decodeHeader(fields: Float64Array): DecodeResult {
       ringOnly: version === RING_ONLY_VERSION,
     },
   };
+}
+
+/** 'cuda:N' for a GPU stream, null for a CPU stream. */
+export function gpuDeviceLabel(header: Pick<StreamHeader, 'gpuEnabled' | 'deviceIndex'>): string | null {
+  return header.gpuEnabled ? `cuda:${header.deviceIndex}` : null;
+}
+
+/** An odd write sequence: a write is in progress, or its writer died mid-write. */
+export function isWriteInProgress(writeSequence: number): boolean {
+  return writeSequence % 2 === 1;
 }
 
 /** Counts and sequences are integers kept in float64: past 2^53 an increment is lost. */

@@ -1,5 +1,5 @@
 /**
- * Where a stream lives (FORMAT.md, "Names" and "Objects that make up one
+ * Where a stream lives (docs/format.md, "Names" and "Objects that make up one
  * stream"): the hashed base name, the POSIX shm object names and the lock path.
  */
 import { createHash } from 'node:crypto';
@@ -42,13 +42,32 @@ export function locateByBase(base: string): StreamLocation {
   return locate(base, base);
 }
 
+/** Suffixes of a stream's shm objects after its base name: data, metadata, GPU handle. */
+export const ObjectSuffix = { data: '', meta: '_meta', gpu: '_gpu' } as const;
+
 function locate(label: string, base: string): StreamLocation {
-  return { label, base, data: `/${base}`, meta: `/${base}_meta`, gpu: `/${base}_gpu`, lockPath: join(lockDirectory(), `${base}.lock`) };
+  return {
+    label,
+    base,
+    data: `/${base}${ObjectSuffix.data}`,
+    meta: `/${base}${ObjectSuffix.meta}`,
+    gpu: `/${base}${ObjectSuffix.gpu}`,
+    lockPath: join(lockDirectory(), `${base}.lock`),
+  };
 }
+
+const BASE_NAME = /^ps_[0-9a-f]{14}$/;
 
 /** True for `ps_` + 14 hex digits: the base name of a data object. */
 export function isBaseName(entry: string): boolean {
-  return /^ps_[0-9a-f]{14}$/.test(entry);
+  return BASE_NAME.test(entry);
+}
+
+/** The base name of a stream's data, metadata or GPU-handle object in /dev/shm; null for anything else. */
+export function baseOfObject(entry: string): string | null {
+  const suffix = [ObjectSuffix.meta, ObjectSuffix.gpu].find((candidate) => entry.endsWith(candidate)) ?? ObjectSuffix.data;
+  const base = entry.slice(0, entry.length - suffix.length);
+  return isBaseName(base) ? base : null;
 }
 
 let tempDirectory: string | undefined;

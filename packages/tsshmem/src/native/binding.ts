@@ -14,36 +14,85 @@ export interface ExtensionLayout {
   readonly wakeSlotCount: number;
 }
 
+/**
+ * The outcomes of native calls, declared once in src/native/protocol/status.h
+ * and exported by the addon. All negative: a read or wait returns a count
+ * (>= 0) or one of these.
+ */
+export interface StatusTable {
+  readonly PUBLISHED: number;
+  readonly LOCK_TAKEN: number;
+  readonly LOCK_BUSY: number;
+  readonly TRUNCATED: number;
+  readonly CORRUPT: number;
+  readonly WRITER_STUCK: number;
+  readonly NEVER_STABLE: number;
+  readonly INTERRUPTED: number;
+  readonly TIMED_OUT: number;
+  readonly CANCELLED: number;
+  readonly METADATA_LOST: number;
+  readonly SYSTEM_ERROR: number;
+}
+
+/** The bits of a stream's lost word (src/native/guard/mapping_registry.h). */
+export interface LostTable {
+  /** Another process truncated the metadata object after this handle mapped it. */
+  readonly METADATA: number;
+  /** ... or the data object. */
+  readonly DATA: number;
+}
+
+/** How the waits (next(), readNewSync()) of one handle ended, counted. */
+export interface WaitStats {
+  /** Ended by a writer's wake: a byte on the handle's wake socket, or a futex wake. */
+  readonly woken: number;
+  /** Ended by a periodic re-check finding the new count (pyshmem writers wake nobody). */
+  readonly rechecked: number;
+  /** The new count was already there, or appeared while spinning. */
+  readonly immediate: number;
+  readonly timedOut: number;
+  /** Cancelled by an AbortSignal or close(). */
+  readonly cancelled: number;
+}
+
 /** The mapped segments of one handle; see src/native/stream.h. */
 export interface NativeStream {
   metaBuffer(): ArrayBuffer;
   dataBuffer(): ArrayBuffer;
   /**
-   * 1: published; 0: the lock is held elsewhere, nothing written; -3: the data
-   * segment was truncated (nothing published); -4: the count or sequence is
-   * not a valid integer (nothing written). lockFd -1: the caller holds the lock.
-   * write and read are functions bound to the stream, not methods: they need
-   * no `this`, and throw once the stream is closed.
+   * PUBLISHED, LOCK_BUSY (held elsewhere, nothing written), TRUNCATED or
+   * CORRUPT. lockFd -1: the caller holds the lock. write and read are
+   * functions bound to the stream, not methods: they need no `this`, and
+   * throw once the stream is closed.
    */
   readonly write: (source: ArrayBufferView | null, lockFd: number) => number;
-  /**
-   * The count of the copied write, or after budgetMs -1 (sequence stuck odd),
-   * -2 (never stable); -3: truncated; -4: count or sequence not a valid integer.
-   */
+  /** The count of the copied write, or WRITER_STUCK / NEVER_STABLE after budgetMs (< 0: none), TRUNCATED, CORRUPT. */
   readonly read: (destination: ArrayBufferView, budgetMs: number) => number;
-  /** A plain copy ignoring the sequence; false if the data segment was truncated. */
-  copyPayload(destination: ArrayBufferView): boolean;
+  /** Under the lock: the count, or INTERRUPTED (odd sequence; copied anyway with allowInterrupted), TRUNCATED, CORRUPT. */
+  readLocked(destination: ArrayBufferView, allowInterrupted: boolean): number;
+  /** Under the lock: true if the sequence was odd and is now even. */
   repairSequence(): boolean;
-  /** New count, -1 on timeout, -4 if the count is not a valid integer; blocks the calling thread. */
+  /**
+   * depth 1 takes fd's flock: LOCK_TAKEN, or LOCK_BUSY after timeoutMs (0:
+   * one try, -1: no limit), backing off up to maxPollMs; depth > 1 records a
+   * re-entry. The owner pid and depth are recorded in the metadata.
+   */
+  lockEnter(fd: number, depth: number, timeoutMs: number, maxPollMs: number): number;
+  /** Records the depth left; 0 clears the owner record and releases fd's flock. */
+  lockLeave(fd: number, depth: number): void;
+  /** The new count, TIMED_OUT or CORRUPT; blocks the calling thread. */
   waitSync(lastCount: number, timeoutMs: number, spinUs: number): number;
   /**
-   * The new count now, or undefined and later callback(new count | -1
-   * timeout | -2 cancelled), run by this thread's event loop; -4 (now or
-   * later) if the count is not a valid integer.
+   * The new count (or CORRUPT) now, or undefined and later callback(new
+   * count | TIMED_OUT | CANCELLED | CORRUPT), run by this thread's event loop.
    */
   waitAsync(lastCount: number, timeoutMs: number, spinUs: number, callback: (result: number) => void): number | undefined;
-  /** Settles a pending wait with -2 now. */
+  /** Settles a pending wait with CANCELLED now. */
   cancelWait(): void;
+  /** How this handle's waits ended (src/native/wake/wait_stats.h); works after close() too. */
+  waitStats(): WaitStats;
+  /** This stream's index in lostWords, or -1 if it is unguarded (the guard's registry was full). */
+  guardEntry(): number;
   /**
    * The lock file's descriptor and directory: asynchronous waits use them to
    * notice pyshmem writers. Before the first wait; the descriptor must stay
@@ -102,6 +151,10 @@ export interface RingStatusCodes {
 }
 
 export interface NativeBinding {
+  readonly Status: StatusTable;
+  readonly Lost: LostTable;
+  /** Every guarded stream's lost word (Lost bits), set by the SIGBUS guard; static memory. */
+  lostWords(): ArrayBuffer;
   shmCreate(name: string, size: number, mode: number): number;
   shmOpen(name: string): number;
   /** Closes a descriptor from shmCreate or shmOpen. */
@@ -110,10 +163,8 @@ export interface NativeBinding {
   /** Opens (creating) a lock file; the descriptor is closed at the thread's teardown if not before. */
   lockFileOpen(path: string): number;
   lockFileClose(fd: number): void;
+  /** A bare probe for tools, recording no owner: true if the flock was free (and is now taken). */
   flockTry(fd: number): boolean;
-  flockWait(fd: number): void;
-  /** true once taken; false after timeoutMs. Back-to-back tries first, then sleeps up to maxPollMs. */
-  flockTimed(fd: number, timeoutMs: number, maxPollMs: number): boolean;
   flockRelease(fd: number): void;
   NativeStream: new (
     metaFd: number,
@@ -131,3 +182,13 @@ const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const load = createRequire(import.meta.url)('node-gyp-build') as (root: string) => unknown;
 
 export const native = load(packageRoot) as NativeBinding;
+export const Status = native.Status;
+export const Lost = native.Lost;
+
+const lostWords = new Int32Array(native.lostWords());
+
+/** A one-word view of stream's lost word: one load tells whether a truncation took its pages. */
+export function lostWordOf(stream: NativeStream): Int32Array {
+  const entry = stream.guardEntry();
+  return entry < 0 ? new Int32Array(1) : lostWords.subarray(entry, entry + 1);
+}

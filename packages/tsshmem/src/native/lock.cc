@@ -1,18 +1,18 @@
-// flock(2) on the stream's lock file. Re-entrancy, timeouts and owner
-// bookkeeping are policy and live in TypeScript (src/stream/lock.ts).
+// The stream's lock file: opening and closing its descriptor, and a bare
+// flock probe for tools. Taking a stream's lock, with its owner pid and
+// depth recorded in the metadata, is the protocol's (protocol/
+// frame_protocol.h, reached through NativeStream.lockEnter/lockLeave);
+// re-entrancy and timeouts are TypeScript's policy (src/stream/lock.ts).
 #include "lock.h"
 
-#include <algorithm>
-#include <cstdint>
 #include <cerrno>
+#include <cstdint>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "errors.h"
-#include "futex.h"
-#include "shared_fields.h"
-#include "silent_writers.h"
+#include "protocol/frame_protocol.h"
+#include "wake/silent_writers.h"
 
 namespace tsshmem {
 
@@ -52,57 +52,20 @@ Napi::Value LockFileClose(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// flockTry(fd) -> true if the exclusive lock was taken, false if held elsewhere.
+// flockTry(fd) -> true if the exclusive flock was taken, false if held
+// elsewhere. A bare probe for tools: it records no owner (a stream's lock is
+// taken with NativeStream.lockEnter, which does).
 Napi::Value FlockTry(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
-    if (errno != EINTR) ThrowSystemError(env, errno, "flock");
-  }
-  return Napi::Boolean::New(env, true);
+  Status status = TryFlock(info[0].As<Napi::Number>().Int32Value());
+  if (status == Status::kSystemError) ThrowSystemError(env, errno, "flock");
+  return Napi::Boolean::New(env, status == Status::kLockTaken);
 }
 
-// flockWait(fd): blocks the calling thread until the exclusive lock is taken.
-Napi::Value FlockWait(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  while (flock(fd, LOCK_EX) != 0) {
-    if (errno != EINTR) ThrowSystemError(env, errno, "flock");
-  }
-  return env.Undefined();
-}
-
-// flockTimed(fd, timeoutMs, maxPollMs) -> true once the exclusive lock is
-// taken, false after timeoutMs. Tries back to back at first (a writer that
-// publishes back to back frees the lock for only microseconds), then sleeps
-// between tries, doubling up to maxPollMs.
-Napi::Value FlockTimed(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int64_t timeoutNs = static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue() * 1e6);
-  int64_t maxPollNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1e6);
-  int64_t deadline = MonotonicNs() + timeoutNs;
-  int64_t pause = 0;
-  for (int attempt = 0;; ++attempt) {
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return Napi::Boolean::New(env, true);
-    if (errno != EWOULDBLOCK && errno != EINTR) ThrowSystemError(env, errno, "flock");
-    int64_t left = deadline - MonotonicNs();
-    if (left <= 0) return Napi::Boolean::New(env, false);
-    if (attempt < 100) {
-      for (int i = 0; i < 64; ++i) CpuRelax();
-      continue;
-    }
-    pause = pause == 0 ? 10000 : std::min(pause * 2, maxPollNs);
-    SleepNs(std::min(pause, left));
-  }
-}
-
+// flockRelease(fd): releases what flockTry took.
 Napi::Value FlockRelease(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  if (flock(fd, LOCK_UN) != 0) ThrowSystemError(env, errno, "flock");
-  return env.Undefined();
+  Unflock(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
 }
 
 }  // namespace
@@ -111,8 +74,6 @@ void InitLock(Napi::Env env, Napi::Object exports) {
   exports.Set("lockFileOpen", Napi::Function::New(env, LockFileOpen, "lockFileOpen"));
   exports.Set("lockFileClose", Napi::Function::New(env, LockFileClose, "lockFileClose"));
   exports.Set("flockTry", Napi::Function::New(env, FlockTry, "flockTry"));
-  exports.Set("flockWait", Napi::Function::New(env, FlockWait, "flockWait"));
-  exports.Set("flockTimed", Napi::Function::New(env, FlockTimed, "flockTimed"));
   exports.Set("flockRelease", Napi::Function::New(env, FlockRelease, "flockRelease"));
 }
 

@@ -3,7 +3,7 @@
 
 namespace tsshmem {
 
-// lockFileOpen, lockFileClose, flockTry, flockWait, flockTimed, flockRelease.
+// lockFileOpen, lockFileClose, flockTry, flockRelease.
 void InitLock(Napi::Env env, Napi::Object exports);
 
 }  // namespace tsshmem

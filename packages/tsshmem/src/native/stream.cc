@@ -1,53 +1,20 @@
 #include "stream.h"
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <sched.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "errors.h"
-#include "futex.h"
-#include "guarded_copy.h"
-#include "shared_fields.h"
+#include "clock.h"
+#include "guard/guarded_copy.h"
+#include "guard/mapping_registry.h"
+#include "mapping.h"
+#include "protocol/frame_protocol.h"
 
 namespace tsshmem {
 
-// One mmap'ed region. Shared by the stream's segments and by the external
-// ArrayBuffer that exposes it to JavaScript, so whichever is collected last
-// unmaps it; close() unmaps at once after detaching that buffer.
-class Mapping {
- public:
-  Mapping(void* address, size_t length) : address_(address), length_(length) {}
-  ~Mapping() { Unmap(); }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-
-  static std::shared_ptr<Mapping> Map(Napi::Env env, int fd, size_t length) {
-    void* address = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (address == MAP_FAILED) ThrowSystemError(env, errno, "mmap");
-    return std::make_shared<Mapping>(address, length);
-  }
-
-  void* address() const { return address_; }
-  size_t length() const { return length_; }
-
-  void Unmap() {
-    if (address_ == nullptr) return;
-    munmap(address_, length_);
-    address_ = nullptr;
-  }
-
- private:
-  void* address_;
-  size_t length_;
-};
-
 namespace {
-
-double g_pid = 0;
 
 // A value of the enum's range that no case of ElementSize sizes.
 constexpr auto kTypeNotSet = static_cast<napi_typedarray_type>(15);
@@ -86,43 +53,47 @@ bool ViewBytes(napi_env env, napi_value value, void** data, size_t* bytes) {
   return napi_get_dataview_info(env, value, bytes, data, nullptr, nullptr) == napi_ok;
 }
 
-bool IsOdd(double sequence) { return (static_cast<uint64_t>(sequence) & 1) != 0; }
-
-// Undoes what Write recorded when it took lockFd itself (lockFd < 0: the
-// caller holds the lock and keeps it).
-void ReleaseLock(double* meta, int lockFd) {
-  if (lockFd < 0) return;
-  StoreField(meta, kLockOwnerPid, 0, __ATOMIC_RELAXED);
-  StoreField(meta, kLockDepth, 0, __ATOMIC_RELAXED);
-  flock(lockFd, LOCK_UN);
-}
-
 int64_t DeadlineAfterMs(double timeoutMs) {
   if (timeoutMs < 0) return kNoDeadline;
   return MonotonicNs() + static_cast<int64_t>(timeoutMs * 1e6);
 }
 
-constexpr double kWriteDone = 1;
-constexpr double kWriteLockBusy = 0;
-constexpr double kSegmentTruncated = -3;
-constexpr double kReadWriterStuck = -1;
-constexpr int64_t kSpinNs = 1000000;
-constexpr double kReadNeverStable = -2;
+// The status of a stream whose mapping lost its pages to a truncation
+// (guard/guarded_copy.h), checked before and after each operation: after a
+// fault the guard mapped zeros, which must not pass for the stream's content.
+// kPublished: nothing lost.
+Status LossOf(const MappedSegments& segments, int32_t relevant) {
+  int32_t lost = LostBits(segments.guard_entry) & relevant;
+  if ((lost & kLostMetadata) != 0) return Status::kMetadataLost;
+  if ((lost & kLostData) != 0) return Status::kTruncated;
+  return Status::kPublished;
+}
+
+constexpr int32_t kAnyLoss = kLostMetadata | kLostData;
+
+// A Status handed to JavaScript; a system error is thrown instead.
+Napi::Value StatusValue(Napi::Env env, Status status, const char* syscall) {
+  if (status == Status::kSystemError) ThrowSystemError(env, errno, syscall);
+  return Napi::Number::New(env, AsResult(status));
+}
 
 }  // namespace
 
 void NativeStream::Init(Napi::Env env, Napi::Object exports) {
-  g_pid = static_cast<double>(getpid());
   InstallSigbusGuard();
   Napi::Function ctor = DefineClass(env, "NativeStream",
                                     {
                                         InstanceMethod<&NativeStream::MetaBuffer>("metaBuffer"),
                                         InstanceMethod<&NativeStream::DataBuffer>("dataBuffer"),
-                                        InstanceMethod<&NativeStream::CopyPayload>("copyPayload"),
+                                        InstanceMethod<&NativeStream::ReadLocked>("readLocked"),
                                         InstanceMethod<&NativeStream::RepairSequence>("repairSequence"),
+                                        InstanceMethod<&NativeStream::LockEnter>("lockEnter"),
+                                        InstanceMethod<&NativeStream::LockLeave>("lockLeave"),
                                         InstanceMethod<&NativeStream::WaitSync>("waitSync"),
                                         InstanceMethod<&NativeStream::WaitAsync>("waitAsync"),
                                         InstanceMethod<&NativeStream::CancelWait>("cancelWait"),
+                                        InstanceMethod<&NativeStream::WaitStatsOf>("waitStats"),
+                                        InstanceMethod<&NativeStream::GuardEntry>("guardEntry"),
                                         InstanceMethod<&NativeStream::UseLockFile>("useLockFile"),
                                         InstanceMethod<&NativeStream::Close>("close"),
                                     });
@@ -146,10 +117,18 @@ NativeStream::NativeStream(const Napi::CallbackInfo& info)
   if (segments.payload_bytes > dataLength || metaLength < 256) {
     throw Napi::RangeError::New(env, "segment smaller than its metadata says");
   }
-  segments.meta = Mapping::Map(env, metaFd, metaLength);
-  segments.data = Mapping::Map(env, dataFd, dataLength);
+  segments.guard_entry = ClaimGuardEntry();
+  try {
+    segments.meta = Mapping::Map(env, metaFd, metaLength, segments.guard_entry, kLostMetadata);
+  } catch (...) {
+    // No range was registered, so no mapping will free the entry.
+    DropGuardedRange(segments.guard_entry, kLostMetadata);
+    throw;
+  }
+  segments.data = Mapping::Map(env, dataFd, dataLength, segments.guard_entry, kLostData);
   auto* base = static_cast<uint8_t*>(segments.meta->address());
   futex_.meta = reinterpret_cast<const double*>(base);
+  futex_.guard_entry = segments.guard_entry;
   if (info[5].IsObject()) {
     Napi::Object extension = info[5].As<Napi::Object>();
     auto offset = [&](const char* key) { return static_cast<size_t>(extension.Get(key).As<Napi::Number>().Int64Value()); };
@@ -159,6 +138,7 @@ NativeStream::NativeStream(const Napi::CallbackInfo& info)
     futex_.slots = WakeSlots(base + offset("wakeSlots"), static_cast<uint32_t>(slotCount),
                              reinterpret_cast<uint32_t*>(base + offset("wakeWaiting")));
   }
+  segments.frame = Frame{static_cast<double*>(segments.meta->address()), segments.data->address(), segments.payload_bytes};
   segments.notify = futex_.notify;
   segments.slots = futex_.slots;
   BindFrameFunctions(env, info.This().As<Napi::Object>());
@@ -203,8 +183,6 @@ void* MappedSegments::PayloadSizedView(Napi::Env env, Napi::Value value, bool ze
   return data;
 }
 
-double* MappedSegments::Meta() const { return static_cast<double*>(meta->address()); }
-
 Napi::Value NativeStream::BufferOf(Napi::Env env, const std::shared_ptr<Mapping>& mapping,
                                    Napi::Reference<Napi::ArrayBuffer>& cache) {
   segments_->CheckOpen(env);
@@ -226,94 +204,46 @@ Napi::Value NativeStream::DataBuffer(const Napi::CallbackInfo& info) {
   return BufferOf(info.Env(), segments_->data, data_buffer_);
 }
 
-// write(source | null, lockFd) -> 1 once the frame is published, 0 if
-// lockFd's lock is held elsewhere (nothing written), -3 if the data segment
-// was truncated under us (sequence restored, count unchanged), -4 if the
-// count or sequence is not a valid integer (nothing written). source null
-// writes zeros. lockFd < 0: the caller already holds the lock.
+// write(source | null, lockFd) -> Status: PUBLISHED, LOCK_BUSY, TRUNCATED
+// or CORRUPT (protocol::Publish). source null writes zeros. lockFd < 0: the
+// caller already holds the lock.
 Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const MappedSegments& segments = *static_cast<const MappedSegments*>(info.Data());
   segments.CheckOpen(env);
   void* source = segments.PayloadSizedView(env, info[0], true);
-  int lockFd = info[1].As<Napi::Number>().Int32Value();
-  double* meta = segments.Meta();
-  if (lockFd >= 0) {
-    while (flock(lockFd, LOCK_EX | LOCK_NB) != 0) {
-      if (errno == EWOULDBLOCK) return Napi::Number::New(env, kWriteLockBusy);
-      if (errno != EINTR) ThrowSystemError(env, errno, "flock");
-    }
-    StoreField(meta, kLockOwnerPid, g_pid, __ATOMIC_RELAXED);
-    StoreField(meta, kLockDepth, 1, __ATOMIC_RELAXED);
-  }
-  double sequence = LoadField(meta, kWriteSequence, __ATOMIC_RELAXED);
-  if (!IsValidCounter(sequence) || !IsValidCounter(LoadField(meta, kCount, __ATOMIC_RELAXED))) {
-    ReleaseLock(meta, lockFd);
-    return Napi::Number::New(env, kCorruptMetadata);
-  }
-  // Odd while we hold the lock means a writer died mid-write: restore parity.
-  if (IsOdd(sequence)) sequence += 1;
-  StoreField(meta, kWriteSequence, sequence + 1, __ATOMIC_RELAXED);
-  std::atomic_thread_fence(std::memory_order_release);
-  void* payload = segments.data->address();
-  bool copied = source == nullptr ? GuardedZero(payload, segments.payload_bytes) : GuardedCopy(payload, source, segments.payload_bytes);
-  if (copied) {
-    StoreField(meta, kCount, LoadField(meta, kCount, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
-    StoreField(meta, kWriteTime, UnixSeconds(), __ATOMIC_RELAXED);
-  }
-  StoreField(meta, kWriteSequence, copied ? sequence + 2 : sequence, __ATOMIC_RELEASE);
-  ReleaseLock(meta, lockFd);
-  if (!copied) return Napi::Number::New(env, kSegmentTruncated);
-  NotifyWaiters(segments.notify, segments.slots);
-  return Napi::Number::New(env, kWriteDone);
+  Status status = LossOf(segments, kAnyLoss);
+  if (status != Status::kPublished) return StatusValue(env, status, "flock");
+  status = Publish(segments.frame, source, info[1].As<Napi::Number>().Int32Value());
+  if (status == Status::kPublished) NotifyWaiters(segments.notify, segments.slots);
+  Status lost = LossOf(segments, kAnyLoss);
+  return StatusValue(env, lost != Status::kPublished ? lost : status, "flock");
 }
 
-// read(destination, budgetMs) -> the count of the write copied, or -1 (the
-// sequence stayed odd for budgetMs), -2 (writes kept landing during the
-// copy for budgetMs), -3 (the data segment was truncated under us) or -4
-// (the count or sequence is not a valid integer). budgetMs < 0: no limit.
+// read(destination, budgetMs) -> the count of the write copied, or a Status
+// (protocol::ReadConsistent). budgetMs < 0: no limit.
 Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const MappedSegments& segments = *static_cast<const MappedSegments*>(info.Data());
   segments.CheckOpen(env);
   void* destination = segments.PayloadSizedView(env, info[0], false);
-  double budgetMs = info[1].As<Napi::Number>().DoubleValue();
-  const double* meta = segments.Meta();
-  const void* payload = segments.data->address();
-  int64_t deadline = -1;
-  int64_t yield_after = 0;
-  for (uint32_t attempt = 1;; ++attempt) {
-    double before = LoadField(meta, kWriteSequence, __ATOMIC_ACQUIRE);
-    if (!IsValidCounter(before)) return Napi::Number::New(env, kCorruptMetadata);
-    bool odd = IsOdd(before);
-    if (!odd) {
-      double count = LoadField(meta, kCount, __ATOMIC_RELAXED);
-      if (!IsValidCounter(count)) return Napi::Number::New(env, kCorruptMetadata);
-      if (!GuardedCopy(destination, payload, segments.payload_bytes)) return Napi::Number::New(env, kSegmentTruncated);
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (LoadField(meta, kWriteSequence, __ATOMIC_RELAXED) == before) return Napi::Number::New(env, count);
-    }
-    CpuRelax();
-    if (attempt % 64 != 0) continue;
-    int64_t now = MonotonicNs();
-    if (deadline < 0) {
-      deadline = budgetMs < 0 ? kNoDeadline : now + static_cast<int64_t>(budgetMs * 1e6);
-      yield_after = now + kSpinNs;
-    }
-    if (now >= deadline) return Napi::Number::New(env, odd ? kReadWriterStuck : kReadNeverStable);
-    // Spin at first (the writer is on another core); later, let a writer
-    // that shares our core finish.
-    if (now >= yield_after) sched_yield();
-  }
+  if (LossOf(segments, kAnyLoss) != Status::kPublished) return StatusValue(env, LossOf(segments, kAnyLoss), "read");
+  double result = ReadConsistent(segments.frame, destination, info[1].As<Napi::Number>().DoubleValue());
+  Status lost = LossOf(segments, kAnyLoss);
+  return Napi::Number::New(env, lost != Status::kPublished ? AsResult(lost) : result);
 }
 
-// copyPayload(destination) -> false if the data segment was truncated. A
-// plain copy, ignoring the sequence: for payloads a dead writer left behind.
-Napi::Value NativeStream::CopyPayload(const Napi::CallbackInfo& info) {
+// readLocked(destination, allowInterrupted) -> the count, or a Status
+// (protocol::ReadUnderLock). Only while the caller holds the lock.
+Napi::Value NativeStream::ReadLocked(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const MappedSegments& segments = *segments_;
   segments.CheckOpen(env);
-  return Napi::Boolean::New(env, GuardedCopy(segments.PayloadSizedView(env, info[0], false), segments.data->address(), segments.payload_bytes));
+  void* destination = segments.PayloadSizedView(env, info[0], false);
+  if (LossOf(segments, kAnyLoss) != Status::kPublished) return StatusValue(env, LossOf(segments, kAnyLoss), "read");
+  double result = ReadUnderLock(segments.frame, destination, info[1].As<Napi::Boolean>().Value());
+  Status lost = LossOf(segments, kAnyLoss);
+  return Napi::Number::New(env, lost != Status::kPublished ? AsResult(lost) : result);
 }
 
 // repairSequence() -> true if the sequence was odd and is now even. Only
@@ -321,15 +251,52 @@ Napi::Value NativeStream::CopyPayload(const Napi::CallbackInfo& info) {
 Napi::Value NativeStream::RepairSequence(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   segments_->CheckOpen(env);
-  double* meta = segments_->Meta();
-  double sequence = LoadField(meta, kWriteSequence, __ATOMIC_RELAXED);
-  if (!IsOdd(sequence)) return Napi::Boolean::New(env, false);
-  StoreField(meta, kWriteSequence, sequence + 1, __ATOMIC_RELEASE);
-  return Napi::Boolean::New(env, true);
+  bool repaired = LossOf(*segments_, kLostMetadata) == Status::kPublished && tsshmem::RepairSequence(segments_->frame.meta);
+  return Napi::Boolean::New(env, repaired && LossOf(*segments_, kLostMetadata) == Status::kPublished);
 }
 
-// waitSync(lastCount, timeoutMs, spinUs) -> new count, or -1 on timeout.
-// Blocks the calling thread.
+// lockEnter(fd, depth, timeoutMs, maxPollMs) -> Status. depth 1: takes fd's
+// flock (LOCK_TAKEN, or LOCK_BUSY after timeoutMs; 0 tries once, < 0 waits
+// as long as it takes); depth > 1: this thread holds it already, and only the
+// depth is recorded (LOCK_TAKEN).
+Napi::Value NativeStream::LockEnter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  segments_->CheckOpen(env);
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int depth = info[1].As<Napi::Number>().Int32Value();
+  double* meta = segments_->frame.meta;
+  Status status = LossOf(*segments_, kLostMetadata);
+  if (status != Status::kPublished) return StatusValue(env, status, "flock");
+  if (depth > 1) {
+    RecordLockDepth(meta, depth);
+    status = Status::kLockTaken;
+  } else {
+    status = TakeLock(fd, meta, info[2].As<Napi::Number>().DoubleValue(), info[3].As<Napi::Number>().DoubleValue());
+  }
+  Status lost = LossOf(*segments_, kLostMetadata);
+  if (lost == Status::kPublished) return StatusValue(env, status, "flock");
+  // The owner record went to the guard's zeros: give back a lock just taken.
+  if (status == Status::kLockTaken && depth == 1) Unflock(fd);
+  return StatusValue(env, lost, "flock");
+}
+
+// lockLeave(fd, depth): the depth left after a release; 0 clears the owner
+// record and releases fd's flock.
+Napi::Value NativeStream::LockLeave(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  segments_->CheckOpen(env);
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int depth = info[1].As<Napi::Number>().Int32Value();
+  if (depth > 0) {
+    RecordLockDepth(segments_->frame.meta, depth);
+  } else {
+    ReleaseLock(fd, segments_->frame.meta);
+  }
+  return env.Undefined();
+}
+
+// waitSync(lastCount, timeoutMs, spinUs) -> the new count, or TIMED_OUT or
+// CORRUPT. Blocks the calling thread.
 Napi::Value NativeStream::WaitSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   segments_->CheckOpen(env);
@@ -338,12 +305,15 @@ Napi::Value NativeStream::WaitSync(const Napi::CallbackInfo& info) {
   int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
   // The sleeper's wake slot is claimed on first use and kept until close.
   if (futex_.slot < 0 && futex_.slots.Available()) futex_.slot = futex_.slots.Claim(static_cast<uint32_t>(getpid()), 0);
-  return Napi::Number::New(env, WaitForNewCount(futex_, lastCount, deadline, spinNs));
+  WaitOutcome outcome = WaitForNewCount(futex_, lastCount, deadline, spinNs);
+  wait_stats_.Record(outcome.end);
+  return Napi::Number::New(env, outcome.result);
 }
 
-// waitAsync(lastCount, timeoutMs, spinUs, callback) -> the new count at once
-// if it is already there (or appears while spinning on this thread), else
-// undefined and later callback(new count | -1 timeout | -2 cancelled).
+// waitAsync(lastCount, timeoutMs, spinUs, callback) -> the new count (or
+// CORRUPT) at once if it is already there or appears while spinning on this
+// thread, else undefined and later callback(new count | TIMED_OUT |
+// CANCELLED | CORRUPT).
 Napi::Value NativeStream::WaitAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   segments_->CheckOpen(env);
@@ -351,14 +321,38 @@ Napi::Value NativeStream::WaitAsync(const Napi::CallbackInfo& info) {
   int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
   int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
   FutexTarget spinOnly{futex_.meta, nullptr, WakeSlots(), -1};
-  double now = WaitForNewCount(spinOnly, lastCount, MonotonicNs(), spinNs);
-  if (now != kWaitTimedOut) return Napi::Number::New(env, now);
-  if (!async_wait_) {
-    async_wait_ = std::make_unique<AsyncWait>(env, futex_.meta, futex_.notify, futex_.slots, lock_fd_, lock_directory_);
+  spinOnly.guard_entry = futex_.guard_entry;
+  WaitOutcome now = WaitForNewCount(spinOnly, lastCount, MonotonicNs(), spinNs);
+  if (now.end != WaitEnd::kTimedOut) {
+    wait_stats_.Record(now.end);
+    return Napi::Number::New(env, now.result);
   }
-  if (async_wait_->Pending()) throw Napi::Error::New(env, "a wait is already pending on this stream");
+  if (!async_wait_) {
+    async_wait_ = std::make_unique<AsyncWait>(env, futex_.meta, futex_.guard_entry, futex_.notify, futex_.slots, lock_fd_, lock_directory_, &wait_stats_);
+  }
+  if (async_wait_->Waiting()) throw Napi::Error::New(env, "a wait is already pending on this stream");
   async_wait_->Start(info[3].As<Napi::Function>(), lastCount, deadline);
   return env.Undefined();
+}
+
+// guardEntry() -> the index of this stream's word in native.lostWords(), or
+// -1 if the guard's registry was full (the stream is then unguarded).
+Napi::Value NativeStream::GuardEntry(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), segments_->guard_entry);
+}
+
+// waitStats() -> { immediate, woken, rechecked, timedOut, cancelled }: how
+// this handle's waits ended (wake/wait_stats.h). Also after close().
+Napi::Value NativeStream::WaitStatsOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object stats = Napi::Object::New(env);
+  auto set = [&](const char* key, uint64_t value) { stats.Set(key, Napi::Number::New(env, static_cast<double>(value))); };
+  set("immediate", wait_stats_.immediate);
+  set("woken", wait_stats_.woken);
+  set("rechecked", wait_stats_.rechecked);
+  set("timedOut", wait_stats_.timed_out);
+  set("cancelled", wait_stats_.cancelled);
+  return stats;
 }
 
 // useLockFile(fd, directory): the lock file descriptor (from lockFileOpen,
@@ -370,13 +364,13 @@ Napi::Value NativeStream::UseLockFile(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// cancelWait(): settles a pending wait with -2 now.
+// cancelWait(): settles a pending wait with CANCELLED now.
 Napi::Value NativeStream::CancelWait(const Napi::CallbackInfo& info) {
   if (async_wait_) async_wait_->Cancel();
   return info.Env().Undefined();
 }
 
-// close(): settles a pending wait with -2, detaches the ArrayBuffers handed
+// close(): settles a pending wait with CANCELLED, detaches the ArrayBuffers handed
 // to JavaScript (views on them become empty instead of dangling) and unmaps.
 // Idempotent.
 Napi::Value NativeStream::Close(const Napi::CallbackInfo& info) {

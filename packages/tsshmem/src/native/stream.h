@@ -1,15 +1,18 @@
 // NativeStream: the mapped metadata and data segments of one open handle,
-// mirroring the TypeScript SharedMemory object one to one. It owns the hot
-// paths: the fenced seqlock write, the consistent-copy read and the waits.
+// mirroring the TypeScript SharedMemory object one to one. It binds the
+// protocol (protocol/frame_protocol.h) and the waits to JavaScript; it
+// decides nothing itself.
 #pragma once
 #include <napi.h>
 
 #include <memory>
 #include <string>
 
-#include "async_wait.h"
-#include "sync_wait.h"
-#include "wake_slots.h"
+#include "wake/async_wait.h"
+#include "protocol/frame_protocol.h"
+#include "wake/sync_wait.h"
+#include "wake/wait_stats.h"
+#include "wake/wake_slots.h"
 
 namespace tsshmem {
 
@@ -22,11 +25,14 @@ struct MappedSegments {
   std::shared_ptr<Mapping> meta;
   std::shared_ptr<Mapping> data;
   size_t payload_bytes = 0;
+  // The mapped addresses, as the protocol sees them; valid until closed.
+  Frame frame;
+  // The stream's entry in the SIGBUS guard's registry (-1: unguarded).
+  int guard_entry = -1;
   uint32_t* notify = nullptr;
   WakeSlots slots;
   bool closed = false;
 
-  double* Meta() const;
   void CheckOpen(Napi::Env env) const;
   void* PayloadSizedView(Napi::Env env, Napi::Value value, bool zerosIfNull) const;
 };
@@ -42,11 +48,15 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   Napi::Value DataBuffer(const Napi::CallbackInfo& info);
   static Napi::Value Write(const Napi::CallbackInfo& info);
   static Napi::Value Read(const Napi::CallbackInfo& info);
-  Napi::Value CopyPayload(const Napi::CallbackInfo& info);
+  Napi::Value ReadLocked(const Napi::CallbackInfo& info);
   Napi::Value RepairSequence(const Napi::CallbackInfo& info);
+  Napi::Value LockEnter(const Napi::CallbackInfo& info);
+  Napi::Value LockLeave(const Napi::CallbackInfo& info);
   Napi::Value WaitSync(const Napi::CallbackInfo& info);
   Napi::Value WaitAsync(const Napi::CallbackInfo& info);
   Napi::Value CancelWait(const Napi::CallbackInfo& info);
+  Napi::Value WaitStatsOf(const Napi::CallbackInfo& info);
+  Napi::Value GuardEntry(const Napi::CallbackInfo& info);
   Napi::Value UseLockFile(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
@@ -57,6 +67,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   Napi::Reference<Napi::ArrayBuffer> meta_buffer_;
   Napi::Reference<Napi::ArrayBuffer> data_buffer_;
   FutexTarget futex_;
+  WaitStats wait_stats_;
   std::unique_ptr<AsyncWait> async_wait_;
   int lock_fd_ = -1;
   std::string lock_directory_;

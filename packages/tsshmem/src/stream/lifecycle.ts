@@ -5,7 +5,8 @@ import { dtypeByName, type Dtype } from '../dtype/table.js';
 import { MAX_NDIM, MAX_PAYLOAD_BYTES, type StreamHeader } from '../format/metadata.js';
 import { checkStreamName, locateByBase, locateByName, type StreamLocation } from '../format/names.js';
 import { gpuAvailable } from './gpu.js';
-import { createSegments, openSegments, unlinkStream } from './segments.js';
+import { checkDuration } from './options.js';
+import { createSegments, DEFAULT_SETTLE_TIMEOUT, openSegments, unlinkStream } from './segments.js';
 import { SharedMemory } from './shared-memory.js';
 import { checkRingOptions, type RingOptions } from './ring-options.js';
 import { RingStream } from './ring-stream.js';
@@ -32,6 +33,12 @@ export interface OpenOptions {
   readonly gpuDevice?: string | null;
   /** Take the write lock now and hold it while the handle lives (fails with EBUSY if held). */
   readonly exclusiveWriter?: boolean;
+  /**
+   * Milliseconds to keep retrying a stream that looks half-created (metadata
+   * not yet initialised or consistent, data object not yet there) before
+   * failing; default 1000, 0 for a single attempt. open() blocks meanwhile.
+   */
+  readonly settleTimeout?: number;
 }
 
 export const DEFAULT_MODE = 0o600;
@@ -94,7 +101,8 @@ export function openByBase(base: string, options: OpenOptions = {}): SharedMemor
 
 function openAt(location: StreamLocation, options: OpenOptions): SharedMemory {
   checkNoGpu(options.gpuDevice);
-  const { header, native, ring } = openSegments(location);
+  const settleTimeout = checkDuration(options.settleTimeout, 'settleTimeout', DEFAULT_SETTLE_TIMEOUT);
+  const { header, native, ring } = openSegments(location, settleTimeout);
   try {
     const parts = { name: location.label, location, header, native, owner: false, exclusiveWriter: options.exclusiveWriter === true };
     return ring === null ? new SharedMemory(parts) : new RingStream(parts, ring);

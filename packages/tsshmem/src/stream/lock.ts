@@ -1,9 +1,11 @@
 /**
- * The cross-process write lock of a stream (FORMAT.md, "Writing"): flock(2)
+ * The cross-process write lock of a stream (docs/format.md, "The lock" and "Writing"): flock(2)
  * on `<tmp>/pyshmem-locks/<base>.lock`. As in pyshmem, one descriptor per
  * lock path per thread of JavaScript (module state is per isolate, so each
  * worker thread has its own and threads exclude each other), re-entrant
- * inside it, and the owner pid and depth recorded in the metadata.
+ * inside it. The native protocol records the owner pid and depth in the
+ * metadata at every take, re-entry and release (lockEnter, lockLeave); this
+ * module decides when.
  */
 import { fchmodSync, fstatSync, lstatSync, mkdirSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
@@ -11,7 +13,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { AbortError, ShmError, systemCode } from '../errors.js';
 import { Field } from '../format/metadata.js';
-import { native } from '../native/binding.js';
+import { native, Status, type NativeStream } from '../native/binding.js';
+import { statusError, throwIfMetadataLost, type StreamFacts } from './frame-io.js';
 import { checkDuration } from './options.js';
 
 export interface AcquireOptions {
@@ -26,22 +29,35 @@ export interface AcquireOptions {
   readonly signal?: AbortSignal;
 }
 
+const ROOT_UID = 0;
+const GROUP_OR_OTHER_WRITABLE = 0o022;
+const STICKY = 0o1000;
+const USE_PRIVATE_TMPDIR = 'or use a private lock directory: set TMPDIR to a directory of your own (tsshmem and pyshmem both put their locks in $TMPDIR/pyshmem-locks)';
+
 /**
- * Creates the lock directory if missing and refuses one that is a symlink,
- * not a directory, or writable by others without the sticky bit (anyone
- * could then replace our lock files).
+ * Creates the lock directory if missing (0755 before the umask) and refuses,
+ * with EACCES, one that another user could use to replace our lock files: a
+ * symlink or not a directory, owned by another user than us or root, or
+ * writable by group or others without the sticky bit.
  */
 function checkLockDirectory(directory: string): void {
   let status = lstatOrNull(directory);
   if (status === null) {
-    mkdirSync(directory, { recursive: true });
+    mkdirSync(directory, { recursive: true, mode: 0o755 });
     status = lstatSync(directory);
   }
   if (status.isSymbolicLink() || !status.isDirectory()) {
     throw new ShmError('EACCES', `the lock directory ${directory} is ${status.isSymbolicLink() ? 'a symlink' : 'not a directory'}: remove it and retry`);
   }
-  if ((status.mode & 0o002) !== 0 && (status.mode & 0o1000) === 0) {
-    throw new ShmError('EACCES', `the lock directory ${directory} is writable by everyone without the sticky bit: chmod +t it (or 0755) and retry`);
+  const ownUid = process.getuid?.();
+  if (ownUid !== undefined && status.uid !== ownUid && status.uid !== ROOT_UID) {
+    throw new ShmError('EACCES', `the lock directory ${directory} belongs to another user (uid ${status.uid}), who could replace its lock files: ${USE_PRIVATE_TMPDIR}`);
+  }
+  if ((status.mode & GROUP_OR_OTHER_WRITABLE) !== 0 && (status.mode & STICKY) === 0) {
+    throw new ShmError(
+      'EACCES',
+      `the lock directory ${directory} is writable by ${(status.mode & 0o002) !== 0 ? 'everyone' : 'its group'} without the sticky bit, so others could replace its lock files: chmod +t or go-w it, ${USE_PRIVATE_TMPDIR}`,
+    );
   }
 }
 
@@ -115,17 +131,17 @@ function openLockFile(path: string, mode: number | undefined): LockFile {
 export class StreamLock {
   readonly #path: string;
   readonly #file: LockFile;
-  readonly #meta: Float64Array;
-  readonly #describe: string;
+  readonly #native: NativeStream;
+  readonly #stream: StreamFacts;
   #claimed = false;
 
-  /** meta: the handle's live metadata view, where the owner pid and depth are recorded. */
-  constructor(path: string, meta: Float64Array, describe: string, mode?: number) {
+  /** native: the handle's mapped stream, through which the owner record is kept. */
+  constructor(path: string, native: NativeStream, stream: StreamFacts, mode?: number) {
     this.#path = path;
     this.#file = openLockFile(path, mode);
     collected.register(this, { path, file: this.#file }, this);
-    this.#meta = meta;
-    this.#describe = describe;
+    this.#native = native;
+    this.#stream = stream;
   }
 
   get held(): boolean {
@@ -139,25 +155,19 @@ export class StreamLock {
 
   /** Takes the lock if it is free (or already ours); never waits. */
   tryAcquire(): boolean {
-    if (this.#file.depth === 0 && !native.flockTry(this.#file.fd)) return false;
-    this.#enter();
-    return true;
+    return this.#enter(0, DEFAULT_POLL_INTERVAL);
   }
 
   /** Blocks the calling thread until the lock is taken or timeout passes. */
   acquireSync(options: AcquireOptions = {}): void {
     const { timeout, pollInterval } = lockTimings(options);
     if (this.tryAcquireFor(timeout, pollInterval)) return;
-    throw this.#timeoutError(timeout);
+    throw statusError(Status.LOCK_BUSY, this.#stream, { timeout });
   }
 
   /** Blocks up to timeout ms for the lock; false if it stayed held elsewhere. */
   tryAcquireFor(timeout: number, pollInterval = DEFAULT_POLL_INTERVAL): boolean {
-    if (this.tryAcquire()) return true;
-    if (timeout === Infinity) native.flockWait(this.#file.fd);
-    else if (!native.flockTimed(this.#file.fd, timeout, pollInterval)) return false;
-    this.#enter();
-    return true;
+    return this.tryAcquire() || this.#enter(timeout === Infinity ? -1 : timeout, pollInterval);
   }
 
   /** Waits without blocking the event loop, polling every pollInterval ms. */
@@ -169,7 +179,7 @@ export class StreamLock {
       if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
       if (this.tryAcquire()) return;
       const left = deadline - performance.now();
-      if (left <= 0) throw this.#timeoutError(timeout);
+      if (left <= 0) throw statusError(Status.LOCK_BUSY, this.#stream, { timeout });
       await delay(Math.min(pollInterval, left), undefined, { signal }).catch((error: unknown) => {
         throw new AbortError(undefined, { cause: signal?.reason ?? error });
       });
@@ -182,24 +192,19 @@ export class StreamLock {
    */
   claim(): void {
     if (this.#claimed) return;
-    if (!this.tryAcquire()) {
-      const owner = this.#meta[Field.lockOwnerPid];
-      throw new ShmError('EBUSY', `cannot claim the writer role of ${this.#describe}: its lock is held${owner ? ` by pid ${owner}` : ''}`);
-    }
+    if (!this.tryAcquire()) throw statusError(Status.LOCK_BUSY, this.#stream, { claiming: true });
     this.#claimed = true;
   }
 
   release(): void {
     if (this.#file.depth === (this.#claimed ? 1 : 0)) {
-      throw new ShmError('ERR_LOCK_NOT_HELD', `cannot release the lock of ${this.#describe}: it is unlocked (release() without acquire())`);
+      throw new ShmError(
+        'ERR_LOCK_NOT_HELD',
+        `cannot release the lock of stream ${JSON.stringify(this.#stream.name)}: it is unlocked (release() without acquire())`,
+      );
     }
     this.#file.depth--;
-    const meta = this.#meta;
-    meta[Field.lockDepth] = this.#file.depth;
-    if (this.#file.depth === 0) {
-      meta[Field.lockOwnerPid] = 0;
-      native.flockRelease(this.#file.fd);
-    }
+    this.#native.lockLeave(this.#file.fd, this.#file.depth);
   }
 
   /**
@@ -212,35 +217,41 @@ export class StreamLock {
       this.release();
       return { locked: false, ownerPid: null, heldByThisThread: false };
     }
-    return { locked: true, ownerPid: this.#meta[Field.lockOwnerPid] || null, heldByThisThread: false };
+    const ownerPid = this.#stream.meta[Field.lockOwnerPid] || null;
+    throwIfMetadataLost(this.#stream);
+    return { locked: true, ownerPid, heldByThisThread: false };
   }
 
-  /** Drops this handle's use of the lock file; the last user closes it (releasing any flock). */
-  close(): void {
+  /**
+   * Gives up what this handle holds while its metadata is still mapped: the
+   * claimed writer role, and, if this is the thread's last handle on the lock
+   * file, any hold left unreleased (with its owner record).
+   */
+  releaseHeld(): void {
     if (this.#claimed) {
       this.#claimed = false;
       this.release();
     }
-    collected.unregister(this);
     if (this.#file.users === 1 && this.#file.depth > 0) {
-      const meta = this.#meta;
-      meta[Field.lockOwnerPid] = 0;
-      meta[Field.lockDepth] = 0;
+      this.#file.depth = 0;
+      this.#native.lockLeave(this.#file.fd, 0);
     }
+  }
+
+  /** Drops this handle's use of the lock file (after releaseHeld()); the last user closes it. */
+  close(): void {
+    collected.unregister(this);
     dropUse(this.#path, this.#file);
   }
 
-  #enter(): void {
-    this.#file.depth++;
-    const meta = this.#meta;
-    meta[Field.lockOwnerPid] = process.pid;
-    meta[Field.lockDepth] = this.#file.depth;
-  }
-
-  #timeoutError(timeout: number): ShmError {
-    const owner = this.#meta[Field.lockOwnerPid];
-    const holder = owner ? ` (held by pid ${owner})` : '';
-    return new ShmError('ETIMEDOUT', `timed out after ${timeout} ms waiting for the lock of ${this.#describe}${holder}`);
+  /** Enters the lock once more: takes the flock on first entry (timeoutMs 0: one try, -1: no limit). */
+  #enter(timeoutMs: number, pollInterval: number): boolean {
+    const depth = this.#file.depth + 1;
+    const status = this.#native.lockEnter(this.#file.fd, depth, timeoutMs, pollInterval);
+    if (status === Status.LOCK_BUSY) return false;
+    if (status !== Status.LOCK_TAKEN) throw statusError(status, this.#stream);
+    this.#file.depth = depth;
+    return true;
   }
 }
 

@@ -14,7 +14,8 @@ import type { ArrayForDtype, Dtype } from '../dtype/table.js';
 import { NATIVE_EXTENSION_LAYOUT } from '../format/extension.js';
 import { Field, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import { nativeRingLayout, type Overflow, type RingGeometry, ringState, type RingReader } from '../format/ring.js';
-import { native, type NativeRing, type NativeStream } from '../native/binding.js';
+import { lostWordOf, native, type NativeRing, type NativeStream, Status } from '../native/binding.js';
+import { isCount, statusError, type StreamFacts, throwIfBroken, throwIfPayloadLost } from './frame-io.js';
 import { StreamLock } from './lock.js';
 import { checkDuration, checkSignal } from './options.js';
 import { Loan, Sample } from './ring-slots.js';
@@ -25,10 +26,11 @@ import {
   SharedMemory,
   type StreamParts,
   type WaitOptions,
+  type WriteAsyncOptions,
   type WriteOptions,
 } from './shared-memory.js';
 
-const Status = native.ringStatus;
+const Ring = native.ringStatus;
 const enum InfoIndex {
   count = 0,
   writeTime = 1,
@@ -36,9 +38,6 @@ const enum InfoIndex {
   metaCount = 3,
   hold = 4,
 }
-const WAIT_TIMED_OUT = -1;
-const WAIT_CANCELLED = -2;
-const METADATA_CORRUPT = -4;
 /** How often an asynchronous block-mode writer looks for room again. */
 const ROOM_POLL_MS = 1;
 
@@ -49,8 +48,8 @@ const ROOM_POLL_MS = 1;
  */
 const loansInProgress = new Set<string>();
 
-export interface AsyncWriteOptions extends WriteOptions {
-  /** Cancels a block-mode wait for room with an AbortError. */
+export interface AsyncWriteOptions extends WriteAsyncOptions {
+  /** Also cancels a block-mode wait for room with an AbortError. */
   readonly signal?: AbortSignal;
 }
 
@@ -72,6 +71,8 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   readonly #info = new Float64Array(5);
   /** The 32 pyshmem fields, live. */
   readonly #meta: Float64Array;
+  /** Name, fields and lost word, for frame-io's errors. */
+  readonly #facts: StreamFacts;
   #ringClosed = false;
   #loan: Loan<D> | null = null;
   #lastReadCount: number;
@@ -90,8 +91,9 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     this.#lockPath = parts.location.lockPath;
     this.#meta = new Float64Array(parts.native.metaBuffer(), 0, METADATA_FIELDS);
     this.#lastReadCount = this.#meta[Field.count]!;
+    this.#facts = { name: parts.name, meta: this.#meta, lost: lostWordOf(parts.native) };
     // Shares this thread's descriptor and depth of the lock file with the base class's lock.
-    this.#lock = new StreamLock(parts.location.lockPath, this.#meta, `stream ${JSON.stringify(parts.name)}`);
+    this.#lock = new StreamLock(parts.location.lockPath, parts.native, this.#facts);
     this.#ring = new native.NativeRing(
       parts.native.metaBuffer(),
       parts.native.dataBuffer(),
@@ -163,7 +165,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
       const array = this.#allocate();
       const status = this.#ring.copyFrame(index, this.#header.dtype.nativeView(array));
       this.#throwIfBroken(status);
-      if (status === Status.FRAME) frames.push({ array, count: this.#info[InfoIndex.count]!, writeTime: this.#info[InfoIndex.writeTime]! });
+      if (status === Ring.FRAME) frames.push({ array, count: this.#info[InfoIndex.count]!, writeTime: this.#info[InfoIndex.writeTime]! });
     }
     return frames;
   }
@@ -191,16 +193,25 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   }
 
   /** write() that waits for room (block mode) and for the lock without blocking the event loop. */
-  async writeAsync(value: WritableValue, options: AsyncWriteOptions = {}): Promise<void> {
+  override async writeAsync(value: WritableValue, options: AsyncWriteOptions = {}): Promise<void> {
     this.#checkOpen();
-    const payload = this.#header.dtype.nativeView(toPayload(value, this.#header.dtype, this.#header.shape));
+    await this.#publishCopyAsync(this.#header.dtype.nativeView(toPayload(value, this.#header.dtype, this.#header.shape)), options);
+  }
+
+  /** clear() that waits as writeAsync() does. */
+  override async clearAsync(options: AsyncWriteOptions = {}): Promise<void> {
+    this.#checkOpen();
+    await this.#publishCopyAsync(null, options);
+  }
+
+  async #publishCopyAsync(payload: ArrayBufferView | null, options: AsyncWriteOptions): Promise<void> {
     const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_WRITE_TIMEOUT);
     const signal = checkSignal(options.signal);
     const deadline = performance.now() + timeout;
     for (;;) {
       this.#checkNoLoan();
       let status = this.#ring.write(payload, this.#lock.held ? -1 : this.#lock.fd, 0);
-      if (status === Status.LOCK_BUSY) {
+      if (status === Ring.LOCK_BUSY) {
         await this.#acquireForLoanOrWrite(deadline, signal);
         try {
           status = this.#ring.write(payload, -1, 0);
@@ -208,7 +219,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
           this.#lock.release();
         }
       }
-      if (status !== Status.BLOCKED) return this.#throwIfBroken(status);
+      if (status !== Ring.BLOCKED) return this.#throwIfBroken(status);
       await this.#roomWait(deadline, timeout, signal);
     }
   }
@@ -255,8 +266,8 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     const status = this.#ring.newest(this.#header.dtype.nativeView(destination));
     this.#throwIfBroken(status);
     const metaCount = this.#metaCount();
-    const payloadNewer = this.#geometry.pyshmemFrame && metaCount > (status === Status.FRAME ? this.#info[InfoIndex.count]! : -1);
-    if (status === Status.FRAME && !payloadNewer) this.#observe(this.#info[InfoIndex.count]!, this.#info[InfoIndex.writeTime]!);
+    const payloadNewer = this.#geometry.pyshmemFrame && metaCount > (status === Ring.FRAME ? this.#info[InfoIndex.count]! : -1);
+    if (status === Ring.FRAME && !payloadNewer) this.#observe(this.#info[InfoIndex.count]!, this.#info[InfoIndex.writeTime]!);
     else this.#readPayload(destination);
     return destination;
   }
@@ -304,9 +315,13 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     return `${super.toString().replace(/^SharedMemory/, 'RingStream').slice(0, -1)}, history=${this.#geometry.slots}, overflow=${this.#geometry.overflow})`;
   }
 
-  /** The base class's getters throw ERR_STREAM_CLOSED on a closed handle. */
+  /**
+   * The base class's getters throw ERR_STREAM_CLOSED on a closed handle;
+   * a stream whose pages another process truncated is reported here too.
+   */
   #checkOpen(): void {
     void this.name;
+    throwIfPayloadLost(this.#facts);
   }
 
   #checkNoLoan(): void {
@@ -323,7 +338,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_WRITE_TIMEOUT);
     const deadline = performance.now() + timeout;
     let status = this.#ring.write(payload, this.#lock.held ? -1 : this.#lock.fd, timeout);
-    if (status === Status.LOCK_BUSY) {
+    if (status === Ring.LOCK_BUSY) {
       this.#lock.acquireSync({ timeout });
       try {
         status = this.#ring.write(payload, -1, Math.max(0, deadline - performance.now()));
@@ -331,7 +346,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
         this.#lock.release();
       }
     }
-    if (status === Status.BLOCKED) throw this.#noRoomError(timeout);
+    if (status === Ring.BLOCKED) throw this.#noRoomError(timeout);
     this.#throwIfBroken(status);
   }
 
@@ -346,7 +361,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     }
     if (typeof result === 'number') {
       this.#lock.release();
-      if (result === Status.BLOCKED) throw this.#noRoomError(timeout);
+      if (result === Ring.BLOCKED) throw this.#noRoomError(timeout);
       this.#throwIfBroken(result);
       throw new Error(`unexpected ring status ${result}`);
     }
@@ -447,12 +462,9 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   }
 
   #checkWait(result: number, timeout: number, signal: AbortSignal | undefined): void {
-    if (result === WAIT_TIMED_OUT) throw this.#waitTimeout(timeout);
-    if (result === METADATA_CORRUPT) this.#throwIfBroken(Status.CORRUPT);
-    if (result === WAIT_CANCELLED) {
-      this.#checkOpen();
-      throw new AbortError(undefined, { cause: signal?.reason });
-    }
+    if (isCount(result)) return;
+    if (result === Status.CANCELLED) this.#checkOpen();
+    throw statusError(result, this.#facts, { timeout, signal });
   }
 
   /** The next frame copied into out (or a new array), or null if there is none yet. */
@@ -460,7 +472,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     this.#checkOpen();
     const destination = this.#destination(out);
     const status = this.#ring.take(this.#header.dtype.nativeView(destination), this.#lastReadCount);
-    if (status === Status.FRAME) {
+    if (status === Ring.FRAME) {
       this.#observe(this.#info[InfoIndex.count]!, this.#info[InfoIndex.writeTime]!);
       return destination;
     }
@@ -480,7 +492,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
       this.#observe(count, writeTime);
       return new Sample<D>(this.#view(result), count, writeTime, () => this.#ring.releaseSample(hold));
     }
-    if (result === Status.HOLD_LIMIT || result === Status.NO_READER_ENTRY) throw this.#sampleLimitError(result);
+    if (result === Ring.HOLD_LIMIT || result === Ring.NO_READER_ENTRY) throw this.#sampleLimitError(result);
     this.#throwIfBroken(result);
     if (!this.#foreignFrameWaits()) return null;
     // A pyshmem writer's frame lives only in the payload, which the next
@@ -498,10 +510,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   /** The pyshmem payload, as a seqlock copy; its write time is read after the copy. */
   #readPayload(destination: ArrayForDtype[D]): void {
     const count = this.#stream.read(this.#header.dtype.nativeView(destination), DEFAULT_READ_TIMEOUT);
-    if (count === WAIT_TIMED_OUT || count === WAIT_CANCELLED) {
-      throw new ShmError('ETIMEDOUT', `read() of stream ${JSON.stringify(this.name)} timed out after ${DEFAULT_READ_TIMEOUT} ms: a write in progress did not finish`);
-    }
-    this.#throwIfBroken(count === METADATA_CORRUPT ? Status.CORRUPT : count === -3 ? Status.TRUNCATED : Status.FRAME);
+    if (!isCount(count)) throw statusError(count, this.#facts, { timeout: DEFAULT_READ_TIMEOUT });
     this.#observe(count, this.#metaWriteTime());
   }
 
@@ -540,21 +549,10 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     return out;
   }
 
+  /** The ring's unmendable statuses, as frame-io words them for any stream. */
   #throwIfBroken(status: number): void {
-    if (status === Status.TRUNCATED) {
-      throw new ShmError(
-        'ERR_INVALID_STREAM',
-        `the data segment of stream ${JSON.stringify(this.name)} was truncated by another process after this handle opened it: ` +
-          'its frames are gone; close this handle, and unlink and recreate the stream',
-      );
-    }
-    if (status === Status.CORRUPT) {
-      throw new ShmError(
-        'ERR_INVALID_STREAM',
-        `the metadata of stream ${JSON.stringify(this.name)} no longer holds a valid count, write sequence or ring head: ` +
-          'another process corrupted it; unlink and recreate the stream',
-      );
-    }
+    if (status === Ring.TRUNCATED) throwIfBroken(Status.TRUNCATED, this.#facts);
+    if (status === Ring.CORRUPT) throwIfBroken(Status.CORRUPT, this.#facts);
   }
 
   #noRoomError(timeout: number): ShmError {
@@ -571,7 +569,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   #sampleLimitError(status: number): ShmError {
     return new ShmError(
       'ERR_SAMPLE_LIMIT',
-      status === Status.HOLD_LIMIT
+      status === Ring.HOLD_LIMIT
         ? `this handle of stream ${JSON.stringify(this.name)} already holds 4 samples: release() one (or use \`using\`) before taking another`
         : `the reader table of stream ${JSON.stringify(this.name)} is full of live readers: this handle cannot hold samples; use next(), or close other readers`,
     );

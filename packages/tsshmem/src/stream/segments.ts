@@ -5,15 +5,15 @@
  */
 import { fstatSync, readSync, unlinkSync } from 'node:fs';
 
-import { ShmError, systemCode } from '../errors.js';
+import { ShmError, streamNotFound, systemCode } from '../errors.js';
 import { EXTENDED_METADATA_BYTES, hasExtension, NATIVE_EXTENSION_LAYOUT, writeExtension } from '../format/extension.js';
 import { decodeHeader, encodeNewHeader, METADATA_BYTES, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import type { StreamLocation } from '../format/names.js';
 import { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, type RingGeometry, writeRingControl } from '../format/ring.js';
 import { native, type NativeStream } from '../native/binding.js';
 
-/** How long open() waits for a creator that is still filling in the metadata. */
-const OPEN_SETTLE_MS = 1000;
+/** How long open() waits, by default, for a creator that is still filling in the metadata. */
+export const DEFAULT_SETTLE_TIMEOUT = 1000;
 const OPEN_RETRY_MS = 2;
 
 export interface OpenedSegments {
@@ -65,15 +65,17 @@ function createObject(name: string, object: string, size: number, mode: number):
 /**
  * Opens and validates a stream. A metadata block that is not initialised or
  * not yet consistent, or a data object not yet there, may belong to a creator
- * still at work: open() retries for up to OPEN_SETTLE_MS before reporting it.
+ * still at work: open() retries for up to settleTimeout ms before reporting
+ * it (0: one attempt).
  */
-export function openSegments(location: StreamLocation): OpenedSegments {
-  const deadline = performance.now() + OPEN_SETTLE_MS;
+export function openSegments(location: StreamLocation, settleTimeout = DEFAULT_SETTLE_TIMEOUT): OpenedSegments {
+  const deadline = performance.now() + settleTimeout;
   for (;;) {
     const attempt = tryOpen(location);
     if (!('retry' in attempt)) return attempt;
-    if (performance.now() >= deadline) throw attempt.retry;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, OPEN_RETRY_MS);
+    const left = deadline - performance.now();
+    if (left <= 0) throw attempt.retry;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(OPEN_RETRY_MS, left));
   }
 }
 
@@ -193,11 +195,7 @@ function removeLockFile(path: string): void {
 }
 
 function missingStream(name: string, cause: unknown): ShmError {
-  return new ShmError(
-    'ENOENT',
-    `stream ${JSON.stringify(name)} does not exist: create it with create(${JSON.stringify(name)}, { shape, dtype })`,
-    { cause },
-  );
+  return streamNotFound(name, `create it with create(${JSON.stringify(name)}, { shape, dtype })`, { cause });
 }
 
 function invalidStream(name: string, problem: string): ShmError {

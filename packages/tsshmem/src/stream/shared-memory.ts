@@ -7,9 +7,10 @@ import { dirname } from 'node:path';
 import { AbortError, describeValue, invalidArgType, ShmError } from '../errors.js';
 import { formatShape, toPayload, type WritableValue } from '../dtype/convert.js';
 import type { ArrayForDtype, Dtype } from '../dtype/table.js';
-import { Field, isCounter, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
+import { Field, gpuDeviceLabel, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import type { StreamLocation } from '../format/names.js';
-import type { NativeStream } from '../native/binding.js';
+import { lostWordOf, Status, type NativeStream, type WaitStats } from '../native/binding.js';
+import { isCount, publishFrame, publishFrameAsync, readFrame, statusError, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
 import { checkDuration, checkSignal } from './options.js';
 import { unlinkStream } from './segments.js';
@@ -18,15 +19,6 @@ import { unlinkStream } from './segments.js';
 export const DEFAULT_READ_TIMEOUT = 5000;
 /** How long write() and clear() wait for a lock held by another process, by default. */
 export const DEFAULT_WRITE_TIMEOUT = 10000;
-/** How long a safe read retries lock-free before it takes the lock for one copy. */
-const CONTENDED_READ_MS = 0.2;
-/** While the lock stays taken, a read alternates lock tries and lock-free tries this long each. */
-const INTERRUPTION_CHECK_MS = 10;
-const WRITE_LOCK_BUSY = 0;
-const SEGMENT_TRUNCATED = -3;
-const METADATA_CORRUPT = -4;
-const WAIT_TIMED_OUT = -1;
-const WAIT_CANCELLED = -2;
 
 export interface ReadOptions<A> {
   /** true (default): a consistent copy (seqlock). false: the live view; requires holding the lock. */
@@ -56,9 +48,16 @@ export interface WaitOptions<A> extends Omit<ReadOptions<A>, 'timeout'> {
   readonly spin?: number;
 }
 
+export type { WaitStats };
+
 export interface WriteOptions {
   /** Milliseconds to wait for the lock if another process holds it; default 10000. */
   readonly timeout?: number;
+}
+
+export interface WriteAsyncOptions extends WriteOptions {
+  /** Cancels the wait for the lock with an AbortError; nothing is written. */
+  readonly signal?: AbortSignal;
 }
 
 /** What create() and open() hand to the constructor. */
@@ -82,6 +81,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   readonly #lock: StreamLock;
   #native: NativeStream | null;
   readonly #meta: Float64Array;
+  readonly #facts: StreamFacts;
   #liveView: ArrayForDtype[D] | null = null;
   #lastReadCount: number;
   #missedWrites = 0;
@@ -97,7 +97,8 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#native = parts.native;
     this.#meta = new Float64Array(parts.native.metaBuffer(), 0, METADATA_FIELDS);
     this.#lastReadCount = this.#meta[Field.count]!;
-    this.#lock = new StreamLock(parts.location.lockPath, this.#meta, `stream ${JSON.stringify(parts.name)}`, parts.lockMode);
+    this.#facts = { name: parts.name, meta: this.#meta, lost: lostWordOf(parts.native) };
+    this.#lock = new StreamLock(parts.location.lockPath, parts.native, this.#facts, parts.lockMode);
     parts.native.useLockFile(this.#lock.fd, dirname(parts.location.lockPath));
     if (parts.exclusiveWriter) {
       try {
@@ -150,20 +151,17 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   /** Completed writes since creation. */
   get count(): number {
-    this.#open();
-    return this.#meta[Field.count]!;
+    return this.#field(Field.count);
   }
 
   /** UNIX time in seconds of the last completed write, 0 before any. */
   get writeTime(): number {
-    this.#open();
-    return this.#meta[Field.writeTime]!;
+    return this.#field(Field.writeTime);
   }
 
   /** Even when stable, odd while a write is in progress. */
   get writeSequence(): number {
-    this.#open();
-    return this.#meta[Field.writeSequence]!;
+    return this.#field(Field.writeSequence);
   }
 
   /** The count of the last write this handle observed (read, readNew, next). */
@@ -182,6 +180,15 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   get totalMissedWrites(): number {
     this.#open();
     return this.#totalMissedWrites;
+  }
+
+  /**
+   * How this handle's waits (next(), readNew(), readNewSync(), frames())
+   * ended so far: woken by a writer, found by a periodic re-check, immediate,
+   * timed out, cancelled.
+   */
+  get waitStats(): WaitStats {
+    return this.#open().waitStats();
   }
 
   /** true while this thread holds the stream's lock. */
@@ -260,6 +267,25 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#publish(native, null, options);
   }
 
+  /**
+   * write() without blocking the event loop: if another process holds the
+   * lock, waits for it as acquire() does (timeout, signal), then writes.
+   * Rejects with ETIMEDOUT or AbortError having written nothing.
+   */
+  async writeAsync(value: WritableValue, options: WriteAsyncOptions = {}): Promise<void> {
+    this.#open();
+    this.#checkCpuWritable();
+    const { dtype, shape } = this.#header;
+    await this.#publishAsync(dtype.nativeView(toPayload(value, dtype, shape)), options);
+  }
+
+  /** clear() without blocking the event loop, as writeAsync(). */
+  async clearAsync(options: WriteAsyncOptions = {}): Promise<void> {
+    this.#open();
+    this.#checkCpuWritable();
+    await this.#publishAsync(null, options);
+  }
+
   /** A consistent snapshot (default), or the live view under the lock with { safe: false }. */
   read(options: ReadOptions<ArrayForDtype[D]> = {}): ArrayForDtype[D] {
     const native = this.#open();
@@ -268,7 +294,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_READ_TIMEOUT);
     if (!safe) return this.#readLive(native);
     const destination = out === undefined ? this.#allocate() : this.#checkOut(out);
-    this.#observe(this.#copySnapshot(native, this.#header.dtype.nativeView(destination), timeout, allowInterrupted));
+    this.#observe(readFrame(native, this.#lock, this.#facts, this.#header.dtype.nativeView(destination), timeout, allowInterrupted));
     return destination;
   }
 
@@ -291,6 +317,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     try {
       const native = this.#open();
       this.#checkCpuReadable();
+      throwIfPayloadLost(this.#facts);
       const timeout = checkDuration(options.timeout, 'timeout', Infinity);
       const spin = checkDuration(options.spin, 'spin', 0);
       const signal = checkSignal(options.signal);
@@ -312,12 +339,9 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   }
 
   #afterWait(result: number, timeout: number, signal: AbortSignal | undefined, options: ReadOptions<ArrayForDtype[D]>): ArrayForDtype[D] {
-    if (result === WAIT_TIMED_OUT) throw this.#waitTimeout(timeout);
-    this.#throwIfBroken(result);
-    if (result === WAIT_CANCELLED) {
-      this.#open();
-      throw new AbortError(undefined, { cause: signal?.reason });
-    }
+    // A wait cancelled by close() reports the closed handle.
+    if (result === Status.CANCELLED) this.#open();
+    if (!isCount(result)) throw statusError(result, this.#facts, { timeout, signal });
     return this.#readAfterWait(options);
   }
 
@@ -335,11 +359,11 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   readNewSync(options: Omit<WaitOptions<ArrayForDtype[D]>, 'signal'> = {}): ArrayForDtype[D] {
     const native = this.#open();
     this.#checkCpuReadable();
+    throwIfPayloadLost(this.#facts);
     const timeout = checkDuration(options.timeout, 'timeout', Infinity);
     const spin = checkDuration(options.spin, 'spin', 0);
     const result = native.waitSync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000);
-    if (result === WAIT_TIMED_OUT) throw this.#waitTimeout(timeout);
-    this.#throwIfBroken(result);
+    if (!isCount(result)) throw statusError(result, this.#facts, { timeout });
     return this.#readAfterWait(options);
   }
 
@@ -356,7 +380,9 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     const native = this.#open();
     this.#lock.acquireSync(options);
     try {
-      return native.repairSequence();
+      const repaired = native.repairSequence();
+      throwIfMetadataLost(this.#facts);
+      return repaired;
     } finally {
       this.#lock.release();
     }
@@ -368,7 +394,9 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     if (native === null) return;
     this.#native = null;
     this.#liveView = null;
-    // In this order: a pending wait probes the lock file's descriptor until native.close().
+    // In this order: the lock's owner record needs the mapping, and a pending
+    // wait probes the lock file's descriptor until native.close().
+    this.#lock.releaseHeld();
     native.close();
     this.#lock.close();
   }
@@ -394,9 +422,21 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   }
 
   #gpuDevice(): string | null {
-    return this.#header.gpuEnabled ? `cuda:${this.#header.deviceIndex}` : null;
+    return gpuDeviceLabel(this.#header);
   }
 
+  /**
+   * A metadata field, checked before and after the load: a truncation of the
+   * metadata object that this load itself ran into leaves zeros behind.
+   */
+  #field(index: number): number {
+    this.#open();
+    const value = this.#meta[index]!;
+    throwIfMetadataLost(this.#facts);
+    return value;
+  }
+
+  /** The open native stream; throws on a closed handle, or once another process truncated its metadata object. */
   #open(): NativeStream {
     if (this.#native === null) {
       throw new ShmError(
@@ -404,24 +444,23 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
         `this handle of stream ${JSON.stringify(this.#name)} is closed shared memory: reopen it with open(${JSON.stringify(this.#name)})`,
       );
     }
+    throwIfMetadataLost(this.#facts);
     return this.#native;
   }
 
   #publish(native: NativeStream, payload: ArrayBufferView | null, options: WriteOptions): void {
+    publishFrame(native, this.#lock, this.#facts, payload, checkDuration(options.timeout, 'timeout', DEFAULT_WRITE_TIMEOUT));
+  }
+
+  async #publishAsync(payload: ArrayBufferView | null, options: WriteAsyncOptions): Promise<void> {
     const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_WRITE_TIMEOUT);
-    let status = native.write(payload, this.#lock.held ? -1 : this.#lock.fd);
-    if (status === WRITE_LOCK_BUSY) {
-      this.#lock.acquireSync({ timeout });
-      try {
-        status = native.write(payload, -1);
-      } finally {
-        this.#lock.release();
-      }
-    }
-    this.#throwIfBroken(status);
+    const signal = checkSignal(options.signal);
+    await publishFrameAsync(() => this.#open(), this.#lock, this.#facts, payload, { timeout, signal });
   }
 
   #readLive(native: NativeStream): ArrayForDtype[D] {
+    // The guard may have replaced a truncated payload with zeros: they are no frame.
+    throwIfPayloadLost(this.#facts);
     if (!this.#lock.held) {
       throw new ShmError(
         'ERR_LOCK_NOT_HELD',
@@ -430,52 +469,8 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
       );
     }
     this.#liveView ??= new this.#header.dtype.ArrayType(native.dataBuffer(), 0, this.#elements()) as ArrayForDtype[D];
-    this.#observe(this.#meta[Field.count]!);
+    this.#observe(this.#field(Field.count));
     return this.#liveView;
-  }
-
-  /**
-   * A seqlock copy. If no stable copy comes within CONTENDED_READ_MS (a writer
-   * publishing back to back) the read takes the lock for one copy, so readers
-   * cannot starve; a lock that stays taken (a frozen or exclusive writer)
-   * makes it alternate lock tries and lock-free tries until timeout.
-   */
-  #copySnapshot(native: NativeStream, destination: ArrayBufferView, timeout: number, allowInterrupted: boolean): number {
-    const count = native.read(destination, Math.min(CONTENDED_READ_MS, timeout));
-    if (count >= 0) return count;
-    this.#throwIfBroken(count);
-    const deadline = performance.now() + timeout;
-    for (;;) {
-      const slice = Math.max(0, Math.min(INTERRUPTION_CHECK_MS, deadline - performance.now()));
-      if (this.#lock.tryAcquireFor(slice)) {
-        try {
-          return this.#copyUnderLock(native, destination, allowInterrupted);
-        } finally {
-          this.#lock.release();
-        }
-      }
-      const retried = native.read(destination, slice);
-      if (retried >= 0) return retried;
-      this.#throwIfBroken(retried);
-      if (performance.now() >= deadline) throw this.#readTimeout(timeout);
-    }
-  }
-
-  /**
-   * Under the lock no write is in progress: an even sequence reads at once
-   * (validated like any read), an odd one means a writer died mid-write.
-   */
-  #copyUnderLock(native: NativeStream, destination: ArrayBufferView, allowInterrupted: boolean): number {
-    if (!isOdd(this.#meta[Field.writeSequence]!)) {
-      const count = native.read(destination, -1);
-      this.#throwIfBroken(count);
-      return count;
-    }
-    if (!allowInterrupted) throw this.#interruptedError();
-    const count = this.#meta[Field.count]!;
-    if (!isCounter(count)) throw this.#corruptError();
-    if (!native.copyPayload(destination)) throw this.#truncatedError();
-    return count;
   }
 
   #observe(count: number): void {
@@ -520,52 +515,4 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     );
   }
 
-  #interruptedError(): ShmError {
-    return new ShmError(
-      'ERR_WRITE_INTERRUPTED',
-      `stream ${JSON.stringify(this.#name)} holds an interrupted write: a writer died mid-write (write sequence ` +
-        `${this.#meta[Field.writeSequence]} is odd and no process holds the lock). The next write repairs it; ` +
-        'repair() restores it without writing; read({ allowInterrupted: true }) returns the payload as it is',
-    );
-  }
-
-  /** The failures of a native call that no retry can mend. */
-  #throwIfBroken(status: number): void {
-    if (status === SEGMENT_TRUNCATED) throw this.#truncatedError();
-    if (status === METADATA_CORRUPT) throw this.#corruptError();
-  }
-
-  #corruptError(): ShmError {
-    return new ShmError(
-      'ERR_INVALID_STREAM',
-      `the metadata of stream ${JSON.stringify(this.#name)} no longer holds a valid count and write sequence ` +
-        `(count ${this.#meta[Field.count]}, sequence ${this.#meta[Field.writeSequence]}): another process corrupted it; ` +
-        'unlink and recreate the stream',
-    );
-  }
-
-  #truncatedError(): ShmError {
-    return new ShmError(
-      'ERR_INVALID_STREAM',
-      `the data segment of stream ${JSON.stringify(this.#name)} was truncated by another process after this handle opened it: ` +
-        'its payload is gone; close this handle, and unlink and recreate the stream',
-    );
-  }
-
-  #readTimeout(timeout: number): ShmError {
-    const owner = this.#meta[Field.lockOwnerPid];
-    return new ShmError(
-      'ETIMEDOUT',
-      `read() of stream ${JSON.stringify(this.#name)} timed out after ${timeout} ms: a write in progress` +
-        `${owner ? ` by pid ${owner}` : ''} did not finish (pass a longer timeout if writes are that slow)`,
-    );
-  }
-
-  #waitTimeout(timeout: number): ShmError {
-    return new ShmError('ETIMEDOUT', `no new write to stream ${JSON.stringify(this.#name)} within ${timeout} ms`);
-  }
-}
-
-function isOdd(sequence: number): boolean {
-  return sequence % 2 === 1;
 }

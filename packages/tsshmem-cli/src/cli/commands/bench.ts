@@ -6,7 +6,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
 import { DEFAULT_SIZES, runBench, SECTION_NAMES, type SectionName } from '../../bench/runner.js';
-import { parsePositive, parseShape } from '../parse.js';
+import { formatShapeArgument, parsePositive, parseShape } from '../parse.js';
 
 const DEFAULT_SECONDS = 1.5;
 const QUICK_SECONDS = 0.3;
@@ -29,7 +29,7 @@ export function registerBench(program: Command): void {
     .addOption(
       new Option('--sizes <shapes>', 'payloads of the IO section, comma-separated')
         .argParser(parseSizes)
-        .default(DEFAULT_SIZES.map((shape) => [...shape]), DEFAULT_SIZES.map((shape) => shape.join('x')).join(',')),
+        .default(DEFAULT_SIZES.map((shape) => [...shape]), DEFAULT_SIZES.map(formatShapeArgument).join(',')),
     )
     .addOption(
       new Option('--sections <names>', 'sections to run, comma-separated').argParser(parseSections).default([...SECTION_NAMES], SECTION_NAMES.join(',')),

@@ -16,7 +16,7 @@ import {
 } from '../inspect.js';
 import { unlinkByBase } from 'tsshmem/internal';
 import { exitCodeOf, reportError } from '../report-error.js';
-import { describeAddress, findStream, missingStream } from '../streams.js';
+import { describeAddress, resolveStreams } from '../streams.js';
 
 const GROUP_OR_OTHER_ACCESS = 0o077;
 
@@ -75,18 +75,8 @@ function clean(names: readonly string[], options: CleanOptions): void {
 
 function candidates(names: readonly string[]): { bases: string[]; missing: boolean } {
   if (names.length === 0) return { bases: listStreamBases(), missing: false };
-  const bases: string[] = [];
-  let missing = false;
-  for (const name of names) {
-    const address = findStream(name);
-    if (address === null) {
-      missing = true;
-      reportError(missingStream(name));
-    } else if (!bases.includes(address.base)) {
-      bases.push(address.base);
-    }
-  }
-  return { bases, missing };
+  const { addresses, missing } = resolveStreams(names);
+  return { bases: addresses.map((address) => address.base), missing };
 }
 
 /** Why the stream may be in use, or null when it is orphaned. */

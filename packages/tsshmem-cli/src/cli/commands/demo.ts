@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 
 import { create } from 'tsshmem';
-import { parsePositive, parseShape } from '../parse.js';
+import { formatShapeArgument, parsePositive, parseShape } from '../parse.js';
 
 export interface DemoReport {
   readonly role: 'writer' | 'reader';
@@ -47,7 +47,7 @@ async function runDemo({ seconds, shape, rate, history, block }: DemoOptions): P
   try {
     const pace = rate === undefined ? 'as fast as the writer can' : `at ${rate} Hz`;
     const kind = history === undefined ? 'stream' : `ring stream (history ${history}, overflow '${ring.overflow}')`;
-    console.log(`tsshmem demo: ${shape.join('x')} float32 frames through ${kind} "${name}" for ${seconds} s, ${pace}`);
+    console.log(`tsshmem demo: ${formatShapeArgument(shape)} float32 frames through ${kind} "${name}" for ${seconds} s, ${pace}`);
     const reader = runRole('reader', name, seconds);
     await new Promise((resolve) => setTimeout(resolve, 200));
     const writer = runRole('writer', name, seconds, rate);

@@ -55,7 +55,9 @@ function describeMetadata(metadata: MetadataRecord): [string, string][] {
 }
 
 function describeWriteTime(metadata: MetadataRecord): string {
-  if (metadata.writeTimeIso === null || metadata.ageSeconds === null) return `${metadata.writeTime} (never written)`;
+  if (metadata.writeTimeIso === null || metadata.ageSeconds === null) {
+    return `${metadata.writeTime} (${metadata.writeTime === 0 ? 'never written' : 'not a valid time'})`;
+  }
   return `${metadata.writeTime} (${metadata.writeTimeIso}, ${formatAge(metadata.ageSeconds)} ago)`;
 }
 

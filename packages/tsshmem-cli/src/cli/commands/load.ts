@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 
 import { dtypeByName } from 'tsshmem/internal';
-import { create, type NumericArray, type SharedMemory, ShmError } from 'tsshmem';
+import { create, type NumericArray, type SharedMemory } from 'tsshmem';
 import { decodeNpy, type NpyArray } from '../npy.js';
-import { findStream, openStream } from '../streams.js';
+import { findStream, missingStream, openStream } from '../streams.js';
 import { formatShape } from '../text.js';
 
 export function registerLoad(program: Command): void {
@@ -24,7 +24,7 @@ function load(nameOrBase: string, file: string, createMissing: boolean): void {
   const array = readNpyFile(file);
   const address = findStream(nameOrBase);
   if (address === null && !createMissing) {
-    throw new ShmError('ENOENT', `stream ${JSON.stringify(nameOrBase)} does not exist: pass --create to create it with the file's shape and dtype`);
+    throw missingStream(nameOrBase, "pass --create to create it with the file's shape and dtype");
   }
   const stream = address === null ? create(nameOrBase, { shape: array.shape, dtype: array.dtype }) : openStream(address);
   const label = address?.label ?? nameOrBase;

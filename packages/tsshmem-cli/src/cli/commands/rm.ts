@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 
 import { unlinkByBase } from 'tsshmem/internal';
 import { exitCodeOf, reportError } from '../report-error.js';
-import { describeAddress, findStream, missingStream } from '../streams.js';
+import { describeAddress, resolveStreams } from '../streams.js';
 
 export function registerRm(program: Command): void {
   program
@@ -15,15 +15,9 @@ export function registerRm(program: Command): void {
     )
     .argument('<names...>', 'stream names, or ps_ base names shown by ls')
     .action((names: string[]) => {
-      let missing = false;
+      const { addresses, missing } = resolveStreams(names);
       let failed = false;
-      for (const name of names) {
-        const address = findStream(name);
-        if (address === null) {
-          missing = true;
-          reportError(missingStream(name));
-          continue;
-        }
+      for (const address of addresses) {
         try {
           unlinkByBase(address.base);
           console.log(`removed ${describeAddress(address)}`);

@@ -12,6 +12,7 @@ import { RingStream, type SharedMemory, ShmError } from 'tsshmem';
 import { frameStats, type FrameStats } from '../frame-stats.js';
 import { parsePositive } from '../parse.js';
 import { openStream, requireStream } from '../streams.js';
+import { onStopSignal } from '../stop-signals.js';
 import { formatNumber, formatTable, sparkline } from '../text.js';
 
 const RATE_HISTORY = 30;
@@ -187,13 +188,11 @@ class LiveScreen {
 /** SIGINT, SIGTERM, the duration, and q or Ctrl-C when stdin is a terminal; returns what undoes them. */
 function installStopTriggers(stop: AbortController, durationSeconds: number | undefined): () => void {
   const abort = (): void => stop.abort();
-  process.on('SIGINT', abort);
-  process.on('SIGTERM', abort);
+  const stopListeningForSignals = onStopSignal(abort);
   const timer = durationSeconds === undefined ? undefined : setTimeout(abort, durationSeconds * 1000);
   const stopListening = process.stdin.isTTY ? listenForQuitKeys(abort) : undefined;
   return () => {
-    process.off('SIGINT', abort);
-    process.off('SIGTERM', abort);
+    stopListeningForSignals();
     clearTimeout(timer);
     stopListening?.();
   };

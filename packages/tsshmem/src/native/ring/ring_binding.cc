@@ -7,10 +7,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "../errors.h"
-#include "../futex.h"
-#include "../guarded_copy.h"
-#include "../shared_fields.h"
+#include "errors.h"
+#include "clock.h"
+#include "wake/futex.h"
+#include "guard/guarded_copy.h"
+#include "protocol/shared_fields.h"
 
 namespace tsshmem {
 

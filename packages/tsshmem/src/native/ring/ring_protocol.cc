@@ -5,10 +5,12 @@
 #include <csignal>
 #include <cstring>
 
-#include "../futex.h"
-#include "../guarded_copy.h"
-#include "../shared_fields.h"
-#include "../sync_wait.h"
+#include "clock.h"
+#include "wake/futex.h"
+#include "guard/guarded_copy.h"
+#include "protocol/frame_protocol.h"
+#include "protocol/shared_fields.h"
+#include "wake/sync_wait.h"
 
 namespace tsshmem {
 namespace ring {

@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "../wake_slots.h"
+#include "wake/wake_slots.h"
 
 namespace tsshmem {
 namespace ring {

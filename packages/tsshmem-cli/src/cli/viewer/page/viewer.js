@@ -10,7 +10,8 @@ const RETRY_MS = 2000;
 
 const connection = document.getElementById('connection');
 const panelsElement = document.getElementById('panels');
-const socket = new WebSocket(`ws://${location.host}/ws`);
+// Relative to the page, so the socket's path carries the access token as the page's does.
+const socket = new WebSocket(new URL('ws', location.href).href.replace(/^http/, 'ws'));
 socket.binaryType = 'arraybuffer';
 
 let panels = []; // by stream index; null for a stream that failed to open

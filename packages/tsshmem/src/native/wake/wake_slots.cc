@@ -1,4 +1,4 @@
-#include "wake_slots.h"
+#include "wake/wake_slots.h"
 
 #include <cerrno>
 #include <csignal>
@@ -11,7 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "futex.h"
+#include "wake/futex.h"
 
 namespace tsshmem {
 
@@ -142,6 +142,11 @@ bool WakeSocket::Open(uint32_t pid) {
 void WakeSocket::ReceiveOne() const {
   char byte;
   recv(fd_, &byte, 1, MSG_DONTWAIT);
+}
+
+bool WakeSocket::HasPendingWake() const {
+  char byte;
+  return fd_ >= 0 && recv(fd_, &byte, 1, MSG_DONTWAIT | MSG_PEEK) == 1;
 }
 
 }  // namespace tsshmem

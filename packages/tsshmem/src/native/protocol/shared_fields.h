@@ -8,7 +8,7 @@
 
 namespace tsshmem {
 
-// Field indices of the pyshmem v2 metadata block (FORMAT.md); the TypeScript
+// Field indices of the pyshmem v2 metadata block (docs/format.md); the TypeScript
 // format module owns the full table, native code needs only these.
 enum MetaField : int {
   kCount = 1,

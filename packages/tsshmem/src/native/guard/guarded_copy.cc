@@ -1,10 +1,16 @@
-#include "guarded_copy.h"
+#include "guard/guarded_copy.h"
 
 #include <atomic>
+#include <cerrno>
 #include <csetjmp>
 #include <csignal>
 #include <cstring>
 #include <mutex>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "guard/mapping_registry.h"
 
 namespace tsshmem {
 
@@ -20,8 +26,22 @@ void RestoreDefaultAndRaise(int signal) {
   raise(signal);
 }
 
+// mmap through syscall(2): the raw system call, nothing that is not
+// async-signal-safe. MAP_FIXED replaces the lost pages atomically.
+bool MapZerosOver(void* start, size_t length) {
+  long mapped = syscall(SYS_mmap, start, length, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return mapped == reinterpret_cast<long>(start);
+}
+
 void OnSigbus(int signal, siginfo_t* info, void* context) {
+  void* start = nullptr;
+  size_t length = 0;
+  bool registered = MarkLost(info->si_addr, &start, &length);
   if (t_recovery != nullptr) siglongjmp(*t_recovery, 1);
+  int savedErrno = errno;
+  bool replaced = registered && MapZerosOver(start, length);
+  errno = savedErrno;
+  if (replaced) return;
   if (g_previous_handler.sa_flags & SA_SIGINFO) {
     g_previous_handler.sa_sigaction(signal, info, context);
   } else if (g_previous_handler.sa_handler == SIG_DFL) {

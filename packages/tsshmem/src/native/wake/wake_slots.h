@@ -62,6 +62,8 @@ class WakeSocket {
   uint32_t token() const { return token_; }
   // Reads and discards one wake byte; the poll reports readable again while more wait.
   void ReceiveOne() const;
+  // Whether a wake byte has arrived and is not yet received.
+  bool HasPendingWake() const;
 
  private:
   int fd_ = -1;

@@ -1,17 +1,16 @@
-#include "async_wait.h"
+#include "wake/async_wait.h"
 
 #include <algorithm>
 #include <unistd.h>
 
-#include "futex.h"
-#include "sync_wait.h"
+#include "clock.h"
+#include "protocol/frame_protocol.h"
+#include "wake/sync_wait.h"
+#include "timing.h"
 
 namespace tsshmem {
 
 namespace {
-
-constexpr int64_t kSilentWriterTickNs = 1000000;
-constexpr int64_t kIdleTickNs = 10000000;
 
 template <typename Handle>
 void CloseAndFree(Handle* handle) {
@@ -20,14 +19,16 @@ void CloseAndFree(Handle* handle) {
 
 }  // namespace
 
-AsyncWait::AsyncWait(Napi::Env env, const double* meta, const uint32_t* notify, WakeSlots slots, int lockFd,
-                     const std::string& lockDirectory)
+AsyncWait::AsyncWait(Napi::Env env, const double* meta, int guardEntry, const uint32_t* notify, WakeSlots slots, int lockFd,
+                     const std::string& lockDirectory, WaitStats* stats)
     : env_(env),
       loop_waits_(&LoopWaits::For(env)),
       meta_(meta),
+      guard_entry_(guardEntry),
       notify_(notify),
       slots_(slots),
       lock_fd_(lockFd),
+      stats_(stats),
       context_(env, "tsshmem.wait") {
   loop_waits_->Register(this);
   if (lock_fd_ >= 0) lock_directory_watched_ = loop_waits_->WatchLockDirectory(lockDirectory);
@@ -55,7 +56,7 @@ AsyncWait::~AsyncWait() {
 // objects that own waits; their later Close must not reach the loop.
 void AsyncWait::Detach() {
   loop_waits_ = nullptr;
-  pending_ = false;
+  if (state_ != AsyncWaitState::kClosed) state_ = AsyncWaitState::kDetached;
   if (poll_ != nullptr) {
     uv_poll_stop(poll_);
     CloseAndFree(poll_);
@@ -65,8 +66,8 @@ void AsyncWait::Detach() {
 
 // Once per handle: with every slot taken by live processes, the handle is
 // served by the timer's checks and keeps no socket nobody can wake.
-void AsyncWait::OpenWakeSocket() {
-  wake_socket_tried_ = true;
+void AsyncWait::ChooseWakePath() {
+  wake_path_ = WakePath::kTimerOnly;
   auto pid = static_cast<uint32_t>(getpid());
   if (!slots_.Available() || !socket_.Open(pid)) return;
   slot_ = slots_.Claim(pid, socket_.token());
@@ -81,37 +82,46 @@ void AsyncWait::OpenWakeSocket() {
   poll_->data = this;
   uv_poll_start(poll_, UV_READABLE, OnReadable);
   uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  wake_path_ = WakePath::kSocket;
 }
 
 void AsyncWait::Start(Napi::Function callback, double lastCount, int64_t deadlineNs) {
-  if (!wake_socket_tried_) OpenWakeSocket();
+  if (wake_path_ == WakePath::kNotChosen) ChooseWakePath();
   callback_ = Napi::Persistent(callback);
   last_count_ = lastCount;
   deadline_ns_ = deadlineNs;
-  pending_ = true;
-  if (poll_ != nullptr) {
+  state_ = AsyncWaitState::kWaiting;
+  if (wake_path_ == WakePath::kSocket) {
     slots_.EnterWaiting(slot_);
     uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
   }
   // A write may have landed before the slot was marked waiting.
-  Check();
-  if (pending_) loop_waits_->Add(this);
+  Check(WaitEnd::kImmediate);
+  if (Waiting()) loop_waits_->Add(this);
 }
 
 int64_t AsyncWait::NextCheckNs(int64_t nowNs) const {
   return std::min(deadline_ns_, nowNs + (may_have_silent_writer_ ? kSilentWriterTickNs : kIdleTickNs));
 }
 
-void AsyncWait::Check() {
-  if (!pending_) return;
-  double count = LoadCount(meta_);
+void AsyncWait::Check(WaitEnd found) {
+  if (!Waiting()) return;
+  double count = ObserveCount(meta_, guard_entry_);
   if (count != last_count_) {
-    Settle(count);
+    Settle(count, found);
   } else if (MonotonicNs() >= deadline_ns_) {
-    Settle(kWaitTimedOut);
+    Settle(AsResult(Status::kTimedOut), WaitEnd::kTimedOut);
   } else {
     may_have_silent_writer_ = MayHaveSilentWriter();
   }
+}
+
+// A re-check that finds the writer's wake byte already waiting for the poll
+// (the timer ran first in this loop turn) counts as woken.
+void AsyncWait::Recheck() {
+  if (!Waiting()) return;
+  bool wakeArrived = wake_path_ == WakePath::kSocket && ObserveCount(meta_, guard_entry_) != last_count_ && socket_.HasPendingWake();
+  Check(wakeArrived ? WaitEnd::kWoken : WaitEnd::kRechecked);
 }
 
 // The directory watch makes the answer current between ticks; each tick asks
@@ -119,16 +129,17 @@ void AsyncWait::Check() {
 // cannot see (a file system without inotify events), costs one tick at most.
 void AsyncWait::Tick() {
   lock_probe_opens_ = kProbeStale;
-  Check();
+  Recheck();
 }
 
 void AsyncWait::Cancel() {
-  if (pending_) Settle(kWaitCancelled);
+  if (Waiting()) Settle(AsResult(Status::kCancelled), WaitEnd::kCancelled);
 }
 
-void AsyncWait::Settle(double result) {
-  pending_ = false;
-  if (poll_ != nullptr) {
+void AsyncWait::Settle(double result, WaitEnd end) {
+  state_ = AsyncWaitState::kIdle;
+  stats_->Record(end);
+  if (wake_path_ == WakePath::kSocket) {
     slots_.Leave(slot_);
     uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
   }
@@ -145,17 +156,17 @@ void AsyncWait::Settle(double result) {
 }
 
 void AsyncWait::Close(bool settle) {
-  if (closed_) return;
-  closed_ = true;
-  if (pending_) {
+  if (state_ == AsyncWaitState::kClosed) return;
+  if (Waiting()) {
     if (settle) {
-      Settle(kWaitCancelled);
+      Settle(AsResult(Status::kCancelled), WaitEnd::kCancelled);
     } else {
-      pending_ = false;
       loop_waits_->Remove(this);
     }
   }
+  state_ = AsyncWaitState::kClosed;
   if (slot_ >= 0) slots_.Release(slot_);
+  slot_ = -1;
   if (poll_ != nullptr) {
     uv_poll_stop(poll_);
     CloseAndFree(poll_);
@@ -166,7 +177,7 @@ void AsyncWait::Close(bool settle) {
 void AsyncWait::OnReadable(uv_poll_t* handle, int, int) {
   auto* wait = static_cast<AsyncWait*>(handle->data);
   wait->socket_.ReceiveOne();
-  wait->Check();
+  wait->Check(WaitEnd::kWoken);
 }
 
 LoopWaits& LoopWaits::For(Napi::Env env) {
@@ -244,7 +255,7 @@ void LoopWaits::OnTick(uv_timer_t* timer) {
 // ahead; Schedule moves it earlier if a wait now wants 1 ms checks.
 void LoopWaits::OnLockDirectoryOpen() {
   ++lock_directory_opens_;
-  VisitPending([](AsyncWait* wait) { wait->Check(); });
+  VisitPending([](AsyncWait* wait) { wait->Recheck(); });
   if (!pending_.empty()) Schedule();
 }
 

@@ -4,13 +4,11 @@
 // wakes straight into the loop. Writers that wake nobody (pyshmem) and
 // deadlines are caught by one timer per loop.
 //
-// The timer ticks every millisecond while a wait may have a silent writer: on
-// a stream without the extension area (pyshmem created it), while a pyshmem
-// process holds the stream's lock file open (silent_writers.h), or where that
-// cannot be told (no lock descriptor, or leases refused).
-// Otherwise it ticks every 10 ms, or at the nearest deadline: a tick costs
-// ~20 us of CPU on a virtual machine, so 1 ms ticks alone would cost an idle
-// reader about 2% of a core.
+// The timer ticks every kSilentWriterTickNs (timing.h) while a wait may have
+// a silent writer: on a stream without the extension area (pyshmem created
+// it), while a pyshmem process holds the stream's lock file open
+// (silent_writers.h), or where that cannot be told (no lock descriptor, or
+// leases refused). Otherwise every kIdleTickNs, or at the nearest deadline.
 #pragma once
 #include <napi.h>
 #include <uv.h>
@@ -20,36 +18,65 @@
 #include <string>
 #include <vector>
 
-#include "silent_writers.h"
-#include "wake_slots.h"
+#include "wake/silent_writers.h"
+#include "wake/wait_stats.h"
+#include "wake/wake_slots.h"
 
 namespace tsshmem {
 
 class LoopWaits;
 
+// One handle's asynchronous wait, as a state machine:
+//
+//   kIdle     --Start-->                   kWaiting
+//   kWaiting  --new count seen------------> kIdle     callback(count)
+//   kWaiting  --deadline passed-----------> kIdle     callback(kTimedOut)
+//   kWaiting  --Cancel-------------------> kIdle     callback(kCancelled)
+//   kIdle     --Close(settle)-------------> kClosed
+//   kWaiting  --Close(settle)-------------> kClosed   callback(kCancelled) if settle
+//   kIdle, kWaiting --Detach (loop torn down)--> kDetached   no callback
+//   kDetached --Close--------------------> kClosed
+//
+// The state is kIdle before a callback runs, so the callback may Start the
+// next wait. Start is refused (NativeStream throws) unless kIdle. A count
+// already there when Start runs settles at once, before Start returns.
+enum class AsyncWaitState { kIdle, kWaiting, kDetached, kClosed };
+
+// How writers' wakes reach this handle; chosen on its first wait.
+enum class WakePath {
+  kNotChosen,
+  // A wake socket registered in a wake slot, polled by the loop.
+  kSocket,
+  // No slot or socket to be had: the loop's timer checks alone.
+  kTimerOnly,
+};
+
 class AsyncWait {
  public:
   // notify: tsshmem's notify word, null for a stream without the extension
   // area. lockFd: a read-only descriptor of the stream's lock file, which
-  // lies in lockDirectory; -1 if none.
-  AsyncWait(Napi::Env env, const double* meta, const uint32_t* notify, WakeSlots slots, int lockFd,
-            const std::string& lockDirectory);
+  // lies in lockDirectory; -1 if none. stats: the handle's, outliving this.
+  // guardEntry: see FutexTarget.
+  AsyncWait(Napi::Env env, const double* meta, int guardEntry, const uint32_t* notify, WakeSlots slots, int lockFd,
+            const std::string& lockDirectory, WaitStats* stats);
   ~AsyncWait();
   AsyncWait(const AsyncWait&) = delete;
   AsyncWait& operator=(const AsyncWait&) = delete;
 
-  bool Pending() const { return pending_; }
+  bool Waiting() const { return state_ == AsyncWaitState::kWaiting; }
   // When this wait wants the loop's timer to look at it next.
   int64_t NextCheckNs(int64_t nowNs) const;
-  // Calls callback(result) once a count other than lastCount is seen
-  // (result = that count), or with -1 at the deadline, -2 when cancelled;
-  // possibly before Start returns.
+  // kIdle -> kWaiting: callback(result) once a count other than lastCount is
+  // seen (result = that count), or with Status::kTimedOut at the deadline,
+  // kCancelled when cancelled, kCorrupt / kMetadataLost (ObserveCount).
   void Start(Napi::Function callback, double lastCount, int64_t deadlineNs);
   void Cancel();
-  // Ends a pending wait (settling it with -2 if settle) and frees the slot,
-  // socket and loop handle; the metadata may be unmapped afterwards.
+  // -> kClosed (settling a waiting callback with kCancelled if settle) and
+  // frees the slot, socket and loop handle; the metadata may be unmapped
+  // afterwards.
   void Close(bool settle);
-  void Check();
+  // A file was opened in the lock directory: look again now.
+  void Recheck();
   // The timer's check: also asks the kernel again whether a pyshmem process
   // still holds the lock file open.
   void Tick();
@@ -59,17 +86,22 @@ class AsyncWait {
  private:
   static constexpr uint64_t kProbeStale = UINT64_MAX;
 
-  void OpenWakeSocket();
-  void Settle(double result);
+  // Settles a waiting wait whose count changed (ended as `found` says) or
+  // whose deadline passed.
+  void Check(WaitEnd found);
+  void ChooseWakePath();
+  void Settle(double result, WaitEnd end);
   static void OnReadable(uv_poll_t* handle, int status, int events);
   bool MayHaveSilentWriter();
 
   Napi::Env env_;
   LoopWaits* loop_waits_;
   const double* meta_;
+  int guard_entry_;
   const uint32_t* notify_;
   WakeSlots slots_;
   int lock_fd_;
+  WaitStats* stats_;
   bool lock_directory_watched_ = false;
   // Between ticks, the last probe's answer holds until a file is opened in
   // the watched lock directory (a new writer of the lock file must open it):
@@ -77,16 +109,17 @@ class AsyncWait {
   uint64_t lock_probe_opens_ = kProbeStale;
   LockFileWriters lock_writers_ = LockFileWriters::kUnknown;
   bool may_have_silent_writer_ = true;
-  bool wake_socket_tried_ = false;
+  AsyncWaitState state_ = AsyncWaitState::kIdle;
+  WakePath wake_path_ = WakePath::kNotChosen;
+  // With kSocket: the slot, the socket and the loop's poll of it.
   int slot_ = -1;
   WakeSocket socket_;
   uv_poll_t* poll_ = nullptr;
+  // While kWaiting:
   Napi::FunctionReference callback_;
   Napi::AsyncContext context_;
   double last_count_ = 0;
   int64_t deadline_ns_ = 0;
-  bool pending_ = false;
-  bool closed_ = false;
 };
 
 // The pending waits of one event loop and their timer; one per Node-API

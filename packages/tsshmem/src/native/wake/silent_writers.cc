@@ -1,4 +1,4 @@
-#include "silent_writers.h"
+#include "wake/silent_writers.h"
 
 #include <cerrno>
 #include <csignal>

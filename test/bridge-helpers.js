@@ -1,0 +1,169 @@
+// The NATS bridge tests' tools: a real nats-server on a free loopback port,
+// `tsshmem bridge` processes that report JSON lines, and a second "host":
+// a mount namespace with its own /dev/shm and lock directory, so that a
+// frame reaches it only through NATS.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const cliPath = join(root, 'packages', 'tsshmem-cli', 'dist', 'cli', 'main.js');
+const SERVER_READY = /Server is ready/;
+
+export async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export function temporaryDirectory(t, label) {
+  const path = mkdtempSync(join(tmpdir(), `tsshmem-${label}-`));
+  t.after(() => rmSync(path, { recursive: true, force: true }));
+  return path;
+}
+
+/** nats-server with JetStream on 127.0.0.1; stop() and start() again keep its port and store (a restart). */
+export async function startNatsServer(t) {
+  const port = await freePort();
+  const store = temporaryDirectory(t, 'nats-store');
+  const server = {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    process: null,
+    async start() {
+      const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: ['ignore', 'ignore', 'pipe'] });
+      this.process = child;
+      let log = '';
+      await new Promise((resolve, reject) => {
+        child.stderr.setEncoding('utf8').on('data', (chunk) => {
+          log += chunk;
+          if (SERVER_READY.test(log)) resolve();
+        });
+        child.on('exit', (code) => reject(new Error(`nats-server exited with ${code}: ${log}`)));
+      });
+    },
+    async stop(signal = 'SIGKILL') {
+      const child = this.process;
+      if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(signal);
+      await exited;
+    },
+  };
+  t.after(() => server.stop());
+  await server.start();
+  return server;
+}
+
+/**
+ * A child process whose stdout is JSON lines; `next(predicate)` resolves
+ * with the first line (parsed) that satisfies it, seen or to come.
+ */
+export function startJsonProcess(t, command, args, { env, timeout = 30000 } = {}) {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const records = [];
+  const waiters = new Set();
+  let buffered = '';
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk) => {
+    buffered += chunk;
+    let newline;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      try {
+        records.push(JSON.parse(line));
+      } catch {
+        records.push({ event: 'text', line });
+      }
+      for (const waiter of [...waiters]) waiter();
+    }
+  });
+  const done = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
+  const watched = {
+    child,
+    records,
+    done,
+    get stderr() {
+      return stderr;
+    },
+    next(predicate, label = String(predicate)) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const record = records.find(predicate);
+          if (record === undefined) return;
+          cleanup();
+          resolve(record);
+        };
+        const onClose = () => setTimeout(() => {
+          check();
+          cleanup();
+          reject(new Error(`process ended without ${label}; stderr: ${stderr}; lines: ${JSON.stringify(records.slice(-3))}`));
+        }, 0);
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`no ${label} within ${timeout} ms; stderr: ${stderr}; lines: ${JSON.stringify(records.slice(-3))}`));
+        }, timeout);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          child.off('close', onClose);
+        };
+        waiters.add(check);
+        child.once('close', onClose);
+        check();
+      });
+    },
+    /** The latest status line, once one satisfies predicate. */
+    status(predicate, label) {
+      const records = watched.records;
+      const from = records.length;
+      return watched.next((record) => record.event === 'status' && records.indexOf(record) >= from && predicate(record), label);
+    },
+  };
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await done;
+  });
+  return watched;
+}
+
+/** `tsshmem bridge ROLE ...args` on this host, JSON status lines every 50 ms. */
+export function startBridge(t, role, args, options) {
+  return startJsonProcess(t, process.execPath, [cliPath, 'bridge', role, '--json', '--interval', '50', ...args], options);
+}
+
+/**
+ * A second host for the subscriber: a private mount namespace with a tmpfs
+ * on /dev/shm and a private TMPDIR (its lock directory). It ends with its
+ * processes; `run()` runs more commands inside it.
+ */
+export function startRemoteBridge(t, role, args) {
+  const tmp = temporaryDirectory(t, 'remote-host');
+  const script = 'mount -t tmpfs tmpfs /dev/shm && exec "$0" "$@"';
+  const bridge = startJsonProcess(t, 'unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, process.execPath, cliPath, 'bridge', role, '--json', '--interval', '50', ...args], {
+    env: { TMPDIR: tmp },
+  });
+  return {
+    bridge,
+    /** Runs a command inside the namespace; resolves with { code, stdout, stderr }. */
+    run(command, commandArgs) {
+      return new Promise((resolve) => {
+        const child = spawn('nsenter', ['--target', String(bridge.child.pid), '--mount', '--', command, ...commandArgs], {
+          env: { ...process.env, TMPDIR: tmp },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+        child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    },
+  };
+}
