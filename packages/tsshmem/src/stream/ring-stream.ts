@@ -61,11 +61,12 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   readonly #stream: NativeStream;
   readonly #ring: NativeRing;
   readonly #lock: StreamLock;
-  readonly #facts: StreamFacts;
   readonly #lockPath: string;
   readonly #info = new Float64Array(5);
   /** The 32 pyshmem fields, live. */
   readonly #meta: Float64Array;
+  /** Name, fields and lost word, for frame-io's errors. */
+  readonly #facts: StreamFacts;
   #ringClosed = false;
   #loan: Loan<D> | null = null;
   #lastReadCount: number;
