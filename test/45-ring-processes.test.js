@@ -38,7 +38,7 @@ for (const writeAsync of [false, true]) {
   test(`overflow 'block': a writer flooding 5,000 numbered frames with ${writeAsync ? 'writeAsync()' : 'write()'} from another process reaches a next() reader in order, none missed`, { timeout: 120000 }, async (t) => {
     const count = 5000;
     const { name, stream: reader } = ringStream(t, { history: 16, overflow: 'block' }, 'flood');
-    reader.read(); // registers: from now on the writer waits for this reader
+    reader.register(); // from now on the writer waits for this reader
     const producer = startNodePeer(t, 'ring-peer.js', { command: 'produce', name, count, async: writeAsync });
     const seen = await consume(reader, count);
     assert.equal(seen, count);
@@ -51,7 +51,7 @@ for (const writeAsync of [false, true]) {
 test("overflow 'overwrite': a paced writer in another process; every frame is seen or counted in missedWrites, in order", { timeout: 120000 }, async (t) => {
   const count = 3000;
   const { name, stream: reader } = ringStream(t, { history: 64 }, 'paced');
-  reader.read();
+  reader.register();
   const producer = startNodePeer(t, 'ring-peer.js', { command: 'produce', name, count, pauseEvery: 4, pauseMs: 1 });
   const seen = await consume(reader, count);
   t.diagnostic(`informal: seen ${seen}, missed ${reader.totalMissedWrites}`);

@@ -109,6 +109,7 @@ test('read() returns the newest frame and moves the handle past it; next() then 
   const { writer, reader } = ring(t);
   for (let n = 1; n <= 3; n++) writer.write(frame(n));
   assert.equal(reader.read()[0], 3);
+  assert.deepEqual(reader.ringStatus().readers, [], 'read() alone does not register: a monitor never holds writers back');
   assert.equal(reader.lastReadCount, 3);
   assert.equal(reader.missedWrites, 2);
   const pending = reader.next({ timeout: 5000 });
@@ -121,8 +122,8 @@ test('read() returns the newest frame and moves the handle past it; next() then 
 
 test("overflow 'overwrite': the writer never waits for a registered reader that does not read", (t) => {
   const { reader, writer } = ring(t);
-  reader.read();
-  assert.equal(reader.ringStatus().readers.length, 1, 'read() registered the reader');
+  assert.equal(reader.register(), true);
+  assert.equal(reader.ringStatus().readers.length, 1);
   for (let n = 1; n <= 40; n++) writer.write(frame(n), { timeout: 0 });
   assert.equal(writer.count, 40);
   assert.equal(writer.ringStatus().readers[0].behind, 40);
@@ -130,7 +131,7 @@ test("overflow 'overwrite': the writer never waits for a registered reader that 
 
 test("overflow 'block': write() times out with ETIMEDOUT (nothing written) while a registered reader is history frames behind; writeAsync() waits without blocking the event loop and goes on once it reads", async (t) => {
   const { name, writer, reader } = ring(t, { overflow: 'block' });
-  reader.read();
+  reader.register();
   for (let n = 1; n <= 4; n++) writer.write(frame(n), { timeout: 0 });
   assert.throws(
     () => writer.write(frame(5), { timeout: 30 }),

@@ -5,7 +5,7 @@
 //   loan       {value}                opens, loans a slot, fills it with value, prints "loaned", waits
 //   hold       {samples}              opens, prints "waiting", holds `samples` samples from nextSample(),
 //                                     prints "holding <counts joined by ,>", waits
-//   register   {}                     opens, reads once with read() (registers), prints "registered", waits
+//   register   {}                     opens, register()s as a reader, prints "registered", waits
 //   produce    {count, pauseEvery,    writes frames 1..count (every element of frame n is n), pausing
 //               pauseMs, async}       pauseMs after every pauseEvery writes; async: writeAsync; prints "done"
 //   consume    {count, timeout}       prints "ready", then next() until frame `count`; prints
@@ -34,7 +34,7 @@ switch (command) {
     break;
   }
   case 'register': {
-    stream.read();
+    stream.register();
     console.log('registered');
     await forever();
     break;

@@ -83,6 +83,8 @@ export interface NativeRing {
   newest(destination: ArrayBufferView): number;
   releaseSample(hold: number): void;
   cursor(): number;
+  /** true if the handle has an entry in the reader table. */
+  register(): boolean;
   close(): void;
 }
 

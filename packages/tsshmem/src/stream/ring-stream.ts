@@ -136,6 +136,18 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     return this.#totalMissedWrites;
   }
 
+  /**
+   * Enters this handle in the ring's reader table now (else its first
+   * next(), readNewSync() or sample does): from then on block-mode writers
+   * wait for it and it may hold samples. false if the table (64 entries) is
+   * full of live readers. read() alone never registers: a handle that only
+   * looks at the newest frame never holds writers back.
+   */
+  register(): boolean {
+    this.#checkOpen();
+    return this.#ring.register();
+  }
+
   /** The newest frame's ring index and every registered reader with how far behind it is. */
   ringStatus(): RingStatus {
     this.#checkOpen();

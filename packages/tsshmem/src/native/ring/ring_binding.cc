@@ -1,6 +1,9 @@
 #include "ring_binding.h"
 
+#include <v8.h>
+
 #include <cerrno>
+#include <cstring>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -49,6 +52,7 @@ void NativeRing::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&NativeRing::Newest>("newest"),
                                         InstanceMethod<&NativeRing::ReleaseSample>("releaseSample"),
                                         InstanceMethod<&NativeRing::Cursor>("cursor"),
+                                        InstanceMethod<&NativeRing::RegisterNow>("register"),
                                         InstanceMethod<&NativeRing::Close>("close"),
                                     });
   exports.Set("NativeRing", ctor);
@@ -118,7 +122,7 @@ void NativeRing::CheckOpen(Napi::Env env) const {
   if (closed_) throw Napi::Error::New(env, "ring is closed");
 }
 
-// A reader registers on its first read or wait; a full table leaves it
+// A reader registers on its first next-frame read or wait (or register()); a full table leaves it
 // unregistered: it still reads, but block-mode writers do not wait for it
 // and it can hold no sample.
 void NativeRing::Register() {
@@ -135,10 +139,23 @@ void NativeRing::Report(const ring::FrameInfo& frame, double metaCount, int hold
   info_[kInfoHold] = hold;
 }
 
+// A fresh ArrayBuffer over the slot, made with V8's API because Node-API
+// cannot make one V8 leaves out of its external-memory accounting: Node-API's
+// external buffers count their whole length as memory the garbage collector
+// should reclaim, so a 381 MiB sample per frame forced a full collection
+// every few frames. A backing store with V8's empty deleter is not counted
+// (it frees nothing); the mapping outlives it (data_buffer_ keeps it, and
+// close() detaches every such buffer before the mapping goes). Node-API
+// callbacks run inside a handle scope, and a napi_value is a V8 local handle.
 Napi::ArrayBuffer NativeRing::SlotBuffer(Napi::Env env, uint64_t slot) const {
-  // External, without a finalizer: the mapping outlives it (data_buffer_
-  // keeps it; close() detaches this buffer before the mapping goes).
-  return Napi::ArrayBuffer::New(env, ring_.SlotBytes(slot), geometry_.frame_bytes);
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  std::unique_ptr<v8::BackingStore> store =
+      v8::ArrayBuffer::NewBackingStore(ring_.SlotBytes(slot), geometry_.frame_bytes, v8::BackingStore::EmptyDeleter, nullptr);
+  v8::Local<v8::Value> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
+  napi_value value;
+  static_assert(sizeof value == sizeof buffer, "a napi_value is a v8::Local");
+  std::memcpy(&value, &buffer, sizeof value);
+  return Napi::ArrayBuffer(env, value);
 }
 
 // write(source | null, lockFd, timeoutMs) -> status. Loans, copies source
@@ -254,12 +271,12 @@ Napi::Value NativeRing::TakeSample(const Napi::CallbackInfo& info) {
 }
 
 // newest(destination) -> FRAME (the newest ring frame, copied; the cursor
-// moves to it) or NOTHING (no frame yet).
+// moves to it) or NOTHING (no frame yet). Does not register: a handle that
+// only looks at the newest frame (a monitor) never holds writers back.
 Napi::Value NativeRing::Newest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   void* destination = Bytes(env, info[0], geometry_.frame_bytes);
-  Register();
   ring::FrameInfo frame;
   uint64_t before = cursor_;
   ring::Status status = ring_.TakeNewest(&cursor_, destination, &frame);
@@ -275,6 +292,13 @@ Napi::Value NativeRing::ReleaseSample(const Napi::CallbackInfo& info) {
   Detach(samples_[hold]);
   ring_.ReleaseHold(entry_, hold);
   return info.Env().Undefined();
+}
+
+// register() -> true if this handle has (now) an entry in the reader table.
+Napi::Value NativeRing::RegisterNow(const Napi::CallbackInfo& info) {
+  CheckOpen(info.Env());
+  Register();
+  return Napi::Boolean::New(info.Env(), entry_ >= 0);
 }
 
 // cursor() -> the ring index of the last frame this handle consumed.
