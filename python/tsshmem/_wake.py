@@ -32,6 +32,8 @@ class WakeSlots:
         self._waiting_address = base + WAKE_WAITING
         self._slot_address = lambda slot, field: base + WAKE_SLOTS + WAKE_SLOT_BYTES * slot + 4 * field
         self._socket = None
+        # What the last notify() did, for diagnostics and tests: datagrams sent, sleepers woken.
+        self.last_wakes = {'datagrams': 0, 'sleepers': 0}
 
     # --- writer side ---
 
@@ -41,15 +43,16 @@ class WakeSlots:
         # Full barrier: the count stored before it is visible before we read who waits; pairs with a
         # waiter's Enter (CAS, fetch_add) before its loads of the notify word and the count.
         atomics.fetch_add32(self.notify_address, 1)
+        self.last_wakes = {'datagrams': 0, 'sleepers': 0}
         if int(self._words[1]) == 0:
             return
         states = self._state.copy()
         _atomics.acquire(atomics)
-        for slot in np.flatnonzero(states == WAITING):
-            self._send(int(slot))
-        sleepers = bool((states == SLEEPING).any())
-        if sleepers and self._futex.wake_all(self.notify_address) == 0:
+        datagrams = sum(self._send(int(slot)) for slot in np.flatnonzero(states == WAITING))
+        woken = self._futex.wake_all(self.notify_address) if (states == SLEEPING).any() else -1
+        if woken == 0:
             self._reap_dead_sleepers()
+        self.last_wakes = {'datagrams': datagrams, 'sleepers': max(woken, 0)}
 
     def _send(self, slot):
         if self._socket is None:
@@ -57,10 +60,12 @@ class WakeSlots:
         address = b'\0tsshmem-wake-%d-%d' % (int(self._pid[slot]), int(self._token[slot]))
         try:
             self._socket.sendto(_WAKE_BYTE, _SEND_FLAGS, address)
+            return 1
         except ConnectionRefusedError:
             self._leave_state(slot, WAITING)  # nobody bound there: the waiter died while waiting
         except OSError:
             pass  # a full socket buffer: the waiter has wakes pending already
+        return 0
 
     def _reap_dead_sleepers(self):
         for slot in range(WAKE_SLOT_COUNT):

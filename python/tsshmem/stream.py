@@ -320,11 +320,11 @@ class RingStream:
         return self._await(self._take_view, timeout)
 
     def read(self, out=None):
-        """The newest frame (a copy); later next() calls continue after it."""
+        """The newest frame (a copy); later next() calls continue after it. Does not register: a handle
+        that only reads the newest frame (a monitor) never holds writers back."""
         self._check_open()
         destination = self._destination(out)
         flat = destination.reshape(-1).view(np.uint8)
-        self._register()
         status, cursor, frame = self._ring.take_newest(self._cursor, flat)
         self._raise_if_corrupt(status)
         self._move_cursor(cursor)
@@ -334,6 +334,13 @@ class RingStream:
         else:
             self._read_payload(flat)
         return destination
+
+    def register(self):
+        """Enters this handle in the ring's reader table now (else its first next() or next_view() does):
+        from then on block-mode writers wait for it. False if the table (64 entries) is full of live readers."""
+        self._check_open()
+        self._register()
+        return self._entry >= 0
 
     def close(self):
         """Gives back the loan, views, reader entry and wake slot; unmaps. Idempotent."""
@@ -375,7 +382,7 @@ class RingStream:
             raise TsshmemError('ERR_STREAM_CLOSED', f'{self._label} is closed: open() it again')
 
     def _register(self):
-        # On the first read or wait; a full table leaves this handle unregistered (block-mode writers do
+        # On the first next-frame read or wait (not read()); a full table leaves this handle unregistered (block-mode writers do
         # not wait for it, and it can hold no view).
         if not self._registered:
             self._registered = True
