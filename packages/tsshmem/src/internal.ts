@@ -12,3 +12,4 @@ export { dtypeByName, type DtypeInfo } from './dtype/table.js';
 export { fromFloat16Bits } from './dtype/float16.js';
 export { systemCode } from './errors.js';
 export { native } from './native/binding.js';
+export { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, ringState, type RingGeometry, type RingReader } from './format/ring.js';

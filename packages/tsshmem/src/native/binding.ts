@@ -83,6 +83,8 @@ export interface NativeRing {
   newest(destination: ArrayBufferView): number;
   releaseSample(hold: number): void;
   cursor(): number;
+  /** Frame `index` copied, if the ring still holds it. */
+  copyFrame(index: number, destination: ArrayBufferView): number;
   /** true if the handle has an entry in the reader table. */
   register(): boolean;
   close(): void;

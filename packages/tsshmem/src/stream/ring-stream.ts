@@ -12,7 +12,7 @@ import { AbortError, ShmError } from '../errors.js';
 import { toPayload, type WritableValue } from '../dtype/convert.js';
 import type { ArrayForDtype, Dtype } from '../dtype/table.js';
 import { NATIVE_EXTENSION_LAYOUT } from '../format/extension.js';
-import { Field, type StreamHeader } from '../format/metadata.js';
+import { Field, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import { nativeRingLayout, type Overflow, type RingGeometry, ringState, type RingReader } from '../format/ring.js';
 import { native, type NativeRing, type NativeStream } from '../native/binding.js';
 import { StreamLock } from './lock.js';
@@ -70,6 +70,8 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   readonly #lock: StreamLock;
   readonly #lockPath: string;
   readonly #info = new Float64Array(5);
+  /** The 32 pyshmem fields, live. */
+  readonly #meta: Float64Array;
   #ringClosed = false;
   #loan: Loan<D> | null = null;
   #lastReadCount: number;
@@ -85,10 +87,10 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     this.#geometry = geometry;
     this.#stream = parts.native;
     this.#lockPath = parts.location.lockPath;
-    const meta = new Float64Array(parts.native.metaBuffer(), 0, 32);
-    this.#lastReadCount = meta[Field.count]!;
+    this.#meta = new Float64Array(parts.native.metaBuffer(), 0, METADATA_FIELDS);
+    this.#lastReadCount = this.#meta[Field.count]!;
     // Shares this thread's descriptor and depth of the lock file with the base class's lock.
-    this.#lock = new StreamLock(parts.location.lockPath, meta, `stream ${JSON.stringify(parts.name)}`);
+    this.#lock = new StreamLock(parts.location.lockPath, this.#meta, `stream ${JSON.stringify(parts.name)}`);
     this.#ring = new native.NativeRing(
       parts.native.metaBuffer(),
       parts.native.dataBuffer(),
@@ -146,6 +148,23 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   register(): boolean {
     this.#checkOpen();
     return this.#ring.register();
+  }
+
+  /**
+   * Copies of every frame the ring holds now, oldest first, each with its
+   * count and write time. Moves nothing and registers nothing (for tools).
+   */
+  heldFrames(): { readonly array: ArrayForDtype[D]; readonly count: number; readonly writeTime: number }[] {
+    this.#checkOpen();
+    const { head } = ringState(this.#stream.metaBuffer(), this.#geometry);
+    const frames = [];
+    for (let index = Math.max(1, head - this.#geometry.slots + 1); index <= head; index++) {
+      const array = this.#allocate();
+      const status = this.#ring.copyFrame(index, this.#header.dtype.nativeView(array));
+      this.#throwIfBroken(status);
+      if (status === Status.FRAME) frames.push({ array, count: this.#info[InfoIndex.count]!, writeTime: this.#info[InfoIndex.writeTime]! });
+    }
+    return frames;
   }
 
   /** The newest frame's ring index and every registered reader with how far behind it is. */
@@ -471,11 +490,11 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   }
 
   #metaCount(): number {
-    return new Float64Array(this.#stream.metaBuffer(), 0, 32)[Field.count]!;
+    return this.#meta[Field.count]!;
   }
 
   #metaWriteTime(): number {
-    return new Float64Array(this.#stream.metaBuffer(), 0, 32)[Field.writeTime]!;
+    return this.#meta[Field.writeTime]!;
   }
 
   #elements(): number {

@@ -52,6 +52,7 @@ void NativeRing::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&NativeRing::Newest>("newest"),
                                         InstanceMethod<&NativeRing::ReleaseSample>("releaseSample"),
                                         InstanceMethod<&NativeRing::Cursor>("cursor"),
+                                        InstanceMethod<&NativeRing::CopyFrame>("copyFrame"),
                                         InstanceMethod<&NativeRing::RegisterNow>("register"),
                                         InstanceMethod<&NativeRing::Close>("close"),
                                     });
@@ -292,6 +293,19 @@ Napi::Value NativeRing::ReleaseSample(const Napi::CallbackInfo& info) {
   Detach(samples_[hold]);
   ring_.ReleaseHold(entry_, hold);
   return info.Env().Undefined();
+}
+
+// copyFrame(index, destination) -> FRAME (info filled) if the ring still
+// holds frame `index`, else NOTHING. Moves no cursor; registers nothing.
+Napi::Value NativeRing::CopyFrame(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  double index = info[0].As<Napi::Number>().DoubleValue();
+  void* destination = Bytes(env, info[1], geometry_.frame_bytes);
+  ring::FrameInfo frame;
+  ring::Status status = index < 1 ? ring::kNothing : ring_.CopyFrame(static_cast<uint64_t>(index), destination, &frame);
+  Report(frame, 0, -1);
+  return Napi::Number::New(env, status);
 }
 
 // register() -> true if this handle has (now) an entry in the reader table.

@@ -29,6 +29,7 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
   Napi::Value Newest(const Napi::CallbackInfo& info);
   Napi::Value ReleaseSample(const Napi::CallbackInfo& info);
   Napi::Value Cursor(const Napi::CallbackInfo& info);
+  Napi::Value CopyFrame(const Napi::CallbackInfo& info);
   Napi::Value RegisterNow(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 

@@ -299,5 +299,23 @@ Status Ring::TakeNewest(uint64_t* cursor, void* destination, FrameInfo* info) co
   return kNothing;
 }
 
+Status Ring::CopyFrame(uint64_t index, void* destination, FrameInfo* info) const {
+  if (index == 0 || index >= kMaxCounter) return kNothing;
+  uint64_t slot = SlotOf(index);
+  uint64_t* seq = SlotSeq(slot);
+  // Acquire: pairs with the release store of 2P in Publish.
+  if (__atomic_load_n(seq, __ATOMIC_ACQUIRE) != 2 * index) return kNothing;
+  double count = static_cast<double>(__atomic_load_n(SlotCount(slot), __ATOMIC_RELAXED));
+  uint64_t timeBits = __atomic_load_n(reinterpret_cast<uint64_t*>(SlotTime(slot)), __ATOMIC_RELAXED);
+  if (!GuardedCopy(destination, SlotBytes(slot), g_.frame_bytes)) return kTruncated;
+  // Acquire fence: the copy completes before the re-check (seqlock).
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (__atomic_load_n(seq, __ATOMIC_RELAXED) != 2 * index) return kNothing;
+  info->index = index;
+  info->count = count;
+  std::memcpy(&info->write_time, &timeBits, sizeof timeBits);
+  return kFrame;
+}
+
 }  // namespace ring
 }  // namespace tsshmem

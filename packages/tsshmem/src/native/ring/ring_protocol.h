@@ -95,6 +95,8 @@ class Ring {
               double* metaCount) const;
   // The newest frame, copied; moves *cursor to it.
   Status TakeNewest(uint64_t* cursor, void* destination, FrameInfo* info) const;
+  // Frame `index` copied if its slot still holds it (kNothing if not).
+  Status CopyFrame(uint64_t index, void* destination, FrameInfo* info) const;
   void PublishCursor(int entry, uint64_t cursor) const;
   void ReleaseHold(int entry, uint32_t hold) const;
 
