@@ -274,12 +274,12 @@ class RingStream:
 
     def loan(self, timeout=DEFAULT_WRITE_TIMEOUT):
         """Loans the next slot: fill `loan.array` in place, then `loan.publish()`. Holds the write lock until
-        then. In 'block' mode waits up to timeout seconds for room."""
+        then. In 'block' mode waits up to timeout seconds (None: no limit) for the lock and for room."""
         self._check_open()
         key = (self._location.lock, threading.get_ident())
         if self._loan is not None or key in _loans_in_progress:
             raise TsshmemError('ERR_LOAN_ACTIVE', f'a loan of {self._label} is outstanding in this thread: publish() or abandon() it before writing or loaning again')
-        deadline = time.monotonic() + timeout
+        deadline = math.inf if timeout is None else time.monotonic() + timeout
         self._lock.acquire(timeout)
         try:
             status, index, slot = self._ring.begin_write(deadline)
