@@ -104,6 +104,7 @@ class Frames(RingTestCase):
 
     def test_a_reader_thread_asleep_in_next_is_woken_by_a_write(self):
         _, writer, reader = self.stream(overflow='block')
+        reader.register()  # before the thread runs: the writer then waits for it
         got = []
         thread = threading.Thread(target=lambda: got.extend(int(reader.next(timeout=20).flat[0]) for _ in range(50)))
         thread.start()
