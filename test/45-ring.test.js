@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { create, open, RingStream, SharedMemory, ShmError } from '../packages/tsshmem/dist/index.js';
 import { baseName } from '../packages/tsshmem/dist/format/names.js';
 import { RING_CONTROL_OFFSET, RingControl } from '../packages/tsshmem/dist/format/ring.js';
-import { leftovers, streamName } from './helpers.js';
+import { heldResources, leftovers, streamName } from './helpers.js';
 
 const metaPath = (name) => `/dev/shm/${baseName(name)}_meta`;
 
@@ -257,4 +257,24 @@ test('hostile ring metadata: open() refuses impossible layouts with ERR_INVALID_
   // A head that went backwards (the reader is past it) is as corrupt.
   pokeControl(name, RingControl.head, 0);
   await assert.rejects(reader.next({ timeout: 100 }), (error) => error.code === 'ERR_INVALID_STREAM');
+});
+
+test('close() with a loan and samples outstanding detaches their arrays, leaves the reader table, gives the lock back and unmaps at once', async (t) => {
+  const name = streamName(t, 'close');
+  const writer = create(name, { shape: [8], dtype: 'int32', history: 4 });
+  const reader = open(name);
+  writer.write(frame(1));
+  const sample = await reader.nextSample();
+  const loan = writer.loan();
+  assert.equal(writer.ringStatus().readers.length, 1);
+  reader.close();
+  assert.equal(sample.array.length, 0);
+  assert.deepEqual(writer.ringStatus().readers, [], 'the closed reader left the table');
+  writer.close();
+  assert.equal(loan.array.length, 0);
+  assert.deepEqual(heldResources(name), { descriptors: [], mappings: 0 });
+  const other = open(name);
+  t.after(() => other.close());
+  other.write(frame(2), { timeout: 1000 });
+  assert.equal(other.count, 2, 'the abandoned loan published nothing and its lock is free');
 });

@@ -79,6 +79,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   #missedWrites = 0;
   #totalMissedWrites = 0;
   #pending: Promise<unknown> = Promise.resolve();
+  #inFlight = 0;
 
   /** @internal Use create() with a history, or open(). */
   constructor(parts: StreamParts, geometry: RingGeometry) {
@@ -374,10 +375,18 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     this.#checkOpen();
   }
 
-  /** One call at a time per handle: a native wait serves one waiter. */
+  /**
+   * One call at a time per handle: a native wait serves one waiter. With no
+   * call in flight, the call starts at once (its take runs before this
+   * returns) instead of a microtask later.
+   */
   #serialized<T>(run: () => Promise<T>): Promise<T> {
-    const current = this.#pending.then(run, run);
-    this.#pending = current.catch(() => undefined);
+    const current = this.#inFlight === 0 ? run() : this.#pending.then(run, run);
+    this.#inFlight++;
+    const settled = (): void => {
+      this.#inFlight--;
+    };
+    this.#pending = current.then(settled, settled);
     return current;
   }
 

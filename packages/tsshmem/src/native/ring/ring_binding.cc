@@ -24,11 +24,32 @@ int64_t DeadlineAfter(double timeoutMs) {
   return MonotonicNs() + static_cast<int64_t>(timeoutMs * 1e6);
 }
 
+// The bytes behind a TypedArray of exactly `expected` bytes, in one Node-API
+// call. TypeScript hands Float16Array frames over as Uint16Array.
 void* Bytes(Napi::Env env, Napi::Value value, size_t expected) {
-  if (!value.IsTypedArray()) throw Napi::TypeError::New(env, "expected a TypedArray");
-  Napi::TypedArray array = value.As<Napi::TypedArray>();
-  if (array.ByteLength() != expected) throw Napi::RangeError::New(env, "view byte length differs from the payload");
-  return static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  napi_typedarray_type type = napi_uint8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok) {
+    throw Napi::TypeError::New(env, "expected a TypedArray");
+  }
+  size_t elementSize = 0;
+  switch (type) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array: elementSize = 1; break;
+    case napi_int16_array:
+    case napi_uint16_array: elementSize = 2; break;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array: elementSize = 4; break;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array: elementSize = 8; break;
+    default: throw Napi::TypeError::New(env, "unsupported TypedArray");
+  }
+  if (length * elementSize != expected) throw Napi::RangeError::New(env, "view byte length differs from the payload");
+  return data;
 }
 
 void Detach(Napi::Reference<Napi::ArrayBuffer>& buffer) {
