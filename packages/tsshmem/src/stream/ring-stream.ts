@@ -22,6 +22,7 @@ import { Loan, Sample } from './ring-slots.js';
 import {
   DEFAULT_READ_TIMEOUT,
   DEFAULT_WRITE_TIMEOUT,
+  frameIoOf,
   type ReadOptions,
   SharedMemory,
   type StreamParts,
@@ -85,7 +86,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     this.#lockPath = parts.location.lockPath;
     this.#meta = new Float64Array(parts.native.metaBuffer(), 0, METADATA_FIELDS);
     this.#lastReadCount = this.#meta[Field.count]!;
-    ({ lock: this.#lock, facts: this.#facts } = this.frameIo);
+    ({ lock: this.#lock, facts: this.#facts } = frameIoOf(this));
     this.#ring = new native.NativeRing(
       parts.native.metaBuffer(),
       parts.native.dataBuffer(),

@@ -73,6 +73,20 @@ export interface StreamParts {
   readonly lockMode?: number;
 }
 
+/** A handle's one lock and the facts its errors name (name, live metadata, lost word). */
+export interface FrameIo {
+  readonly lock: StreamLock;
+  readonly facts: StreamFacts;
+}
+
+/** Kept off the public prototype: only subclasses in this package (RingStream) read it, via frameIoOf(). */
+const frameIos = new WeakMap<SharedMemory, FrameIo>();
+
+/** @internal The FrameIo of a handle, for RingStream. */
+export function frameIoOf(stream: SharedMemory): FrameIo {
+  return frameIos.get(stream)!;
+}
+
 export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   readonly #name: string;
   readonly #location: StreamLocation;
@@ -99,6 +113,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#lastReadCount = this.#meta[Field.count]!;
     this.#facts = { name: parts.name, meta: this.#meta, lost: lostWordOf(parts.native) };
     this.#lock = new StreamLock(parts.location.lockPath, parts.native, this.#facts, parts.lockMode);
+    frameIos.set(this, { lock: this.#lock, facts: this.#facts });
     parts.native.useLockFile(this.#lock.fd, dirname(parts.location.lockPath));
     if (parts.exclusiveWriter) {
       try {
@@ -199,14 +214,6 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   get closed(): boolean {
     return this.#native === null;
-  }
-
-  /**
-   * @internal For RingStream: this handle's one lock and the facts its errors
-   * name (its name, live metadata and lost word).
-   */
-  protected get frameIo(): { readonly lock: StreamLock; readonly facts: StreamFacts } {
-    return { lock: this.#lock, facts: this.#facts };
   }
 
   /** Waits (without blocking the event loop) for the cross-process lock. Re-entrant. */
