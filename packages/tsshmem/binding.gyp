@@ -18,7 +18,9 @@
         "src/native/wake/sync_wait.cc",
         "src/native/wake/wake_slots.cc",
         "src/native/wake/silent_writers.cc",
-        "src/native/wake/async_wait.cc"
+        "src/native/wake/async_wait.cc",
+        "src/native/ring/ring_protocol.cc",
+        "src/native/ring/ring_binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "src/native"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

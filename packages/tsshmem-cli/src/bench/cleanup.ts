@@ -13,6 +13,10 @@ const EXIT_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export interface BenchStreamOptions {
   readonly exclusiveWriter?: boolean;
+  /** A ring stream of this many slots (the ring section). */
+  readonly history?: number;
+  readonly overflow?: 'overwrite' | 'block';
+  readonly pyshmemFrame?: boolean;
 }
 
 export class Cleanup {
@@ -38,7 +42,7 @@ export class Cleanup {
   createStream(label: string, shape: readonly number[], options: BenchStreamOptions = {}): SharedMemory<'float32'> {
     const name = `tsshmem-bench/${process.pid}/${++this.#created}/${label}`;
     this.#streamNames.add(name);
-    return create(name, { shape, dtype: 'float32', exclusiveWriter: options.exclusiveWriter === true });
+    return create(name, { ...options, shape, dtype: 'float32', exclusiveWriter: options.exclusiveWriter === true });
   }
 
   removeStream(stream: SharedMemory<'float32'>): void {

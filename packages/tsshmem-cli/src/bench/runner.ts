@@ -8,11 +8,13 @@ import { describeMachine } from './machine.js';
 import type { Timing } from './measure.js';
 import { runMvm } from './mvm.js';
 import { runProcesses } from './processes.js';
+import { runPython } from './python.js';
+import { runRing } from './ring.js';
 import { Progress } from './progress.js';
 import { renderMarkdown, type SectionOutcome, writeJson } from './report.js';
 import { runWake } from './wake.js';
 
-export const SECTION_NAMES = ['io', 'processes', 'mvm', 'wake', 'bridge'] as const;
+export const SECTION_NAMES = ['io', 'processes', 'mvm', 'wake', 'ring', 'python', 'bridge'] as const;
 export type SectionName = (typeof SECTION_NAMES)[number];
 
 export const DEFAULT_SIZES: readonly (readonly number[])[] = [
@@ -69,6 +71,10 @@ function runSection(section: SectionName, context: BenchContext, options: BenchO
       return runMvm(context);
     case 'wake':
       return runWake(context);
+    case 'ring':
+      return runRing(context);
+    case 'python':
+      return runPython(context);
     case 'bridge':
       return runBridge(context);
   }

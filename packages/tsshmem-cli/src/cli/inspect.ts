@@ -26,6 +26,7 @@ import {
   type StreamHeader,
   systemCode,
 } from 'tsshmem/internal';
+import { inspectRing, type RingRecord } from './ring-inspect.js';
 
 const SHM_DIRECTORY = '/dev/shm';
 
@@ -100,6 +101,8 @@ export interface StreamRecord {
   readonly objects: StreamObjects;
   readonly metadata: MetadataRecord | null;
   readonly lock: LockRecord | null;
+  /** A ring stream's history, overflow mode and readers; null for a plain stream. */
+  readonly ring: RingRecord | null;
 }
 
 /** "held by 123", "held", "free", "free (stale 123)", "?" (could not be tested). */
@@ -132,13 +135,15 @@ export function inspectStream(base: string): StreamRecord {
   const read = readMetadataObject(base);
   const name = 'bytes' in read ? trustedStoredName(read.bytes, base) : null;
   const identity = { base, name, label: name ?? base };
-  if ('problem' in read) return { ...identity, problem: read.problem, objects, metadata: null, lock: null };
+  if ('problem' in read) return { ...identity, problem: read.problem, objects, metadata: null, lock: null, ring: null };
   const { fields } = read;
   const decoded = decodeHeader(fields);
-  if (!decoded.ok) return { ...identity, problem: decoded.problem, objects, metadata: null, lock: null };
+  if (!decoded.ok) return { ...identity, problem: decoded.problem, objects, metadata: null, lock: null, ring: null };
   const lock = lockRecord(base, fields);
   const metadata = metadataRecord(fields, decoded.header, read.bytes, lock);
-  return { ...identity, problem: dataObjectProblem(objects.data, metadata.size), objects, metadata, lock };
+  const ring = inspectRing(join(SHM_DIRECTORY, base + ObjectSuffix.meta), decoded.header, objects.data?.bytes ?? 0, processAlive);
+  const problem = ring !== null && 'problem' in ring ? ring.problem : dataObjectProblem(objects.data, metadata.size);
+  return { ...identity, problem, objects, metadata, lock, ring: ring !== null && 'problem' in ring ? null : ring };
 }
 
 /** The stored name of a stream, if it has one that hashes to its base name. */

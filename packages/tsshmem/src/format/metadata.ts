@@ -8,6 +8,12 @@ import { formatShape } from '../dtype/convert.js';
 import { dtypeByCode, type DtypeInfo } from '../dtype/table.js';
 
 export const FORMAT_VERSION = 2;
+/**
+ * The version of a ring stream created with pyshmemFrame: false (its frames
+ * live only in the ring, docs/format.md Part 3). pyshmem accepts only 2, so
+ * it refuses such a stream instead of reading a payload nobody keeps current.
+ */
+export const RING_ONLY_VERSION = 1002;
 export const METADATA_FIELDS = 32;
 export const METADATA_BYTES = METADATA_FIELDS * 8;
 export const MAX_NDIM = 19;
@@ -39,6 +45,8 @@ export interface StreamHeader {
   readonly deviceIndex: number;
   readonly creatorPid: number;
   readonly cpuMirror: boolean;
+  /** Version RING_ONLY_VERSION: the pyshmem payload is not kept current; the stream must have a ring. */
+  readonly ringOnly?: boolean;
 }
 
 /**
@@ -61,7 +69,9 @@ export const MAX_PAYLOAD_BYTES = Number.MAX_SAFE_INTEGER;
 export function decodeHeader(fields: Float64Array): DecodeResult {
   const version = fields[Field.version]!;
   if (version === 0) return fail('the metadata is not initialised (version 0)');
-  if (version !== FORMAT_VERSION) return fail(`metadata version ${version} is not the pyshmem format version ${FORMAT_VERSION}`, true);
+  if (version !== FORMAT_VERSION && version !== RING_ONLY_VERSION) {
+    return fail(`metadata version ${version} is not the pyshmem format version ${FORMAT_VERSION}`, true);
+  }
   for (const [field, label] of [[Field.count, 'count'], [Field.writeSequence, 'write sequence']] as const) {
     if (!isCounter(fields[field]!)) return fail(`${label} ${fields[field]} is not an integer from 0 to 2^53`, true);
   }
@@ -90,6 +100,7 @@ export function decodeHeader(fields: Float64Array): DecodeResult {
       deviceIndex: fields[Field.deviceIndex]!,
       creatorPid: fields[Field.creatorPid]!,
       cpuMirror: fields[Field.cpuMirror]! === 1,
+      ringOnly: version === RING_ONLY_VERSION,
     },
   };
 }
@@ -132,5 +143,5 @@ export function encodeNewHeader(fields: Float64Array, header: StreamHeader): voi
   fields[Field.lockDepth] = 0;
   fields[Field.cpuMirror] = header.cpuMirror ? 1 : 0;
   header.shape.forEach((dimension, i) => (fields[Field.shapeStart + i] = dimension));
-  fields[Field.version] = FORMAT_VERSION;
+  fields[Field.version] = header.ringOnly === true ? RING_ONLY_VERSION : FORMAT_VERSION;
 }

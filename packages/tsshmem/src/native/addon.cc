@@ -5,6 +5,7 @@
 #include "guard/mapping_registry.h"
 #include "lock.h"
 #include "protocol/status.h"
+#include "ring/ring_binding.h"
 #include "segment.h"
 #include "stream.h"
 
@@ -43,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitLock(env, exports);
   InitDescriptor(env, exports);
   NativeStream::Init(env, exports);
+  InitRing(env, exports);
   return exports;
 }
 

@@ -32,6 +32,16 @@ export interface StatusTable {
   readonly CANCELLED: number;
   readonly METADATA_LOST: number;
   readonly SYSTEM_ERROR: number;
+  /** Ring streams: a frame was taken ... */
+  readonly FRAME: number;
+  /** ... or the ring holds none newer than the reader's cursor. */
+  readonly NOTHING_NEW: number;
+  /** Block mode: a registered reader has no room yet, or every slot is held. */
+  readonly NO_ROOM: number;
+  /** This handle already holds 4 samples. */
+  readonly HOLD_LIMIT: number;
+  /** The reader table is full of live readers. */
+  readonly NO_READER_ENTRY: number;
 }
 
 /** The bits of a stream's lost word (src/native/guard/mapping_registry.h). */
@@ -102,6 +112,45 @@ export interface NativeStream {
   close(): void;
 }
 
+/** What NativeRing's constructor needs: src/format/ring.ts nativeRingLayout(). */
+export interface NativeRingLayout extends ExtensionLayout {
+  readonly controlOffset: number;
+  readonly slots: number;
+  readonly stride: number;
+  readonly slotsOffset: number;
+  readonly frameBytes: number;
+  readonly readers: number;
+  readonly block: boolean;
+  readonly pyshmemFrame: boolean;
+}
+
+/**
+ * One handle's side of a ring stream; see src/native/ring/ring_binding.h.
+ * Results are Status values (a slot's byte offset in the data object, >= 0,
+ * for loan() and takeSample()); a frame's details land in the info array
+ * given to the constructor ([count, writeTime, ring index, meta count, hold]).
+ * close() before the NativeStream's close().
+ */
+export interface NativeRing {
+  /** Loan + copy (zeros for null) + publish. lockFd -1: the caller holds the lock. timeoutMs < 0: no limit. */
+  write(source: ArrayBufferView | null, lockFd: number, timeoutMs: number): number;
+  /** The caller holds the lock. The loaned slot's byte offset in the data object (>= 0), or a Status. */
+  loan(timeoutMs: number): number;
+  publish(): number;
+  abandon(): void;
+  take(destination: ArrayBufferView, lastCount: number): number;
+  /** The held slot's byte offset in the data object (>= 0), or a Status. */
+  takeSample(lastCount: number): number;
+  newest(destination: ArrayBufferView): number;
+  releaseSample(hold: number): void;
+  cursor(): number;
+  /** Frame `index` copied, if the ring still holds it. */
+  copyFrame(index: number, destination: ArrayBufferView): number;
+  /** true if the handle has an entry in the reader table. */
+  register(): boolean;
+  close(): void;
+}
+
 export interface NativeBinding {
   readonly Status: StatusTable;
   readonly Lost: LostTable;
@@ -131,6 +180,7 @@ export interface NativeBinding {
     payloadBytes: number,
     extension: ExtensionLayout | null,
   ) => NativeStream;
+  NativeRing: new (metaBuffer: ArrayBuffer, dataBuffer: ArrayBuffer, guardEntry: number, layout: NativeRingLayout, info: Float64Array) => NativeRing;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

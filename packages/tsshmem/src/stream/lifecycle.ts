@@ -8,8 +8,10 @@ import { gpuAvailable } from './gpu.js';
 import { checkDuration } from './options.js';
 import { createSegments, DEFAULT_SETTLE_TIMEOUT, openSegments, unlinkStream } from './segments.js';
 import { SharedMemory } from './shared-memory.js';
+import { checkRingOptions, type RingOptions } from './ring-options.js';
+import { RingStream } from './ring-stream.js';
 
-export interface CreateOptions<D extends Dtype = Dtype> {
+export interface CreateOptions<D extends Dtype = Dtype> extends RingOptions {
   /** Dimensions, outermost first: a positive integer or an array of 1 to 19 of them. */
   readonly shape: number | readonly number[];
   /** Default 'float32'. */
@@ -41,7 +43,9 @@ export interface OpenOptions {
 
 export const DEFAULT_MODE = 0o600;
 
-/** Creates a new stream; fails with EEXIST if the name is taken. */
+/** Creates a new stream; fails with EEXIST if the name is taken. With a history, a ring stream. */
+export function create<D extends Dtype = 'float32'>(name: string, options: CreateOptions<D> & { readonly history: number }): RingStream<D>;
+export function create<D extends Dtype = 'float32'>(name: string, options: CreateOptions<D>): SharedMemory<D>;
 export function create<D extends Dtype = 'float32'>(name: string, options: CreateOptions<D>): SharedMemory<D> {
   checkStreamName(name);
   if (typeof options !== 'object' || options === null) {
@@ -57,19 +61,22 @@ export function create<D extends Dtype = 'float32'>(name: string, options: Creat
     throw invalidArgValue(`size ${String(options.size)} does not match shape ${formatShape(shape)} of ${dtype.name} (${size} bytes): omit size or pass ${size}`);
   }
   const mode = checkMode(options.mode);
-  const header: StreamHeader = { dtype, shape, size, gpuEnabled: false, deviceIndex: -1, creatorPid: process.pid, cpuMirror: true };
+  const ring = checkRingOptions(options, size);
+  const header: StreamHeader = {
+    dtype,
+    shape,
+    size,
+    gpuEnabled: false,
+    deviceIndex: -1,
+    creatorPid: process.pid,
+    cpuMirror: true,
+    ringOnly: ring !== null && !ring.pyshmemFrame,
+  };
   const location = locateByName(name);
-  const stream = createSegments(location, header, mode);
+  const stream = createSegments(location, header, mode, ring);
   try {
-    return new SharedMemory<D>({
-      name,
-      location,
-      header,
-      native: stream,
-      owner: true,
-      exclusiveWriter: options.exclusiveWriter === true,
-      lockMode: mode,
-    });
+    const parts = { name, location, header, native: stream, owner: true, exclusiveWriter: options.exclusiveWriter === true, lockMode: mode };
+    return ring === null ? new SharedMemory<D>(parts) : new RingStream<D>(parts, ring);
   } catch (error) {
     stream.close();
     unlinkStream(location);
@@ -95,9 +102,10 @@ export function openByBase(base: string, options: OpenOptions = {}): SharedMemor
 function openAt(location: StreamLocation, options: OpenOptions): SharedMemory {
   checkNoGpu(options.gpuDevice);
   const settleTimeout = checkDuration(options.settleTimeout, 'settleTimeout', DEFAULT_SETTLE_TIMEOUT);
-  const { header, native } = openSegments(location, settleTimeout);
+  const { header, native, ring } = openSegments(location, settleTimeout);
   try {
-    return new SharedMemory({ name: location.label, location, header, native, owner: false, exclusiveWriter: options.exclusiveWriter === true });
+    const parts = { name: location.label, location, header, native, owner: false, exclusiveWriter: options.exclusiveWriter === true };
+    return ring === null ? new SharedMemory(parts) : new RingStream(parts, ring);
   } catch (error) {
     native.close();
     throw error;

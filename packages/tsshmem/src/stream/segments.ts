@@ -9,6 +9,7 @@ import { ShmError, streamNotFound, systemCode } from '../errors.js';
 import { EXTENDED_METADATA_BYTES, hasExtension, NATIVE_EXTENSION_LAYOUT, writeExtension } from '../format/extension.js';
 import { decodeHeader, encodeNewHeader, METADATA_BYTES, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import type { StreamLocation } from '../format/names.js';
+import { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, type RingGeometry, writeRingControl } from '../format/ring.js';
 import { native, type NativeStream } from '../native/binding.js';
 
 /** How long open() waits, by default, for a creator that is still filling in the metadata. */
@@ -18,16 +19,22 @@ const OPEN_RETRY_MS = 2;
 export interface OpenedSegments {
   readonly header: StreamHeader;
   readonly native: NativeStream;
+  /** The ring's layout on a ring stream (docs/format.md, Part 3), else null. */
+  readonly ring: RingGeometry | null;
 }
 
-export function createSegments(location: StreamLocation, header: StreamHeader, mode: number): NativeStream {
+/** ring: the layout of a ring stream to create (its objects are larger), or null. */
+export function createSegments(location: StreamLocation, header: StreamHeader, mode: number, ring: RingGeometry | null = null): NativeStream {
   const name = location.label;
-  const metaFd = createObject(name, location.meta, EXTENDED_METADATA_BYTES, mode);
+  const metaBytes = ring?.metaBytes ?? EXTENDED_METADATA_BYTES;
+  const dataBytes = ring?.dataBytes ?? header.size;
+  const metaFd = createObject(name, location.meta, metaBytes, mode);
   let dataFd = -1;
   try {
-    dataFd = createObject(name, location.data, header.size, mode);
-    const stream = new native.NativeStream(metaFd, EXTENDED_METADATA_BYTES, dataFd, header.size, header.size, NATIVE_EXTENSION_LAYOUT);
+    dataFd = createObject(name, location.data, dataBytes, mode);
+    const stream = new native.NativeStream(metaFd, metaBytes, dataFd, dataBytes, header.size, NATIVE_EXTENSION_LAYOUT);
     writeExtension(new Uint8Array(stream.metaBuffer()), name);
+    if (ring !== null) writeRingControl(new Uint8Array(stream.metaBuffer()), ring);
     encodeNewHeader(new Float64Array(stream.metaBuffer(), 0, METADATA_FIELDS), header);
     return stream;
   } catch (error) {
@@ -101,6 +108,8 @@ function tryOpen(location: StreamLocation): OpenedSegments | { retry: Error } {
     if (dataStat.size < header.size) {
       throw invalidStream(name, `its data object is ${dataStat.size} bytes, shorter than the payload size ${header.size}`);
     }
+    const ring = readRing(metaFd, block, header, dataStat.size);
+    if ('problem' in ring) throw invalidStream(name, ring.problem);
     const stream = new native.NativeStream(
       metaFd,
       block.objectBytes,
@@ -109,7 +118,7 @@ function tryOpen(location: StreamLocation): OpenedSegments | { retry: Error } {
       header.size,
       hasExtension(block.bytes) ? NATIVE_EXTENSION_LAYOUT : null,
     );
-    return { header, native: stream };
+    return { header, native: stream, ring: ring.ring };
   } finally {
     native.shmClose(metaFd);
     if (dataFd >= 0) native.shmClose(dataFd);
@@ -139,6 +148,16 @@ export function readMetadataBlock(fd: number): MetadataBlock | { problem: string
   }
   // Buffer.alloc is never pooled: the view starts at offset 0, aligned for float64.
   return { bytes: bytes.subarray(0, length), fields: new Float64Array(bytes.buffer, bytes.byteOffset, METADATA_FIELDS), objectBytes: status.size };
+}
+
+/** The ring control area after the extension area, validated, if the stream has one. */
+function readRing(metaFd: number, block: MetadataBlock, header: StreamHeader, dataBytes: number): { ring: RingGeometry | null } | { problem: string } {
+  const control = Buffer.alloc(RingControl.slotHeaders);
+  const length = block.objectBytes > RING_CONTROL_OFFSET ? readSync(metaFd, control, 0, control.length, RING_CONTROL_OFFSET) : 0;
+  if (!hasExtension(block.bytes) || !hasRingMagic(control.subarray(0, length))) {
+    return header.ringOnly === true ? { problem: 'its metadata version says ring-only but it has no ring control area' } : { ring: null };
+  }
+  return decodeRingControl(control.subarray(0, length), header, block.objectBytes, dataBytes);
 }
 
 function openObject(name: string, object: string): number {

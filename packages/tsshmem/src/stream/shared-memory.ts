@@ -74,6 +74,20 @@ export interface StreamParts {
   readonly lockMode?: number;
 }
 
+/** A handle's one lock and the facts its errors name (name, live metadata, lost word). */
+export interface FrameIo {
+  readonly lock: StreamLock;
+  readonly facts: StreamFacts;
+}
+
+/** Kept off the public prototype: only subclasses in this package (RingStream) read it, via frameIoOf(). */
+const frameIos = new WeakMap<SharedMemory, FrameIo>();
+
+/** @internal The FrameIo of a handle, for RingStream. */
+export function frameIoOf(stream: SharedMemory): FrameIo {
+  return frameIos.get(stream)!;
+}
+
 export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   readonly #name: string;
   readonly #location: StreamLocation;
@@ -102,6 +116,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#lastReadCount = this.#meta[Field.count]!;
     this.#facts = { name: parts.name, meta: this.#meta, lost: lostWordOf(parts.native) };
     this.#lock = new StreamLock(parts.location.lockPath, parts.native, this.#facts, parts.lockMode);
+    frameIos.set(this, { lock: this.#lock, facts: this.#facts });
     parts.native.useLockFile(this.#lock.fd, dirname(parts.location.lockPath));
     if (parts.exclusiveWriter) {
       try {

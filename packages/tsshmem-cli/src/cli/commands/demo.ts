@@ -26,6 +26,8 @@ export function registerDemo(program: Command): void {
     .option('-s, --seconds <n>', 'how long the writer writes', parsePositive, 3)
     .option('--shape <dims>', 'frame shape, e.g. 128x128', parseShape, [128, 128])
     .option('--rate <hz>', 'frames per second the writer aims at (default: as fast as it can)', parsePositive)
+    .option('--history <n>', 'a ring stream of n frame slots: the reader gets every frame while it stays within n', parsePositive)
+    .option('--block', "with --history: overflow 'block', the writer waits for the reader (nothing is skipped)")
     .action(async (options: DemoOptions) => runDemo(options));
 }
 
@@ -33,14 +35,19 @@ interface DemoOptions {
   readonly seconds: number;
   readonly shape: number[];
   readonly rate?: number;
+  readonly history?: number;
+  readonly block?: boolean;
 }
 
-async function runDemo({ seconds, shape, rate }: DemoOptions): Promise<void> {
+async function runDemo({ seconds, shape, rate, history, block }: DemoOptions): Promise<void> {
   const name = `tsshmem-demo-${process.pid}`;
-  const stream = create(name, { shape, dtype: 'float32' });
+  if (block === true && history === undefined) throw new Error('--block needs --history');
+  const ring = history === undefined ? {} : { history, overflow: block === true ? ('block' as const) : ('overwrite' as const) };
+  const stream = create(name, { shape, dtype: 'float32', ...ring });
   try {
     const pace = rate === undefined ? 'as fast as the writer can' : `at ${rate} Hz`;
-    console.log(`tsshmem demo: ${formatShapeArgument(shape)} float32 frames through stream "${name}" for ${seconds} s, ${pace}`);
+    const kind = history === undefined ? 'stream' : `ring stream (history ${history}, overflow '${ring.overflow}')`;
+    console.log(`tsshmem demo: ${formatShapeArgument(shape)} float32 frames through ${kind} "${name}" for ${seconds} s, ${pace}`);
     const reader = runRole('reader', name, seconds);
     await new Promise((resolve) => setTimeout(resolve, 200));
     const writer = runRole('writer', name, seconds, rate);

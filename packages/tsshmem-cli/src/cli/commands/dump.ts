@@ -3,6 +3,8 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 
 import type { Command } from 'commander';
 
+import { RingStream } from 'tsshmem';
+
 import { encodeNpyHeader } from '../npy.js';
 import { openStream, requireStream, type StreamAddress } from '../streams.js';
 import { formatShape } from '../text.js';
@@ -20,7 +22,8 @@ export function registerDump(program: Command): void {
     )
     .argument('<name>', 'stream name, or the ps_ base name shown by ls')
     .option('-o, --output <file>', `the .npy file to write, "${STDOUT}" for stdout`)
-    .action(async (name: string, options: { output?: string }) => dump(requireStream(name), options.output));
+    .option('--history', 'on a ring stream: every frame it holds, oldest first, as one array of shape (frames, *shape)')
+    .action(async (name: string, options: { output?: string; history?: boolean }) => dump(requireStream(name), options.output, options.history === true));
 }
 
 interface Snapshot {
@@ -29,8 +32,8 @@ interface Snapshot {
   readonly description: string;
 }
 
-async function dump(address: StreamAddress, output: string | undefined): Promise<void> {
-  const snapshot = takeSnapshot(address);
+async function dump(address: StreamAddress, output: string | undefined, history: boolean): Promise<void> {
+  const snapshot = history ? takeHistory(address) : takeSnapshot(address);
   const destination = output ?? (process.stdout.isTTY ? defaultFileName(address.label) : STDOUT);
   if (destination === STDOUT) {
     await writeToStdout(snapshot.header);
@@ -49,6 +52,26 @@ function takeSnapshot(address: StreamAddress): Snapshot {
       header: encodeNpyHeader(stream.dtype, stream.shape),
       payload: new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength),
       description: `${formatShape(stream.shape)} ${stream.dtype}, write ${stream.lastReadCount}`,
+    };
+  } finally {
+    stream.close();
+  }
+}
+
+/** Every frame a ring holds, stacked oldest first. */
+function takeHistory(address: StreamAddress): Snapshot {
+  const stream = openStream(address);
+  try {
+    if (!(stream instanceof RingStream)) throw new Error(`${address.label} is not a ring stream: --history needs one (create it with a history)`);
+    const frames = stream.heldFrames();
+    const payload = new Uint8Array(frames.length * stream.size);
+    frames.forEach((frame, i) => payload.set(new Uint8Array(frame.array.buffer, frame.array.byteOffset, stream.size), i * stream.size));
+    const first = frames[0]?.count ?? 0;
+    const last = frames.at(-1)?.count ?? 0;
+    return {
+      header: encodeNpyHeader(stream.dtype, [frames.length, ...stream.shape]),
+      payload,
+      description: `${frames.length} frames of ${formatShape(stream.shape)} ${stream.dtype}${frames.length > 0 ? `, writes ${first} to ${last}` : ''}`,
     };
   } finally {
     stream.close();

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 
 import { describeLock, inspectStream, type LockRecord, type MetadataRecord, type ObjectRecord, type StreamRecord } from '../inspect.js';
+import { describeRingReaders, type RingRecord } from '../ring-inspect.js';
 import { requireStream } from '../streams.js';
 import { formatAge, formatBytes, formatShape } from '../text.js';
 
@@ -25,6 +26,7 @@ function describe(record: StreamRecord): string[] {
   ];
   if (record.problem !== null) lines.push(['problem', record.problem]);
   if (record.metadata !== null && record.lock !== null) lines.push(...describeMetadata(record.metadata), ...describeLockFields(record.lock));
+  if (record.ring !== null) lines.push(...describeRing(record.ring));
   lines.push(
     ['data object', describeObject(record.objects.data)],
     ['metadata object', describeObject(record.objects.meta)],
@@ -66,6 +68,15 @@ function describeLockFields(lock: LockRecord): [string, string][] {
     ['lock depth', String(lock.depth)],
     ['lock', describeLock(lock)],
     ['lock file', `${lock.path} (${lock.fileExists ? 'exists' : 'missing'})`],
+  ];
+}
+
+function describeRing(ring: RingRecord): [string, string][] {
+  const readers = describeRingReaders(ring);
+  return [
+    ['ring', `${ring.history} frame slots, overflow ${ring.overflow}, ${ring.pyshmemFrame ? 'pyshmem frame kept current' : 'no pyshmem frame (version 1002)'}`],
+    ['ring head', `frame ${ring.head}`],
+    ...(readers.length === 0 ? [['ring readers', 'none registered'] as [string, string]] : readers.map((line, i): [string, string] => [i === 0 ? 'ring readers' : '', line])),
   ];
 }
 

@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 
 import { describeLock, inspectStream, listStreamBases, type StreamRecord } from '../inspect.js';
+import { summarizeRing } from '../ring-inspect.js';
 import { formatAge, formatBytes, formatShape, formatTable } from '../text.js';
 
-const COLUMNS = ['NAME', 'SHAPE', 'DTYPE', 'SIZE', 'COUNT', 'LAST WRITE', 'CREATOR', 'LOCK', 'GPU'];
+const COLUMNS = ['NAME', 'SHAPE', 'DTYPE', 'SIZE', 'COUNT', 'LAST WRITE', 'CREATOR', 'LOCK', 'GPU', 'RING'];
 
 export function registerLs(program: Command): void {
   program
@@ -12,7 +13,8 @@ export function registerLs(program: Command): void {
     .summary('list the streams in /dev/shm')
     .description(
       'list the streams in /dev/shm: name (the ps_ base name for streams created by pyshmem), shape, dtype, size, ' +
-        'write count, age of the last write, creator pid, lock holder and GPU device',
+        'write count, age of the last write, creator pid, lock holder, GPU device and, for ring streams, history depth, ' +
+        'overflow mode, registered readers and how far behind the slowest is',
     )
     .option('--json', 'print a JSON array of stream records (the records of tsshmem info --json)')
     .action((options: { json?: boolean }) => {
@@ -38,5 +40,6 @@ function row(record: StreamRecord): string[] {
     `${metadata.creatorPid} (${metadata.creatorAlive ? 'alive' : 'dead'})`,
     describeLock(record.lock),
     metadata.gpuDevice ?? '-',
+    summarizeRing(record.ring),
   ];
 }

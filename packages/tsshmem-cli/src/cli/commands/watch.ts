@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import type { Command } from 'commander';
 
-import { type SharedMemory, ShmError } from 'tsshmem';
+import { RingStream, type SharedMemory, ShmError } from 'tsshmem';
 import { frameStats, type FrameStats } from '../frame-stats.js';
 import { parsePositive } from '../parse.js';
 import { openStream, requireStream } from '../streams.js';
@@ -37,6 +37,8 @@ interface Sample {
   readonly skipped: number;
   readonly stats: FrameStats | null;
   readonly rates: readonly number[];
+  /** A ring stream's registered readers, "pid:behind/history" each; null for a plain stream. */
+  readonly readers: string | null;
 }
 
 export function registerWatch(program: Command): void {
@@ -44,8 +46,8 @@ export function registerWatch(program: Command): void {
     .command('watch')
     .summary('live view of write rates and frame statistics')
     .description(
-      'live view of streams: write rate in Hz, write count, writes the view skipped, min/max/mean of the latest frame and a ' +
-        'sparkline of the rate. q or Ctrl-C quits. When stdout is not a terminal it prints plain lines instead of redrawing',
+      'live view of streams: write rate in Hz, write count, writes the view skipped, min/max/mean of the latest frame, a ' +
+        'sparkline of the rate and, on ring streams, how far behind each registered reader is (past the history it loses frames). q or Ctrl-C quits. When stdout is not a terminal it prints plain lines instead of redrawing',
     )
     .argument('<names...>', 'stream names, or ps_ base names shown by ls')
     .option('-i, --interval <ms>', 'milliseconds between samples', parsePositive, 500)
@@ -107,11 +109,19 @@ class WatchedStream {
     if (this.#rates.length > RATE_HISTORY) this.#rates.shift();
     if (previous === null || count !== previous.count) this.#readStats();
     this.#previous = { count, time };
-    return { label: this.#label, rate, count, skipped: this.#stream.totalMissedWrites, stats: this.#stats, rates: this.#rates };
+    return { label: this.#label, rate, count, skipped: this.#stream.totalMissedWrites, stats: this.#stats, rates: this.#rates, readers: this.#readers() };
   }
 
   close(): void {
     this.#stream.close();
+  }
+
+  /** How far behind each registered reader of a ring is: past the history, it is losing frames. */
+  #readers(): string | null {
+    const stream = this.#stream;
+    if (!(stream instanceof RingStream)) return null;
+    const { readers } = stream.ringStatus();
+    return readers.length === 0 ? 'none' : readers.map((reader) => `${reader.pid}:${reader.behind}/${stream.history}`).join(' ');
   }
 
   /** Keeps the previous statistics when no consistent frame comes in time or the payload lives on a GPU only. */
@@ -129,10 +139,13 @@ class WatchedStream {
 function plainLine(sample: Sample): string {
   const rate = sample.rate === null ? '-' : `${sample.rate.toFixed(1)}Hz`;
   const stats = sample.stats === null ? '' : ` min=${formatNumber(sample.stats.min)} max=${formatNumber(sample.stats.max)} mean=${formatNumber(sample.stats.mean)}`;
-  return `${sample.label} rate=${rate} count=${sample.count} skipped=${sample.skipped}${stats}`;
+  const readers = sample.readers === null ? '' : ` readers=${sample.readers}`;
+  return `${sample.label} rate=${rate} count=${sample.count} skipped=${sample.skipped}${stats}${readers}`;
 }
 
 function table(samples: readonly Sample[]): string[] {
+  // The ring column only when a ring stream is watched: plain views stay as they were.
+  const rings = samples.some((sample) => sample.readers !== null);
   const rows = samples.map((sample) => [
     sample.label,
     sample.rate === null ? '-' : `${sample.rate.toFixed(1)} Hz`,
@@ -142,8 +155,10 @@ function table(samples: readonly Sample[]): string[] {
     sample.stats === null ? '-' : formatNumber(sample.stats.max),
     sample.stats === null ? '-' : formatNumber(sample.stats.mean),
     sparkline(sample.rates),
+    ...(rings ? [sample.readers ?? '-'] : []),
   ]);
-  return formatTable(['NAME', 'RATE', 'COUNT', 'SKIPPED', 'MIN', 'MAX', 'MEAN', 'RATE HISTORY'], rows);
+  const columns = ['NAME', 'RATE', 'COUNT', 'SKIPPED', 'MIN', 'MAX', 'MEAN', 'RATE HISTORY'];
+  return formatTable(rings ? [...columns, 'RING READERS (pid:behind/history)'] : columns, rows);
 }
 
 /** Redraws a block of lines in place; hides the cursor until restore(). */

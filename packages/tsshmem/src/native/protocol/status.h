@@ -1,4 +1,5 @@
-// The outcomes of the native protocol (frame_protocol.h) and of the waits,
+// The outcomes of the native protocol (frame_protocol.h, ring/ring_protocol.h)
+// and of the waits,
 // declared once here and exported to JavaScript as native.Status (addon.cc);
 // src/stream/frame-io.ts turns them into errors.
 //
@@ -38,6 +39,16 @@ enum class Status : int32_t {
   // A system call failed; the N-API layer throws it with errno and never
   // hands this value to JavaScript.
   kSystemError = -12,
+  // Ring streams (ring/ring_protocol.h): a frame was taken ...
+  kFrame = -13,
+  // ... or the ring holds none newer than the reader's cursor.
+  kNothingNew = -14,
+  // Block mode: a registered reader has no room yet, or every slot is held.
+  kNoRoom = -15,
+  // This handle already holds ring::kHoldsPerReader samples.
+  kHoldLimit = -16,
+  // The reader table is full of live readers: no sample can be held.
+  kNoReaderEntry = -17,
 };
 
 struct StatusName {
@@ -51,6 +62,8 @@ inline constexpr StatusName kStatusNames[] = {
     {"TRUNCATED", Status::kTruncated},       {"CORRUPT", Status::kCorrupt},        {"WRITER_STUCK", Status::kWriterStuck},
     {"NEVER_STABLE", Status::kNeverStable},  {"INTERRUPTED", Status::kInterrupted}, {"TIMED_OUT", Status::kTimedOut},
     {"CANCELLED", Status::kCancelled},       {"METADATA_LOST", Status::kMetadataLost}, {"SYSTEM_ERROR", Status::kSystemError},
+    {"FRAME", Status::kFrame},               {"NOTHING_NEW", Status::kNothingNew},  {"NO_ROOM", Status::kNoRoom},
+    {"HOLD_LIMIT", Status::kHoldLimit},      {"NO_READER_ENTRY", Status::kNoReaderEntry},
 };
 
 // A status as a count-or-status result.

@@ -1,0 +1,91 @@
+/**
+ * The ring part of a stream, for ls, info and watch: history depth, overflow
+ * mode, head and the registered readers with how far behind each is, read
+ * from the metadata object directly (no lock, no registration).
+ */
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+
+import { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, ringState, type StreamHeader } from 'tsshmem/internal';
+
+export interface RingReaderRecord {
+  readonly pid: number;
+  readonly alive: boolean;
+  /** Ring index of the last frame it consumed. */
+  readonly cursor: number;
+  /** Frames published that it has not consumed. */
+  readonly behind: number;
+  /** Samples it holds. */
+  readonly holds: number;
+}
+
+export interface RingRecord {
+  readonly history: number;
+  readonly overflow: 'overwrite' | 'block';
+  /** Whether publishes keep the pyshmem payload current. */
+  readonly pyshmemFrame: boolean;
+  /** Ring index of the newest frame. */
+  readonly head: number;
+  readonly readers: readonly RingReaderRecord[];
+}
+
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** The ring of a stream, null if it has none, or why its ring control area is invalid. */
+export function inspectRing(
+  metaPath: string,
+  header: StreamHeader,
+  dataBytes: number,
+  processAlive: (pid: number) => boolean,
+): RingRecord | null | { problem: string } {
+  let fd: number;
+  try {
+    fd = openSync(metaPath, OPEN_FLAGS);
+  } catch {
+    return null;
+  }
+  try {
+    const metaBytes = fstatSync(fd).size;
+    if (metaBytes <= RING_CONTROL_OFFSET) return null;
+    const bytes = Buffer.alloc(metaBytes);
+    readSync(fd, bytes, 0, metaBytes, 0);
+    const control = bytes.subarray(RING_CONTROL_OFFSET, RING_CONTROL_OFFSET + RingControl.slotHeaders);
+    if (!hasRingMagic(control)) return null;
+    const decoded = decodeRingControl(control, header, metaBytes, dataBytes);
+    if ('problem' in decoded) return decoded;
+    const { ring } = decoded;
+    const { head, readers } = ringState(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + metaBytes) as ArrayBuffer, ring);
+    return {
+      history: ring.slots,
+      overflow: ring.overflow,
+      pyshmemFrame: ring.pyshmemFrame,
+      head,
+      readers: readers.map((reader) => ({
+        pid: reader.pid,
+        alive: processAlive(reader.pid),
+        cursor: reader.cursor,
+        behind: Math.max(0, head - reader.cursor),
+        holds: reader.holds.length,
+      })),
+    };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** "64 overwrite, 2 readers (max 3 behind)" for ls; "-" for a plain stream. */
+export function summarizeRing(ring: RingRecord | null): string {
+  if (ring === null) return '-';
+  const live = ring.readers.filter((reader) => reader.alive);
+  const worst = Math.max(0, ...live.map((reader) => reader.behind));
+  const readers = live.length === 0 ? 'no readers' : `${live.length} reader${live.length === 1 ? '' : 's'} (max ${worst} behind)`;
+  return `${ring.history} ${ring.overflow}, ${readers}`;
+}
+
+/** One line per registered reader, for info and watch. */
+export function describeRingReaders(ring: RingRecord): string[] {
+  return ring.readers.map(
+    (reader) =>
+      `pid ${reader.pid} (${reader.alive ? 'alive' : 'dead'}): ${reader.behind} of ${ring.history} frames behind` +
+      (reader.holds > 0 ? `, holds ${reader.holds} sample${reader.holds === 1 ? '' : 's'}` : ''),
+  );
+}

@@ -1,0 +1,349 @@
+// Ring streams in one process: options, lossless delivery in write order
+// with each frame's own count and write time, exact loss accounting, the two
+// overflow modes, loans and samples without copies, and hostile ring
+// metadata.
+import assert from 'node:assert/strict';
+import { closeSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+
+import { create, open, RingStream, SharedMemory, ShmError } from '../packages/tsshmem/dist/index.js';
+import { baseName } from '../packages/tsshmem/dist/format/names.js';
+import { RING_CONTROL_OFFSET, RingControl } from '../packages/tsshmem/dist/format/ring.js';
+import { heldResources, leftovers, streamName } from './helpers.js';
+
+const metaPath = (name) => `/dev/shm/${baseName(name)}_meta`;
+const dataPath = (name) => `/dev/shm/${baseName(name)}`;
+
+/** A ring of int32 frames of 8 elements; the writer and a separate reader handle. */
+function ring(t, options = {}, label = 'ring') {
+  const name = streamName(t, label);
+  const writer = create(name, { shape: [8], dtype: 'int32', history: 4, ...options });
+  const reader = open(name);
+  t.after(() => {
+    reader.close();
+    writer.close();
+  });
+  return { name, writer, reader };
+}
+
+const frame = (n) => new Int32Array(8).fill(n);
+
+/** Writes a u64 of the ring control area of the raw metadata object. */
+function pokeControl(name, offset, value) {
+  const fd = openSync(metaPath(name), 'r+');
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigUInt64LE(BigInt(value));
+  writeSync(fd, bytes, 0, 8, RING_CONTROL_OFFSET + offset);
+  closeSync(fd);
+}
+
+function rawCount(name) {
+  return readFileSync(metaPath(name)).readDoubleLE(8);
+}
+
+test('create() with a history makes a RingStream that open() recognises; bad ring options are refused and create nothing', (t) => {
+  const { name, writer, reader } = ring(t);
+  assert.ok(writer instanceof RingStream && writer instanceof SharedMemory);
+  assert.ok(reader instanceof RingStream);
+  assert.equal(reader.history, 4);
+  assert.equal(reader.overflow, 'overwrite');
+  assert.equal(reader.pyshmemFrame, true);
+  assert.match(String(reader), /history=4, overflow=overwrite/);
+  for (const [options, code, pattern] of [
+    [{ history: 1 }, 'ERR_INVALID_ARG_VALUE', /history must be an integer from 2/],
+    [{ history: 2.5 }, 'ERR_INVALID_ARG_VALUE', /history/],
+    [{ history: '4' }, 'ERR_INVALID_ARG_TYPE', /history must be a number/],
+    [{ history: 4, overflow: 'drop' }, 'ERR_INVALID_ARG_VALUE', /overflow must be 'overwrite' or 'block'/],
+    [{ overflow: 'block' }, 'ERR_INVALID_ARG_VALUE', /pass a history/],
+    [{ history: 4, pyshmemFrame: 1 }, 'ERR_INVALID_ARG_TYPE', /pyshmemFrame/],
+  ]) {
+    const other = streamName(t, 'bad-options');
+    assert.throws(() => create(other, { shape: [8], ...options }), (error) => error.code === code && pattern.test(error.message), JSON.stringify(options));
+    assert.deepEqual(leftovers(other), []);
+  }
+  assert.ok(leftovers(name).length >= 2);
+});
+
+test('next() returns every frame in write order, each with the count and write time of its own write', async (t) => {
+  const { writer, reader } = ring(t, { history: 8 });
+  const times = [];
+  for (let n = 1; n <= 8; n++) {
+    writer.write(frame(n));
+    times.push(writer.writeTime);
+  }
+  for (let n = 1; n <= 8; n++) {
+    const received = await reader.next({ timeout: 1000 });
+    assert.deepEqual(Array.from(received), Array.from(frame(n)));
+    assert.equal(reader.lastReadCount, n);
+    assert.equal(reader.lastWriteTime, times[n - 1], `frame ${n} carries its own write time, not the newest`);
+    assert.equal(reader.missedWrites, 0);
+  }
+  assert.equal(reader.totalMissedWrites, 0);
+  // frames() is next() in a loop: the same order.
+  writer.write(frame(9));
+  writer.write(frame(10));
+  const seen = [];
+  for await (const received of reader.frames({ timeout: 1000 })) {
+    seen.push(received[0]);
+    if (seen.length === 2) break;
+  }
+  assert.deepEqual(seen, [9, 10]);
+});
+
+test('a reader more than history frames behind gets the oldest frame still held, and missedWrites says exactly how many it lost', async (t) => {
+  const { writer, reader } = ring(t, { history: 4 });
+  writer.write(frame(1));
+  assert.equal((await reader.next())[0], 1);
+  for (let n = 2; n <= 11; n++) writer.write(frame(n));
+  // Frames 8-11 are held; 2-7 are gone.
+  assert.equal((await reader.next())[0], 8);
+  assert.equal(reader.missedWrites, 6);
+  assert.equal(reader.lastReadCount, 8);
+  for (const n of [9, 10, 11]) {
+    assert.equal(reader.readNewSync({ timeout: 1000 })[0], n, 'readNewSync() also delivers in order');
+    assert.equal(reader.missedWrites, 0);
+  }
+  assert.equal(reader.totalMissedWrites, 6);
+});
+
+test('read() returns the newest frame and moves the handle past it; next() then waits for the following write', async (t) => {
+  const { writer, reader } = ring(t);
+  for (let n = 1; n <= 3; n++) writer.write(frame(n));
+  assert.equal(reader.read()[0], 3);
+  assert.deepEqual(reader.ringStatus().readers, [], 'read() alone does not register: a monitor never holds writers back');
+  assert.equal(reader.lastReadCount, 3);
+  assert.equal(reader.missedWrites, 2);
+  const pending = reader.next({ timeout: 5000 });
+  writer.write(frame(4));
+  assert.equal((await pending)[0], 4);
+  assert.equal(reader.missedWrites, 0);
+  await assert.rejects(reader.next({ timeout: 20 }), (error) => error.code === 'ETIMEDOUT');
+  assert.throws(() => reader.readNewSync({ timeout: 20 }), (error) => error.code === 'ETIMEDOUT');
+});
+
+test("overflow 'overwrite': the writer never waits for a registered reader that does not read", (t) => {
+  const { reader, writer } = ring(t);
+  assert.equal(reader.register(), true);
+  assert.equal(reader.ringStatus().readers.length, 1);
+  for (let n = 1; n <= 40; n++) writer.write(frame(n), { timeout: 0 });
+  assert.equal(writer.count, 40);
+  assert.equal(writer.ringStatus().readers[0].behind, 40);
+});
+
+test("overflow 'block': write() times out with ETIMEDOUT (nothing written) while a registered reader is history frames behind; writeAsync() waits without blocking the event loop and goes on once it reads", async (t) => {
+  const { name, writer, reader } = ring(t, { overflow: 'block' });
+  reader.register();
+  for (let n = 1; n <= 4; n++) writer.write(frame(n), { timeout: 0 });
+  assert.throws(
+    () => writer.write(frame(5), { timeout: 30 }),
+    (error) => error instanceof ShmError && error.code === 'ETIMEDOUT' && /reader pid \d+ is 4 of 4 frames behind/.test(error.message),
+  );
+  assert.equal(rawCount(name), 4, 'nothing was written');
+  const pending = writer.writeAsync(frame(5), { timeout: 5000 });
+  // This timer can fire only if writeAsync() leaves the event loop free.
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(rawCount(name), 4, 'writeAsync() is still waiting');
+  assert.equal((await reader.next())[0], 1);
+  await pending;
+  for (let n = 2; n <= 5; n++) assert.equal((await reader.next())[0], n);
+  assert.equal(reader.totalMissedWrites, 0, 'block mode is lossless');
+  // A closed reader no longer holds writers back.
+  reader.close();
+  for (let n = 6; n <= 20; n++) writer.write(frame(n), { timeout: 0 });
+});
+
+test('loan(): fill the slot in place and publish(); the array still aliases the slot after publish (no crash); a loan disposed unpublished publishes nothing; close() empties the arrays', async (t) => {
+  const { name, writer, reader } = ring(t);
+  const loan = writer.loan();
+  assert.ok(loan.array instanceof Int32Array);
+  assert.equal(loan.array.length, 8);
+  assert.throws(() => writer.write(frame(0)), (error) => error.code === 'ERR_LOAN_ACTIVE');
+  assert.throws(() => reader.write(frame(0)), (error) => error.code === 'ERR_LOAN_ACTIVE', 'another handle of this thread too');
+  assert.throws(() => writer.loan(), (error) => error.code === 'ERR_LOAN_ACTIVE');
+  loan.array.fill(7);
+  loan.publish();
+  assert.equal(loan.array.length, 8, 'a published loan still aliases its slot (no copy, no detach)');
+  assert.equal(loan.array[0], 7, 'reading it is allowed');
+  assert.equal(loan.settled, true);
+  assert.equal(writer.holdsLock, false, 'publish() gave the lock back');
+  assert.deepEqual(Array.from(await reader.next()), Array.from(frame(7)));
+  assert.equal(reader.lastReadCount, 1);
+
+  const abandoned = writer.loan();
+  abandoned.array.fill(99);
+  abandoned[Symbol.dispose]();
+  assert.equal(rawCount(name), 1, 'nothing published');
+  await assert.rejects(reader.next({ timeout: 30 }), (error) => error.code === 'ETIMEDOUT');
+  writer.write(frame(8));
+  assert.deepEqual(Array.from(await reader.next()), Array.from(frame(8)));
+  assert.equal(reader.missedWrites, 0);
+  writer.close();
+  assert.equal(loan.array.length, 0, 'close() detaches the data buffer: every loan view is empty');
+  assert.equal(abandoned.array.length, 0);
+});
+
+test('nextSample(): the array is the slot itself; no writer reuses a held slot; release() lets writers reuse it (the array may then show a later frame, never crashes); a fifth sample is ERR_SAMPLE_LIMIT', async (t) => {
+  const { writer, reader } = ring(t, { history: 8 });
+  writer.write(frame(1));
+  const first = await reader.nextSample();
+  assert.equal(first.count, 1);
+  assert.equal(first.writeTime, writer.writeTime);
+  assert.deepEqual(Array.from(first.array), Array.from(frame(1)));
+  // 30 writes cycle the other slots several times; the held one keeps frame 1.
+  for (let n = 2; n <= 31; n++) writer.write(frame(n));
+  assert.deepEqual(Array.from(first.array), Array.from(frame(1)), 'the held slot was not reused');
+  const held = [first];
+  for (let i = 0; i < 3; i++) held.push(reader.readNewSampleSync({ timeout: 1000 }));
+  assert.deepEqual(
+    held.map((sample) => sample.count),
+    [1, 25, 26, 27],
+    'the reader fell behind: the oldest frames still held, then in order',
+  );
+  assert.equal(reader.missedWrites, 0);
+  assert.equal(reader.totalMissedWrites, 23);
+  await assert.rejects(reader.nextSample(), (error) => error.code === 'ERR_SAMPLE_LIMIT' && /already holds 4 samples/.test(error.message));
+  first.release();
+  assert.equal(first.array.length, 8, 'a released view still aliases the slot');
+  void Array.from(first.array); // reading a released view is allowed
+  assert.equal(first.released, true);
+  first.release();
+  const next = await reader.nextSample();
+  assert.equal(next.count, 28);
+  next[Symbol.dispose]();
+  // close() detaches the data buffer: every view, held or released, is empty.
+  const kept = held[1];
+  reader.close();
+  assert.equal(kept.array.length, 0);
+  assert.equal(first.array.length, 0);
+  kept.release();
+});
+
+test('samples in overwrite mode: with every slot but one held, writes go on in the free slot', async (t) => {
+  const { writer, reader } = ring(t, { history: 4 });
+  for (let n = 1; n <= 3; n++) writer.write(frame(n));
+  const held = [await reader.nextSample(), await reader.nextSample(), await reader.nextSample()];
+  for (let n = 4; n <= 20; n++) writer.write(frame(n), { timeout: 0 });
+  held.forEach((sample, i) => assert.equal(sample.array[0], i + 1));
+  assert.equal(reader.read()[0], 20);
+  for (const sample of held) sample.release();
+});
+
+test('pyshmemFrame: false makes a stream whose metadata version is 1002; tsshmem opens it, the pyshmem payload stays untouched', async (t) => {
+  const { name, writer, reader } = ring(t, { pyshmemFrame: false });
+  assert.equal(readFileSync(metaPath(name)).readDoubleLE(0), 1002);
+  assert.equal(reader.pyshmemFrame, false);
+  writer.write(frame(5));
+  assert.equal((await reader.next())[0], 5);
+  assert.equal(reader.read()[0], 5);
+  const payload = readFileSync(`/dev/shm/${baseName(name)}`).subarray(0, 32);
+  assert.ok(payload.every((byte) => byte === 0), 'no copy into the pyshmem payload');
+});
+
+test('hostile ring metadata: open() refuses impossible layouts with ERR_INVALID_STREAM, and a corrupted head makes reads and writes fail with it, never crash', async (t) => {
+  for (const [label, offset, value, pattern] of [
+    ['history 1', RingControl.slots, 1, /ring history 1/],
+    ['history 2^40', RingControl.slots, 2 ** 40, /ring history/],
+    ['stride past the object', RingControl.stride, 2 ** 40, /shorter than its 4 ring slots need/],
+    ['stride too small', RingControl.stride, 8, /stride 8 does not fit/],
+    ['slots over the payload', RingControl.slotsOffset, 0, /overlaps the payload/],
+    ['frame size', RingControl.frameBytes, 4, /frame size 4 differs/],
+  ]) {
+    const name = streamName(t, 'hostile');
+    create(name, { shape: [8], dtype: 'int32', history: 4 }).close();
+    pokeControl(name, offset, value);
+    assert.throws(() => open(name), (error) => error.code === 'ERR_INVALID_STREAM' && pattern.test(error.message), label);
+  }
+  const { name, writer, reader } = ring(t);
+  writer.write(frame(1));
+  assert.equal((await reader.next())[0], 1);
+  pokeControl(name, RingControl.head, 2 ** 60);
+  await assert.rejects(reader.next({ timeout: 100 }), (error) => error.code === 'ERR_INVALID_STREAM');
+  assert.throws(() => writer.write(frame(2)), (error) => error.code === 'ERR_INVALID_STREAM');
+  assert.throws(() => reader.loan(), (error) => error.code === 'ERR_INVALID_STREAM');
+  assert.equal(writer.holdsLock, false, 'a failed loan gives the lock back');
+  // A head that went backwards (the reader is past it) is as corrupt.
+  pokeControl(name, RingControl.head, 0);
+  await assert.rejects(reader.next({ timeout: 100 }), (error) => error.code === 'ERR_INVALID_STREAM');
+});
+
+test('close() with a loan and samples outstanding empties their arrays, leaves the reader table, gives the lock back and unmaps at once', async (t) => {
+  const name = streamName(t, 'close');
+  const writer = create(name, { shape: [8], dtype: 'int32', history: 4 });
+  const reader = open(name);
+  writer.write(frame(1));
+  const sample = await reader.nextSample();
+  const loan = writer.loan();
+  assert.equal(writer.ringStatus().readers.length, 1);
+  reader.close();
+  assert.equal(sample.array.length, 0);
+  assert.deepEqual(writer.ringStatus().readers, [], 'the closed reader left the table');
+  writer.close();
+  assert.equal(loan.array.length, 0);
+  assert.deepEqual(heldResources(name), { descriptors: [], mappings: 0 });
+  const other = open(name);
+  t.after(() => other.close());
+  other.write(frame(2), { timeout: 1000 });
+  assert.equal(other.count, 2, 'the abandoned loan published nothing and its lock is free');
+});
+
+test('worker threads that end (process.exit() or terminate()) while holding samples, without close(), leave the reader table and never crash the process', async (t) => {
+  const name = streamName(t, 'worker');
+  const writer = create(name, { shape: [1 << 16], dtype: 'float32', history: 4, overflow: 'block' });
+  t.after(() => writer.close());
+  for (const exit of [true, false, true, false]) {
+    const worker = new Worker(new URL('./peers/ring-worker.js', import.meta.url), { workerData: { name, exit } });
+    const message = () => new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+    assert.equal(await message(), 'opened');
+    writer.write(new Float32Array(1 << 16).fill(1), { timeout: 5000 });
+    assert.equal(await message(), 'holding');
+    assert.equal(writer.ringStatus().readers[0].holds.length, 1);
+    const ended = new Promise((resolve) => worker.once('exit', resolve));
+    if (exit) worker.postMessage('end');
+    else await worker.terminate();
+    await ended;
+    assert.deepEqual(writer.ringStatus().readers, [], 'the ended thread left the table');
+  }
+  for (let n = 0; n < 8; n++) writer.write(new Float32Array(1 << 16), { timeout: 0 });
+});
+
+test('a ring whose metadata object another process truncates: ring calls throw ERR_INVALID_STREAM naming the stream, the process survives, close() works', async (t) => {
+  const { name, writer, reader } = ring(t, { shape: [4096] }, 'lost-meta');
+  const big = (n) => new Int32Array(4096).fill(n);
+  writer.write(big(1));
+  assert.equal(reader.register(), true);
+  truncateSync(metaPath(name), 0);
+  const lostMetadata = (error) =>
+    error instanceof ShmError && error.code === 'ERR_INVALID_STREAM' && error.message.includes(JSON.stringify(name)) && /metadata object/.test(error.message);
+  assert.throws(() => writer.write(big(2)), lostMetadata, 'the write ran into the lost pages');
+  assert.throws(() => writer.write(big(3)), lostMetadata, 'and every later call knows');
+  assert.throws(() => writer.loan(), lostMetadata);
+  await assert.rejects(writer.writeAsync(big(4)), lostMetadata);
+  assert.throws(() => reader.read(), lostMetadata);
+  await assert.rejects(reader.next({ timeout: 1000 }), lostMetadata);
+  await assert.rejects(reader.nextSample({ timeout: 1000 }), lostMetadata);
+  assert.throws(() => reader.ringStatus(), lostMetadata);
+  reader.close();
+  writer.close();
+  assert.equal(reader.closed && writer.closed, true);
+});
+
+test('a ring whose data object another process truncates: writes, loans, reads and samples throw ERR_INVALID_STREAM naming the stream; a sample held before reads zeros, never crashes', async (t) => {
+  const { name, writer, reader } = ring(t, { shape: [4096] }, 'lost-data');
+  const big = (n) => new Int32Array(4096).fill(n);
+  writer.write(big(1));
+  const held = await reader.nextSample();
+  truncateSync(dataPath(name), 0);
+  const lostData = (error) =>
+    error instanceof ShmError && error.code === 'ERR_INVALID_STREAM' && error.message.includes(JSON.stringify(name)) && /data segment/.test(error.message);
+  assert.throws(() => writer.write(big(2)), lostData, 'the write ran into the lost pages');
+  assert.throws(() => writer.loan(), lostData);
+  assert.equal(writer.holdsLock, false, 'a refused loan leaves the lock free');
+  await assert.rejects(writer.writeAsync(big(3)), lostData);
+  assert.throws(() => reader.read(), lostData);
+  await assert.rejects(reader.next({ timeout: 1000 }), lostData);
+  await assert.rejects(reader.nextSample({ timeout: 1000 }), lostData);
+  assert.equal(held.array[held.array.length - 1], 0, "the held view reads the guard's zeros");
+  assert.equal(writer.count, 1, 'the metadata is intact');
+  held.release();
+});
