@@ -13,7 +13,7 @@ import type { BenchContext } from './context.js';
 import { type Latency, measureRate, type Rate } from './measure.js';
 import type { RingFlowArguments, RingFlowReaderReport, RingFlowWriterReport } from './peers/ring-flow-protocol.js';
 import type { RingHandoverArguments } from './peers/ring-handover.js';
-import { describePlacement, pingPongPlacement, type Placement } from './placement.js';
+import { describePlacement, pingPongPlacements, type Placement } from './placement.js';
 import type { SectionOutcome, Table } from './report.js';
 import { reported, timesAtMost, type TargetCheck } from './targets.js';
 import { formatHz, formatMicros, formatPerSecond, formatTimes } from './units.js';
@@ -80,7 +80,9 @@ export async function runRing(context: BenchContext): Promise<SectionOutcome> {
   await context.progress.step(`ring: a flooding writer on a plain stream`);
   const floodPlain = await measureFlow(context, {}, 0, context.timing.seconds);
   const references = await context.references();
-  const placement = pingPongPlacement(references.skipReason === null);
+  // Across CPUs where two can be pinned, as the hand-over targets are set: the
+  // last placement the wake section measures.
+  const placement = pingPongPlacements(references.skipReason === null).at(-1)!;
   const handover: Handover[] = [];
   for (const shape of context.quick ? QUICK_HANDOVER_SHAPES : HANDOVER_SHAPES) {
     const tsshmem = {} as Record<WaitKey, Latency>;

@@ -153,7 +153,7 @@ export function readMetadataBlock(fd: number): MetadataBlock | { problem: string
 /** The ring control area after the extension area, validated, if the stream has one. */
 function readRing(metaFd: number, block: MetadataBlock, header: StreamHeader, dataBytes: number): { ring: RingGeometry | null } | { problem: string } {
   const control = Buffer.alloc(RingControl.slotHeaders);
-  const length = block.objectBytes > RING_CONTROL_OFFSET ? readSync(metaFd, control, 0, control.length, RING_CONTROL_OFFSET) : 0;
+  const length = block.objectBytes > RING_CONTROL_OFFSET ? native.fdRead(metaFd, control, RING_CONTROL_OFFSET) : 0;
   if (!hasExtension(block.bytes) || !hasRingMagic(control.subarray(0, length))) {
     return header.ringOnly === true ? { problem: 'its metadata version says ring-only but it has no ring control area' } : { ring: null };
   }
