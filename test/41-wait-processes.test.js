@@ -4,13 +4,24 @@
 // die, processes and worker threads that end while or after they wait, and
 // the CPU an idle wait costs.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 
 import { create, open } from '../packages/tsshmem/dist/index.js';
 import { Extension } from '../packages/tsshmem/dist/format/extension.js';
 import { lockDirectory } from '../packages/tsshmem/dist/format/names.js';
 import { run, startNodePeer, startPythonPeer, streamName } from './helpers.js';
 import { creators, eventually, metaWord } from './wait-helpers.js';
+
+// The idle waits below count every check a waiting process makes, and a file
+// opened in the lock directory by any process prompts one (the silent-writer
+// probe watches the directory): this file's streams, its peers' included,
+// get a lock directory of their own, away from other processes' lock files.
+const privateTemp = mkdtempSync(join(tmpdir(), 'tsshmem-41-'));
+process.env.TMPDIR = privateTemp;
+after(() => rmSync(privateTemp, { recursive: true, force: true }));
 
 /** Rethrows error with the peer's stderr, once the peer has been stopped. */
 async function failWithPeer(peer, error) {
