@@ -3,7 +3,7 @@
 // overflow modes, loans and samples without copies, and hostile ring
 // metadata.
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 
@@ -298,4 +298,21 @@ test('worker threads that end (process.exit() or terminate()) while holding samp
     assert.deepEqual(writer.ringStatus().readers, [], 'the ended thread left the table');
   }
   for (let n = 0; n < 8; n++) writer.write(new Float32Array(1 << 16), { timeout: 0 });
+});
+
+test('a data object truncated while a sample and a loan are out: their arrays read zeros, publish() and next() throw ERR_INVALID_STREAM, the process lives', async (t) => {
+  const { name, writer, reader } = ring(t);
+  writer.write(frame(7));
+  const sample = await reader.nextSample();
+  const loan = writer.loan();
+  loan.array.fill(3);
+  truncateSync(`/dev/shm/${baseName(name)}`, 0);
+  assert.equal(sample.array[0], 0, 'the SIGBUS guard mapped zeros where the slot was');
+  assert.equal(loan.array[0], 0);
+  loan.array[1] = 5;
+  assert.throws(() => loan.publish(), (error) => error.code === 'ERR_INVALID_STREAM');
+  assert.equal(writer.holdsLock, false, 'the failed publish gave the lock back');
+  await assert.rejects(reader.next({ timeout: 100 }), (error) => error.code === 'ERR_INVALID_STREAM');
+  assert.throws(() => writer.write(frame(8)), (error) => error.code === 'ERR_INVALID_STREAM');
+  sample.release();
 });

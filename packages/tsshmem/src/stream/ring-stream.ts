@@ -368,12 +368,16 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     const settle = (publish: boolean): void => {
       this.#loan = null;
       loansInProgress.delete(this.#lockPath);
+      // A truncation while the loan was out left zeros where the slot was
+      // (the SIGBUS guard): publish nothing, and say so.
+      const lost = this.#facts.lost[0] !== 0;
       try {
-        if (publish) this.#throwIfBroken(this.#ring.publish());
+        if (publish && !lost) this.#throwIfBroken(this.#ring.publish());
         else this.#ring.abandon();
       } finally {
         this.#lock.release();
       }
+      if (publish) throwIfPayloadLost(this.#facts);
     };
     const loan = new Loan<D>(this.#view(result), () => settle(true), () => settle(false));
     this.#loan = loan;
