@@ -347,3 +347,20 @@ test('a ring whose data object another process truncates: writes, loans, reads a
   assert.equal(writer.count, 1, 'the metadata is intact');
   held.release();
 });
+
+test('a data object truncated while a sample and a loan are out: their arrays read zeros, publish() and next() throw ERR_INVALID_STREAM, the process lives', async (t) => {
+  const { name, writer, reader } = ring(t);
+  writer.write(frame(7));
+  const sample = await reader.nextSample();
+  const loan = writer.loan();
+  loan.array.fill(3);
+  truncateSync(`/dev/shm/${baseName(name)}`, 0);
+  assert.equal(sample.array[0], 0, 'the SIGBUS guard mapped zeros where the slot was');
+  assert.equal(loan.array[0], 0);
+  loan.array[1] = 5;
+  assert.throws(() => loan.publish(), (error) => error.code === 'ERR_INVALID_STREAM');
+  assert.equal(writer.holdsLock, false, 'the failed publish gave the lock back');
+  await assert.rejects(reader.next({ timeout: 100 }), (error) => error.code === 'ERR_INVALID_STREAM');
+  assert.throws(() => writer.write(frame(8)), (error) => error.code === 'ERR_INVALID_STREAM');
+  sample.release();
+});

@@ -15,7 +15,7 @@ import { NATIVE_EXTENSION_LAYOUT } from '../format/extension.js';
 import { Field, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import { nativeRingLayout, type Overflow, type RingGeometry, ringState, type RingReader } from '../format/ring.js';
 import { native, Status, type NativeRing, type NativeStream } from '../native/binding.js';
-import { isCount, readFrame, statusError, throwIfBroken, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
+import { isCount, readFrame, statusError, throwIfBroken, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
 import type { StreamLock } from './lock.js';
 import { checkDuration, checkSignal } from './options.js';
 import { Loan, Sample } from './ring-slots.js';
@@ -369,8 +369,11 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     const settle = (publish: boolean): void => {
       this.#loan = null;
       loansInProgress.delete(this.#lockPath);
+      // A truncation while the loan was out left zeros where the slot was
+      // (the SIGBUS guard): publish nothing, and say so.
+      const lost = this.#facts.lost[0] !== 0;
       try {
-        if (publish) {
+        if (publish && !lost) {
           const status = this.#ring.publish();
           if (status !== Status.PUBLISHED) throw statusError(status, this.#facts);
         } else {
@@ -378,6 +381,10 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
         }
       } finally {
         this.#lock.release();
+      }
+      if (publish) {
+        throwIfMetadataLost(this.#facts);
+        throwIfPayloadLost(this.#facts);
       }
     };
     const loan = new Loan<D>(this.#view(result), () => settle(true), () => settle(false));
