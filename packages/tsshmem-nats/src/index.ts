@@ -2,7 +2,8 @@
  * tsshmem-nats: carries the frames of a tsshmem (or pyshmem) stream to
  * other hosts through a NATS server (docs/bridge.md).
  */
-export { Publisher, DEFAULT_KEEP_INTERVAL_MS, DEFAULT_RETENTION_FRAMES, type PublisherOptions, type PublisherStatus } from './publisher.js';
+export { Publisher, type PublisherOptions, type PublisherStatus } from './publisher.js';
+export { DEFAULT_KEEP_INTERVAL_MS, DEFAULT_RETENTION_FRAMES } from './defaults.js';
 export { Subscriber, type SubscriberEvent, type SubscriberOptions, type SubscriberStatus } from './subscriber.js';
 export { type ConnectionSettings, redact } from './connection.js';
 export { BridgeError, type BridgeErrorCode } from './errors.js';

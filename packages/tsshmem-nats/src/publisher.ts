@@ -23,6 +23,7 @@ import { type NumericArray, type SharedMemory, ShmError } from 'tsshmem';
 import { dtypeByName } from 'tsshmem/internal';
 
 import { type Deferred, deferred } from './deferred.js';
+import { DEFAULT_KEEP_INTERVAL_MS, DEFAULT_RETENTION_FRAMES } from './defaults.js';
 import { connectToServer, type ConnectionSettings } from './connection.js';
 import { BridgeError } from './errors.js';
 import { encodeHeader, type FrameInfo } from './header.js';
@@ -35,8 +36,6 @@ const IN_FLIGHT = 2;
 const HEADER_ROOM = 4096;
 const LOSSLESS_ACK_TIMEOUT_MS = 2000;
 const LOSSLESS_RETRY_MS = 200;
-export const DEFAULT_KEEP_INTERVAL_MS = 100;
-export const DEFAULT_RETENTION_FRAMES = 1000;
 
 export interface PublisherOptions extends ConnectionSettings {
   /** The local stream whose frames are published; the caller keeps it and closes it. */

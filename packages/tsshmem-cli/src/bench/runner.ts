@@ -1,5 +1,4 @@
 /** `tsshmem bench`: runs the chosen sections one after another, then prints and stores the report. */
-import { runBridge } from './bridge.js';
 import { CReferences } from './c-references.js';
 import { Cleanup } from './cleanup.js';
 import type { BenchContext } from './context.js';
@@ -76,7 +75,8 @@ function runSection(section: SectionName, context: BenchContext, options: BenchO
     case 'python':
       return runPython(context);
     case 'bridge':
-      return runBridge(context);
+      // Loaded when it runs: the NATS client it measures must not load with every tsshmem command.
+      return import('./bridge.js').then(({ runBridge }) => runBridge(context));
   }
 }
 

@@ -6,22 +6,22 @@
  */
 import { type Command, InvalidArgumentError } from 'commander';
 
-import {
-  type ConnectionSettings,
-  DEFAULT_KEEP_INTERVAL_MS,
-  DEFAULT_RETENTION_FRAMES,
-  Publisher,
-  type PublisherStatus,
-  redact,
-  Subscriber,
-  type SubscriberEvent,
-  type SubscriberStatus,
-} from 'tsshmem-nats';
+import type { ConnectionSettings, PublisherStatus, SubscriberEvent, SubscriberStatus } from 'tsshmem-nats';
+import { DEFAULT_KEEP_INTERVAL_MS, DEFAULT_RETENTION_FRAMES } from 'tsshmem-nats/defaults';
 import { parsePositive } from '../parse.js';
 import { onStopSignal } from '../stop-signals.js';
 import { openStream, requireStream } from '../streams.js';
 
 const DEFAULT_INTERVAL_MS = 1000;
+
+/**
+ * The bridge and its NATS client, loaded when a bridge command runs: every
+ * other command starts without them (the client's transport also makes Node
+ * set up its fetch machinery, which costs start-up time and address space).
+ */
+function loadBridge(): Promise<typeof import('tsshmem-nats')> {
+  return import('tsshmem-nats');
+}
 const CLEAR_LINE = '\r\x1b[2K';
 
 interface BridgeCommandOptions extends ConnectionSettings {
@@ -57,6 +57,7 @@ export function registerBridge(program: Command): void {
   ).action(async (name: string, options: BridgeCommandOptions) => {
     const source = openStream(requireStream(name));
     try {
+      const { Publisher } = await loadBridge();
       const publisher = await Publisher.start({ ...connection(options), source, subject: options.subject, lossless: options.lossless, retentionFrames: options.retentionFrames, keepInterval: options.keepInterval });
       await runBridge(publisher, options, `publishing ${name} on ${publisher.subject} (${describeMode(publisher.status())})`);
     } finally {
@@ -71,6 +72,7 @@ export function registerBridge(program: Command): void {
       .option('--durable <name>', 'lossless mode: the durable consumer (default: from the host and stream names)'),
   ).action(async (name: string, options: BridgeCommandOptions) => {
     const output = new Output(options);
+    const { Subscriber } = await loadBridge();
     const subscriber = await Subscriber.start({
       ...connection(options),
       stream: name,
@@ -105,6 +107,7 @@ function connection(options: BridgeCommandOptions): ConnectionSettings {
 }
 
 async function runBridge(bridge: Bridge, options: BridgeCommandOptions, startLine: string, output = new Output(options)): Promise<void> {
+  const { redact } = await loadBridge();
   output.started(startLine, bridge.status(), redact(options.server));
   const stopListening = onStopSignal(() => void bridge.close());
   let previous = { status: bridge.status(), time: performance.now() };

@@ -10,7 +10,6 @@ import { open } from 'tsshmem';
 import { parsePositive } from '../parse.js';
 import { nextStopSignal } from '../stop-signals.js';
 import { isLoopback } from '../viewer/local-origin.js';
-import { startViewer } from '../viewer/server.js';
 import { randomToken, TOKEN_PATTERN } from '../viewer/token.js';
 
 const DEFAULT_MAX_FPS = 30;
@@ -44,6 +43,8 @@ async function runView(names: string[], options: ViewOptions, command: Command):
   const token = options.token === false ? null : (options.token ?? randomToken());
   const uniqueNames = [...new Set(names)];
   for (const name of uniqueNames) open(name).close();
+  // Loaded when view runs: the HTTP server must not load with every command.
+  const { startViewer } = await import('../viewer/server.js');
   const viewer = await startViewer({ names: uniqueNames, host: options.host, port: options.port, token, maxFps: options.maxFps });
   console.log(`tsshmem view: ${viewer.url}`);
   await nextStopSignal();
