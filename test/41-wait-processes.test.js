@@ -220,45 +220,49 @@ async function readLeaseOutcome() {
 // A tsshmem writer wakes its readers; a pyshmem writer wakes nobody, so a
 // waiting reader checks the count every millisecond while one may be
 // attached, and every 10 ms otherwise. Counted in wakes of the waiting
-// process (voluntary context switches), not in time.
-test('an idle next() on a tsshmem-created stream checks every 10 ms, and every 1 ms while a pyshmem process holds the stream open, whether it attached before or during the wait', { timeout: 60000 }, async (t) => {
-  const name = streamName(t, 'check-rate');
-  // This process keeps a tsshmem handle, lock file included, open throughout:
-  // tsshmem handles must not count as silent writers.
-  const writer = create(name, { shape: [16], dtype: 'float32' });
-  t.after(() => writer.close());
-  writer.write(new Float32Array(16));
-  const ms = 1000;
+// process (voluntary context switches), not in time. next() waits in the
+// event loop (idle-waiter.js), readNewSync() in a worker thread's sleep
+// slices (idle-sync-waiter.js).
+for (const [method, peerFile] of [['next', 'idle-waiter.js'], ['readNewSync', 'idle-sync-waiter.js']]) {
+  test(`an idle ${method}() on a tsshmem-created stream checks every 10 ms, and every 1 ms while a pyshmem process holds the stream open, whether it attached before or during the wait`, { timeout: 60000 }, async (t) => {
+    const name = streamName(t, 'check-rate');
+    // This process keeps a tsshmem handle, lock file included, open throughout:
+    // tsshmem handles must not count as silent writers.
+    const writer = create(name, { shape: [16], dtype: 'float32' });
+    t.after(() => writer.close());
+    writer.write(new Float32Array(16));
+    const ms = 1000;
 
-  const alone = await idleWait(startNodePeer(t, 'idle-waiter.js', { name, ms }));
-  const lease = await readLeaseOutcome();
-  if (lease !== 'granted') {
-    t.diagnostic(`read leases are refused here (${lease}): waits cannot tell pyshmem processes apart and check every 1 ms, as documented`);
-    assert.ok(alone.wakes > 500, `${alone.wakes} wakes in ${ms} ms where leases are refused`);
-    return;
-  }
+    const alone = await idleWait(startNodePeer(t, peerFile, { name, ms }));
+    const lease = await readLeaseOutcome();
+    if (lease !== 'granted') {
+      t.diagnostic(`read leases are refused here (${lease}): waits cannot tell pyshmem processes apart and check every 1 ms, as documented`);
+      assert.ok(alone.wakes > 500, `${alone.wakes} wakes in ${ms} ms where leases are refused`);
+      return;
+    }
 
-  const early = startPythonPeer(t, 'attach', { name, seconds: 30 });
-  await early.lines.waitFor('attached', 20000);
-  const attachedBefore = await idleWait(startNodePeer(t, 'idle-waiter.js', { name, ms }));
-  early.child.kill('SIGKILL');
-  await early.done;
-  const afterLeaving = await idleWait(startNodePeer(t, 'idle-waiter.js', { name, ms }));
+    const early = startPythonPeer(t, 'attach', { name, seconds: 30 });
+    await early.lines.waitFor('attached', 20000);
+    const attachedBefore = await idleWait(startNodePeer(t, peerFile, { name, ms }));
+    early.child.kill('SIGKILL');
+    await early.done;
+    const afterLeaving = await idleWait(startNodePeer(t, peerFile, { name, ms }));
 
-  const waiter = startNodePeer(t, 'idle-waiter.js', { name, ms, go: true });
-  await waiter.lines.waitFor('waiting');
-  const late = startPythonPeer(t, 'attach', { name, seconds: 30 });
-  await late.lines.waitFor('attached', 20000);
-  waiter.child.stdin.end('go\n');
-  const attachedDuring = await idleWait(waiter);
+    const waiter = startNodePeer(t, peerFile, { name, ms, go: true });
+    await waiter.lines.waitFor('waiting');
+    const late = startPythonPeer(t, 'attach', { name, seconds: 30 });
+    await late.lines.waitFor('attached', 20000);
+    waiter.child.stdin.end('go\n');
+    const attachedDuring = await idleWait(waiter);
 
-  t.diagnostic(`informal: wakes per second alone ${alone.wakes}, pyshmem attached before ${attachedBefore.wakes}, after it left ${afterLeaving.wakes}, attached during the wait ${attachedDuring.wakes}`);
-  assert.ok(alone.wakes < 300, `${alone.wakes} wakes in ${ms} ms with no pyshmem process attached`);
-  assert.ok(afterLeaving.wakes < 300, `${afterLeaving.wakes} wakes in ${ms} ms after the pyshmem process left`);
-  for (const [when, result] of [['before', attachedBefore], ['during', attachedDuring]]) {
-    assert.ok(result.wakes > 3 * alone.wakes, `${result.wakes} wakes in ${ms} ms with a pyshmem process attached ${when} the wait, ${alone.wakes} with none`);
-  }
-});
+    t.diagnostic(`informal: wakes per second alone ${alone.wakes}, pyshmem attached before ${attachedBefore.wakes}, after it left ${afterLeaving.wakes}, attached during the wait ${attachedDuring.wakes}`);
+    assert.ok(alone.wakes < 300, `${alone.wakes} wakes in ${ms} ms with no pyshmem process attached`);
+    assert.ok(afterLeaving.wakes < 300, `${afterLeaving.wakes} wakes in ${ms} ms after the pyshmem process left`);
+    for (const [when, result] of [['before', attachedBefore], ['during', attachedDuring]]) {
+      assert.ok(result.wakes > 3 * alone.wakes, `${result.wakes} wakes in ${ms} ms with a pyshmem process attached ${when} the wait, ${alone.wakes} with none`);
+    }
+  });
+}
 
 test('a process whose waits have all settled (written, timed out, aborted, closed) ends by itself with handles still open', { timeout: 60000 }, async (t) => {
   const name = streamName(t, 'settle');

@@ -71,9 +71,9 @@ export interface NativeStream {
   dataBuffer(): ArrayBuffer;
   /**
    * PUBLISHED, LOCK_BUSY (held elsewhere, nothing written), TRUNCATED or
-   * CORRUPT. lockFd -1: the caller holds the lock. write and read are
-   * functions bound to the stream, not methods: they need no `this`, and
-   * throw once the stream is closed.
+   * CORRUPT. lockFd -1: the caller holds the lock. write, read, waitSync
+   * and waitAsync are functions bound to the stream, not methods: they need
+   * no `this`, and throw once the stream is closed.
    */
   readonly write: (source: ArrayBufferView | null, lockFd: number) => number;
   /** The count of the copied write, or WRITER_STUCK / NEVER_STABLE after budgetMs (< 0: none), TRUNCATED, CORRUPT. */
@@ -91,12 +91,12 @@ export interface NativeStream {
   /** Records the depth left; 0 clears the owner record and releases fd's flock. */
   lockLeave(fd: number, depth: number): void;
   /** The new count, TIMED_OUT or CORRUPT; blocks the calling thread. */
-  waitSync(lastCount: number, timeoutMs: number, spinUs: number): number;
+  readonly waitSync: (lastCount: number, timeoutMs: number, spinUs: number) => number;
   /**
    * The new count (or CORRUPT) now, or undefined and later callback(new
    * count | TIMED_OUT | CANCELLED | CORRUPT), run by this thread's event loop.
    */
-  waitAsync(lastCount: number, timeoutMs: number, spinUs: number, callback: (result: number) => void): number | undefined;
+  readonly waitAsync: (lastCount: number, timeoutMs: number, spinUs: number, callback: (result: number) => void) => number | undefined;
   /** Settles a pending wait with CANCELLED now. */
   cancelWait(): void;
   /** How this handle's waits ended (src/native/wake/wait_stats.h); works after close() too. */

@@ -62,7 +62,7 @@ int64_t DeadlineAfterMs(double timeoutMs) {
 // (guard/guarded_copy.h), checked before and after each operation: after a
 // fault the guard mapped zeros, which must not pass for the stream's content.
 // kPublished: nothing lost.
-Status LossOf(const MappedSegments& segments, int32_t relevant) {
+Status LossOf(const HandleState& segments, int32_t relevant) {
   int32_t lost = LostBits(segments.guard_entry) & relevant;
   if ((lost & kLostMetadata) != 0) return Status::kMetadataLost;
   if ((lost & kLostData) != 0) return Status::kTruncated;
@@ -89,8 +89,6 @@ void NativeStream::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&NativeStream::RepairSequence>("repairSequence"),
                                         InstanceMethod<&NativeStream::LockEnter>("lockEnter"),
                                         InstanceMethod<&NativeStream::LockLeave>("lockLeave"),
-                                        InstanceMethod<&NativeStream::WaitSync>("waitSync"),
-                                        InstanceMethod<&NativeStream::WaitAsync>("waitAsync"),
                                         InstanceMethod<&NativeStream::CancelWait>("cancelWait"),
                                         InstanceMethod<&NativeStream::WaitStatsOf>("waitStats"),
                                         InstanceMethod<&NativeStream::GuardEntry>("guardEntry"),
@@ -106,13 +104,13 @@ void NativeStream::Init(Napi::Env env, Napi::Object exports) {
 // metadata object of { notifyWord, wakeWaiting, wakeSlots,
 // wakeSlotCount } (src/format/extension.ts owns the layout).
 NativeStream::NativeStream(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<NativeStream>(info), segments_(std::make_shared<MappedSegments>()) {
+    : Napi::ObjectWrap<NativeStream>(info), state_(std::make_shared<HandleState>()) {
   Napi::Env env = info.Env();
   int metaFd = info[0].As<Napi::Number>().Int32Value();
   size_t metaLength = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
   int dataFd = info[2].As<Napi::Number>().Int32Value();
   size_t dataLength = static_cast<size_t>(info[3].As<Napi::Number>().Int64Value());
-  MappedSegments& segments = *segments_;
+  HandleState& segments = *state_;
   segments.payload_bytes = static_cast<size_t>(info[4].As<Napi::Number>().Int64Value());
   if (segments.payload_bytes > dataLength || metaLength < 256) {
     throw Napi::RangeError::New(env, "segment smaller than its metadata says");
@@ -127,52 +125,64 @@ NativeStream::NativeStream(const Napi::CallbackInfo& info)
   }
   segments.data = Mapping::Map(env, dataFd, dataLength, segments.guard_entry, kLostData);
   auto* base = static_cast<uint8_t*>(segments.meta->address());
-  futex_.meta = reinterpret_cast<const double*>(base);
-  futex_.guard_entry = segments.guard_entry;
+  FutexTarget& futex = segments.waits.futex;
+  futex.meta = reinterpret_cast<const double*>(base);
+  futex.guard_entry = segments.guard_entry;
   if (info[5].IsObject()) {
     Napi::Object extension = info[5].As<Napi::Object>();
     auto offset = [&](const char* key) { return static_cast<size_t>(extension.Get(key).As<Napi::Number>().Int64Value()); };
     size_t slotCount = offset("wakeSlotCount");
     if (offset("wakeSlots") + slotCount * 16 > metaLength) throw Napi::RangeError::New(env, "extension area past the metadata object");
-    futex_.notify = reinterpret_cast<uint32_t*>(base + offset("notifyWord"));
-    futex_.slots = WakeSlots(base + offset("wakeSlots"), static_cast<uint32_t>(slotCount),
+    futex.notify = reinterpret_cast<uint32_t*>(base + offset("notifyWord"));
+    futex.slots = WakeSlots(base + offset("wakeSlots"), static_cast<uint32_t>(slotCount),
                              reinterpret_cast<uint32_t*>(base + offset("wakeWaiting")));
   }
   segments.frame = Frame{static_cast<double*>(segments.meta->address()), segments.data->address(), segments.payload_bytes};
-  segments.notify = futex_.notify;
-  segments.slots = futex_.slots;
-  BindFrameFunctions(env, info.This().As<Napi::Object>());
+  segments.notify = futex.notify;
+  segments.slots = futex.slots;
+  BindHotFunctions(env, info.This().As<Napi::Object>());
 }
 
-// write and read are own properties of each NativeStream, functions whose
-// data is its segments: a call then skips napi_unwrap (a private property
-// lookup) and the ObjectWrap dispatch, a third of the time of a 1-element
-// write + read in single-writer mode. Each function keeps the segments
-// alive, since JavaScript may keep it longer than the stream.
-void NativeStream::BindFrameFunctions(Napi::Env env, Napi::Object self) {
+// write, read, waitSync and waitAsync are own properties of each
+// NativeStream, functions whose data is its state: a call then skips
+// napi_unwrap (a private property lookup) and the ObjectWrap dispatch, a
+// third of the time of a 1-element write + read in single-writer mode, and
+// about 1.3 µs of each hop of a readNewSync ping-pong. Each function keeps the
+// state alive, since JavaScript may keep it longer than the stream.
+void NativeStream::BindHotFunctions(Napi::Env env, Napi::Object self) {
   auto bind = [&](const char* name, Napi::Function function) {
-    auto keepAlive = std::make_unique<std::shared_ptr<MappedSegments>>(segments_);
-    function.AddFinalizer([](Napi::Env, std::shared_ptr<MappedSegments>* held) { delete held; }, keepAlive.get());
+    auto keepAlive = std::make_unique<std::shared_ptr<HandleState>>(state_);
+    function.AddFinalizer([](Napi::Env, std::shared_ptr<HandleState>* held) { delete held; }, keepAlive.get());
     keepAlive.release();
     self.DefineProperty(Napi::PropertyDescriptor::Value(name, function, napi_default));
   };
-  bind("write", Napi::Function::New<&NativeStream::Write>(env, "write", segments_.get()));
-  bind("read", Napi::Function::New<&NativeStream::Read>(env, "read", segments_.get()));
+  bind("write", Napi::Function::New<&NativeStream::Write>(env, "write", state_.get()));
+  bind("read", Napi::Function::New<&NativeStream::Read>(env, "read", state_.get()));
+  bind("waitSync", Napi::Function::New<&NativeStream::WaitSync>(env, "waitSync", state_.get()));
+  bind("waitAsync", Napi::Function::New<&NativeStream::WaitAsync>(env, "waitAsync", state_.get()));
 }
 
-NativeStream::~NativeStream() {
-  if (async_wait_) async_wait_->Close(false);
-  if (futex_.slot >= 0) futex_.slots.Release(futex_.slot);
+HandleWaits::~HandleWaits() {
+  if (async) async->Close(false);
+  if (futex.slot >= 0) futex.slots.Release(futex.slot);
 }
 
-void MappedSegments::CheckOpen(Napi::Env env) const {
+void HandleWaits::Close() {
+  if (async) async->Close(true);
+  if (futex.slot >= 0) {
+    futex.slots.Release(futex.slot);
+    futex.slot = -1;
+  }
+}
+
+void HandleState::CheckOpen(Napi::Env env) const {
   if (closed) throw Napi::Error::New(env, "stream is closed");
 }
 
 // The bytes of a TypedArray, Buffer or DataView of exactly the payload's
 // size; with zerosIfNull, nullptr for null. TypeScript checks users' arrays
 // first; this guards the copies.
-void* MappedSegments::PayloadSizedView(Napi::Env env, Napi::Value value, bool zerosIfNull) const {
+void* HandleState::PayloadSizedView(Napi::Env env, Napi::Value value, bool zerosIfNull) const {
   void* data = nullptr;
   size_t bytes = 0;
   if (!ViewBytes(env, value, &data, &bytes)) {
@@ -185,7 +195,7 @@ void* MappedSegments::PayloadSizedView(Napi::Env env, Napi::Value value, bool ze
 
 Napi::Value NativeStream::BufferOf(Napi::Env env, const std::shared_ptr<Mapping>& mapping,
                                    Napi::Reference<Napi::ArrayBuffer>& cache) {
-  segments_->CheckOpen(env);
+  state_->CheckOpen(env);
   if (cache.IsEmpty()) {
     auto* keepAlive = new std::shared_ptr<Mapping>(mapping);
     Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
@@ -197,11 +207,11 @@ Napi::Value NativeStream::BufferOf(Napi::Env env, const std::shared_ptr<Mapping>
 }
 
 Napi::Value NativeStream::MetaBuffer(const Napi::CallbackInfo& info) {
-  return BufferOf(info.Env(), segments_->meta, meta_buffer_);
+  return BufferOf(info.Env(), state_->meta, meta_buffer_);
 }
 
 Napi::Value NativeStream::DataBuffer(const Napi::CallbackInfo& info) {
-  return BufferOf(info.Env(), segments_->data, data_buffer_);
+  return BufferOf(info.Env(), state_->data, data_buffer_);
 }
 
 // write(source | null, lockFd) -> Status: PUBLISHED, LOCK_BUSY, TRUNCATED
@@ -209,7 +219,7 @@ Napi::Value NativeStream::DataBuffer(const Napi::CallbackInfo& info) {
 // caller already holds the lock.
 Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const MappedSegments& segments = *static_cast<const MappedSegments*>(info.Data());
+  const HandleState& segments = *static_cast<const HandleState*>(info.Data());
   segments.CheckOpen(env);
   void* source = segments.PayloadSizedView(env, info[0], true);
   Status status = LossOf(segments, kAnyLoss);
@@ -224,7 +234,7 @@ Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
 // (protocol::ReadConsistent). budgetMs < 0: no limit.
 Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const MappedSegments& segments = *static_cast<const MappedSegments*>(info.Data());
+  const HandleState& segments = *static_cast<const HandleState*>(info.Data());
   segments.CheckOpen(env);
   void* destination = segments.PayloadSizedView(env, info[0], false);
   if (LossOf(segments, kAnyLoss) != Status::kPublished) return StatusValue(env, LossOf(segments, kAnyLoss), "read");
@@ -237,7 +247,7 @@ Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
 // (protocol::ReadUnderLock). Only while the caller holds the lock.
 Napi::Value NativeStream::ReadLocked(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const MappedSegments& segments = *segments_;
+  const HandleState& segments = *state_;
   segments.CheckOpen(env);
   void* destination = segments.PayloadSizedView(env, info[0], false);
   if (LossOf(segments, kAnyLoss) != Status::kPublished) return StatusValue(env, LossOf(segments, kAnyLoss), "read");
@@ -250,9 +260,9 @@ Napi::Value NativeStream::ReadLocked(const Napi::CallbackInfo& info) {
 // correct while the caller holds the lock: then no write is in progress.
 Napi::Value NativeStream::RepairSequence(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  segments_->CheckOpen(env);
-  bool repaired = LossOf(*segments_, kLostMetadata) == Status::kPublished && tsshmem::RepairSequence(segments_->frame.meta);
-  return Napi::Boolean::New(env, repaired && LossOf(*segments_, kLostMetadata) == Status::kPublished);
+  state_->CheckOpen(env);
+  bool repaired = LossOf(*state_, kLostMetadata) == Status::kPublished && tsshmem::RepairSequence(state_->frame.meta);
+  return Napi::Boolean::New(env, repaired && LossOf(*state_, kLostMetadata) == Status::kPublished);
 }
 
 // lockEnter(fd, depth, timeoutMs, maxPollMs) -> Status. depth 1: takes fd's
@@ -261,11 +271,11 @@ Napi::Value NativeStream::RepairSequence(const Napi::CallbackInfo& info) {
 // depth is recorded (LOCK_TAKEN).
 Napi::Value NativeStream::LockEnter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  segments_->CheckOpen(env);
+  state_->CheckOpen(env);
   int fd = info[0].As<Napi::Number>().Int32Value();
   int depth = info[1].As<Napi::Number>().Int32Value();
-  double* meta = segments_->frame.meta;
-  Status status = LossOf(*segments_, kLostMetadata);
+  double* meta = state_->frame.meta;
+  Status status = LossOf(*state_, kLostMetadata);
   if (status != Status::kPublished) return StatusValue(env, status, "flock");
   if (depth > 1) {
     RecordLockDepth(meta, depth);
@@ -273,7 +283,7 @@ Napi::Value NativeStream::LockEnter(const Napi::CallbackInfo& info) {
   } else {
     status = TakeLock(fd, meta, info[2].As<Napi::Number>().DoubleValue(), info[3].As<Napi::Number>().DoubleValue());
   }
-  Status lost = LossOf(*segments_, kLostMetadata);
+  Status lost = LossOf(*state_, kLostMetadata);
   if (lost == Status::kPublished) return StatusValue(env, status, "flock");
   // The owner record went to the guard's zeros: give back a lock just taken.
   if (status == Status::kLockTaken && depth == 1) Unflock(fd);
@@ -284,13 +294,13 @@ Napi::Value NativeStream::LockEnter(const Napi::CallbackInfo& info) {
 // record and releases fd's flock.
 Napi::Value NativeStream::LockLeave(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  segments_->CheckOpen(env);
+  state_->CheckOpen(env);
   int fd = info[0].As<Napi::Number>().Int32Value();
   int depth = info[1].As<Napi::Number>().Int32Value();
   if (depth > 0) {
-    RecordLockDepth(segments_->frame.meta, depth);
+    RecordLockDepth(state_->frame.meta, depth);
   } else {
-    ReleaseLock(fd, segments_->frame.meta);
+    ReleaseLock(fd, state_->frame.meta);
   }
   return env.Undefined();
 }
@@ -299,14 +309,18 @@ Napi::Value NativeStream::LockLeave(const Napi::CallbackInfo& info) {
 // CORRUPT. Blocks the calling thread.
 Napi::Value NativeStream::WaitSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  segments_->CheckOpen(env);
+  HandleState& state = *static_cast<HandleState*>(info.Data());
+  state.CheckOpen(env);
+  HandleWaits& waits = state.waits;
   double lastCount = info[0].As<Napi::Number>().DoubleValue();
   int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
   int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
   // The sleeper's wake slot is claimed on first use and kept until close.
-  if (futex_.slot < 0 && futex_.slots.Available()) futex_.slot = futex_.slots.Claim(static_cast<uint32_t>(getpid()), 0);
-  WaitOutcome outcome = WaitForNewCount(futex_, lastCount, deadline, spinNs);
-  wait_stats_.Record(outcome.end);
+  if (waits.futex.slot < 0 && waits.futex.slots.Available()) {
+    waits.futex.slot = waits.futex.slots.Claim(static_cast<uint32_t>(getpid()), 0);
+  }
+  WaitOutcome outcome = WaitForNewCount(waits.futex, lastCount, deadline, spinNs);
+  waits.stats.Record(outcome.end);
   return Napi::Number::New(env, outcome.result);
 }
 
@@ -316,29 +330,32 @@ Napi::Value NativeStream::WaitSync(const Napi::CallbackInfo& info) {
 // CANCELLED | CORRUPT).
 Napi::Value NativeStream::WaitAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  segments_->CheckOpen(env);
+  HandleState& state = *static_cast<HandleState*>(info.Data());
+  state.CheckOpen(env);
+  HandleWaits& waits = state.waits;
   double lastCount = info[0].As<Napi::Number>().DoubleValue();
   int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
   int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
-  FutexTarget spinOnly{futex_.meta, nullptr, WakeSlots(), -1};
-  spinOnly.guard_entry = futex_.guard_entry;
+  FutexTarget spinOnly{waits.futex.meta, nullptr, WakeSlots(), -1};
+  spinOnly.guard_entry = waits.futex.guard_entry;
   WaitOutcome now = WaitForNewCount(spinOnly, lastCount, MonotonicNs(), spinNs);
   if (now.end != WaitEnd::kTimedOut) {
-    wait_stats_.Record(now.end);
+    waits.stats.Record(now.end);
     return Napi::Number::New(env, now.result);
   }
-  if (!async_wait_) {
-    async_wait_ = std::make_unique<AsyncWait>(env, futex_.meta, futex_.guard_entry, futex_.notify, futex_.slots, lock_fd_, lock_directory_, &wait_stats_);
+  if (!waits.async) {
+    waits.async = std::make_unique<AsyncWait>(env, waits.futex.meta, waits.futex.guard_entry, waits.futex.notify,
+                                              waits.futex.slots, waits.lock_fd, waits.lock_directory, &waits.stats);
   }
-  if (async_wait_->Waiting()) throw Napi::Error::New(env, "a wait is already pending on this stream");
-  async_wait_->Start(info[3].As<Napi::Function>(), lastCount, deadline);
+  if (waits.async->Waiting()) throw Napi::Error::New(env, "a wait is already pending on this stream");
+  waits.async->Start(info[3].As<Napi::Function>(), lastCount, deadline);
   return env.Undefined();
 }
 
 // guardEntry() -> the index of this stream's word in native.lostWords(), or
 // -1 if the guard's registry was full (the stream is then unguarded).
 Napi::Value NativeStream::GuardEntry(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), segments_->guard_entry);
+  return Napi::Number::New(info.Env(), state_->guard_entry);
 }
 
 // waitStats() -> { immediate, woken, rechecked, timedOut, cancelled }: how
@@ -346,27 +363,31 @@ Napi::Value NativeStream::GuardEntry(const Napi::CallbackInfo& info) {
 Napi::Value NativeStream::WaitStatsOf(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object stats = Napi::Object::New(env);
+  const WaitStats& recorded = state_->waits.stats;
   auto set = [&](const char* key, uint64_t value) { stats.Set(key, Napi::Number::New(env, static_cast<double>(value))); };
-  set("immediate", wait_stats_.immediate);
-  set("woken", wait_stats_.woken);
-  set("rechecked", wait_stats_.rechecked);
-  set("timedOut", wait_stats_.timed_out);
-  set("cancelled", wait_stats_.cancelled);
+  set("immediate", recorded.immediate);
+  set("woken", recorded.woken);
+  set("rechecked", recorded.rechecked);
+  set("timedOut", recorded.timed_out);
+  set("cancelled", recorded.cancelled);
   return stats;
 }
 
 // useLockFile(fd, directory): the lock file descriptor (from lockFileOpen,
-// open while this stream is) and its directory, through which asynchronous
-// waits notice pyshmem writers (silent_writers.h). Before the first wait.
+// open while this stream is) and its directory, through which waits
+// notice pyshmem writers (silent_writers.h). Before the first wait.
 Napi::Value NativeStream::UseLockFile(const Napi::CallbackInfo& info) {
-  lock_fd_ = info[0].As<Napi::Number>().Int32Value();
-  lock_directory_ = info[1].As<Napi::String>();
+  HandleWaits& waits = state_->waits;
+  waits.lock_fd = info[0].As<Napi::Number>().Int32Value();
+  waits.lock_directory = info[1].As<Napi::String>();
+  waits.lock_file_writers.Use(waits.lock_fd);
+  waits.futex.writers = &waits.lock_file_writers;
   return info.Env().Undefined();
 }
 
 // cancelWait(): settles a pending wait with CANCELLED now.
 Napi::Value NativeStream::CancelWait(const Napi::CallbackInfo& info) {
-  if (async_wait_) async_wait_->Cancel();
+  if (state_->waits.async) state_->waits.async->Cancel();
   return info.Env().Undefined();
 }
 
@@ -374,21 +395,17 @@ Napi::Value NativeStream::CancelWait(const Napi::CallbackInfo& info) {
 // to JavaScript (views on them become empty instead of dangling) and unmaps.
 // Idempotent.
 Napi::Value NativeStream::Close(const Napi::CallbackInfo& info) {
-  if (segments_->closed) return info.Env().Undefined();
-  segments_->closed = true;
-  if (async_wait_) async_wait_->Close(true);
-  if (futex_.slot >= 0) {
-    futex_.slots.Release(futex_.slot);
-    futex_.slot = -1;
-  }
+  if (state_->closed) return info.Env().Undefined();
+  state_->closed = true;
+  state_->waits.Close();
   for (Napi::Reference<Napi::ArrayBuffer>* cache : {&meta_buffer_, &data_buffer_}) {
     if (!cache->IsEmpty()) {
       cache->Value().Detach();
       cache->Reset();
     }
   }
-  segments_->meta->Unmap();
-  segments_->data->Unmap();
+  state_->meta->Unmap();
+  state_->data->Unmap();
   return info.Env().Undefined();
 }
 

@@ -18,10 +18,29 @@ namespace tsshmem {
 
 class Mapping;
 
-// The mapped segments of one open handle: all that write and read touch.
-// Shared by the NativeStream and by the write and read functions bound to it
-// (NativeStream::BindFrameFunctions), which JavaScript may keep longer.
-struct MappedSegments {
+// The waits of one open handle: the futex target with the sleeper's wake
+// slot, the asynchronous wait and how waits ended. Released (pending wait
+// dropped, slot freed) with the handle's state.
+struct HandleWaits {
+  FutexTarget futex;
+  LockFileWritersCache lock_file_writers;
+  WaitStats stats;
+  std::unique_ptr<AsyncWait> async;
+  int lock_fd = -1;
+  std::string lock_directory;
+
+  HandleWaits() = default;
+  HandleWaits(const HandleWaits&) = delete;
+  HandleWaits& operator=(const HandleWaits&) = delete;
+  ~HandleWaits();
+  // Settles a pending wait with CANCELLED and frees the wake slot.
+  void Close();
+};
+
+// What the native functions of one open handle touch: its mapped segments
+// and its waits. Shared by the NativeStream and by the functions bound to it
+// (NativeStream::BindHotFunctions), which JavaScript may keep longer.
+struct HandleState {
   std::shared_ptr<Mapping> meta;
   std::shared_ptr<Mapping> data;
   size_t payload_bytes = 0;
@@ -32,6 +51,7 @@ struct MappedSegments {
   uint32_t* notify = nullptr;
   WakeSlots slots;
   bool closed = false;
+  HandleWaits waits;
 
   void CheckOpen(Napi::Env env) const;
   void* PayloadSizedView(Napi::Env env, Napi::Value value, bool zerosIfNull) const;
@@ -41,36 +61,30 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
   explicit NativeStream(const Napi::CallbackInfo& info);
-  ~NativeStream() override;
 
  private:
   Napi::Value MetaBuffer(const Napi::CallbackInfo& info);
   Napi::Value DataBuffer(const Napi::CallbackInfo& info);
   static Napi::Value Write(const Napi::CallbackInfo& info);
   static Napi::Value Read(const Napi::CallbackInfo& info);
+  static Napi::Value WaitSync(const Napi::CallbackInfo& info);
+  static Napi::Value WaitAsync(const Napi::CallbackInfo& info);
   Napi::Value ReadLocked(const Napi::CallbackInfo& info);
   Napi::Value RepairSequence(const Napi::CallbackInfo& info);
   Napi::Value LockEnter(const Napi::CallbackInfo& info);
   Napi::Value LockLeave(const Napi::CallbackInfo& info);
-  Napi::Value WaitSync(const Napi::CallbackInfo& info);
-  Napi::Value WaitAsync(const Napi::CallbackInfo& info);
   Napi::Value CancelWait(const Napi::CallbackInfo& info);
   Napi::Value WaitStatsOf(const Napi::CallbackInfo& info);
   Napi::Value GuardEntry(const Napi::CallbackInfo& info);
   Napi::Value UseLockFile(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
-  void BindFrameFunctions(Napi::Env env, Napi::Object self);
+  void BindHotFunctions(Napi::Env env, Napi::Object self);
   Napi::Value BufferOf(Napi::Env env, const std::shared_ptr<Mapping>& mapping, Napi::Reference<Napi::ArrayBuffer>& cache);
 
-  std::shared_ptr<MappedSegments> segments_;
+  std::shared_ptr<HandleState> state_;
   Napi::Reference<Napi::ArrayBuffer> meta_buffer_;
   Napi::Reference<Napi::ArrayBuffer> data_buffer_;
-  FutexTarget futex_;
-  WaitStats wait_stats_;
-  std::unique_ptr<AsyncWait> async_wait_;
-  int lock_fd_ = -1;
-  std::string lock_directory_;
 };
 
 }  // namespace tsshmem

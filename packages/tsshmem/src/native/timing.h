@@ -23,16 +23,16 @@ constexpr int64_t kFlockFirstSleepNs = 10000;
 
 // A spinning wait looks at the count after every this many pause instructions.
 constexpr int kWaitPausesPerCheck = 32;
-// A sleeping wait re-checks the count at least this often: pyshmem writers
-// wake nobody.
-constexpr int64_t kSleepSliceNs = 1000000;
 
-// The event loop's wait timer ticks this often while a wait may have a
-// silent (pyshmem) writer ...
-constexpr int64_t kSilentWriterTickNs = 1000000;
-// ... and otherwise this often, or at the nearest deadline: a tick costs
-// ~20 us of CPU on a virtual machine, so 1 ms ticks alone would cost an idle
-// reader about 2% of a core.
-constexpr int64_t kIdleTickNs = 10000000;
+// A waiting reader looks at the count itself (the event loop's timer for
+// next(), the end of a sleep slice for readNewSync) this often while a
+// silent (pyshmem) writer may be there: pyshmem writers wake nobody ...
+constexpr int64_t kSilentWriterCheckNs = 1000000;
+// ... and otherwise this often, or at the nearest deadline. On a virtual
+// machine a timer tick costs ~20 us of CPU, so 1 ms checks alone would cost
+// an idle reader about 2% of a core; and a sleep shorter than the scheduler
+// tick (4 ms at HZ=250) arms its CPU's earliest timer, which the hypervisor
+// charges on every sleep: ~3 us of each readNewSync wake on this machine kind.
+constexpr int64_t kIdleCheckNs = 10000000;
 
 }  // namespace tsshmem

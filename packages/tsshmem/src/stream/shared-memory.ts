@@ -102,7 +102,9 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   #lastReadCount: number;
   #missedWrites = 0;
   #totalMissedWrites = 0;
-  #pendingWait: Promise<unknown> | null = null;
+  /** The last next() still in flight, which a new one queues behind; null when none is. */
+  #lastWait: Promise<unknown> | null = null;
+  #waitsInFlight = 0;
 
   /** @internal Use create() or open(). */
   constructor(parts: StreamParts) {
@@ -321,40 +323,53 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
    * observed. Calls on one handle are served in order.
    */
   next(options: WaitOptions<ArrayForDtype[D]> = {}): Promise<ArrayForDtype[D]> {
-    const previous = this.#pendingWait;
+    const previous = this.#lastWait;
+    this.#waitsInFlight += 1;
     const current = previous === null ? this.#nextNow(options) : previous.then(() => this.#nextNow(options), () => this.#nextNow(options));
-    this.#pendingWait = current;
-    const clear = (): void => {
-      if (this.#pendingWait === current) this.#pendingWait = null;
-    };
-    current.then(clear, clear);
+    // A wait that settled at once is no longer in flight: nothing to queue behind.
+    if (this.#waitsInFlight > 0) this.#lastWait = current;
     return current;
   }
 
+  /** Once per next(), when its wait settles: calls are served in order, so the last one settling empties the queue. */
+  #waitSettled(): void {
+    this.#waitsInFlight -= 1;
+    if (this.#waitsInFlight === 0) this.#lastWait = null;
+  }
+
+  /** One wait and its read; the native callback reads and settles the promise directly (no extra promise hop). */
   #nextNow(options: WaitOptions<ArrayForDtype[D]>): Promise<ArrayForDtype[D]> {
-    try {
-      this.#open();
-      this.#checkCpuReadable();
-      throwIfPayloadLost(this.#facts);
-      const timeout = checkDuration(options.timeout, 'timeout', Infinity);
-      const spin = checkDuration(options.spin, 'spin', 0);
-      const signal = checkSignal(options.signal);
-      if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-      const waiter = this.#waiter;
-      let settle!: (result: number) => void;
-      const settled = new Promise<number>((resolve) => (settle = resolve));
-      const immediate = waiter.waitAsync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000, settle);
-      if (immediate !== undefined) return Promise.resolve(this.#afterWait(immediate, timeout, signal, options));
-      if (signal === undefined) return settled.then((result) => this.#afterWait(result, timeout, signal, options));
-      const cancel = (): void => waiter.cancelWait();
-      signal.addEventListener('abort', cancel, { once: true });
-      return settled.then((result) => {
-        signal.removeEventListener('abort', cancel);
-        return this.#afterWait(result, timeout, signal, options);
-      });
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return new Promise((resolve, reject) => {
+      let timeout = Infinity;
+      let signal: AbortSignal | undefined;
+      let settled = false;
+      const cancel = (): void => this.#waiter.cancelWait();
+      const settle = (result: number): void => {
+        settled = true;
+        this.#waitSettled();
+        signal?.removeEventListener('abort', cancel);
+        try {
+          resolve(this.#afterWait(result, timeout, signal, options));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      try {
+        this.#open();
+        this.#checkCpuReadable();
+        throwIfPayloadLost(this.#facts);
+        timeout = checkDuration(options.timeout, 'timeout', Infinity);
+        const spin = checkDuration(options.spin, 'spin', 0);
+        signal = checkSignal(options.signal);
+        if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+        const immediate = this.#waiter.waitAsync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000, settle);
+        if (immediate !== undefined) settle(immediate);
+        else if (!settled) signal?.addEventListener('abort', cancel, { once: true });
+      } catch (error) {
+        this.#waitSettled();
+        reject(error);
+      }
+    });
   }
 
   #afterWait(result: number, timeout: number, signal: AbortSignal | undefined, options: ReadOptions<ArrayForDtype[D]>): ArrayForDtype[D] {

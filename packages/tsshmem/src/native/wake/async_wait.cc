@@ -101,7 +101,7 @@ void AsyncWait::Start(Napi::Function callback, double lastCount, int64_t deadlin
 }
 
 int64_t AsyncWait::NextCheckNs(int64_t nowNs) const {
-  return std::min(deadline_ns_, nowNs + (may_have_silent_writer_ ? kSilentWriterTickNs : kIdleTickNs));
+  return std::min(deadline_ns_, nowNs + (may_have_silent_writer_ ? kSilentWriterCheckNs : kIdleCheckNs));
 }
 
 void AsyncWait::Check(WaitEnd found) {

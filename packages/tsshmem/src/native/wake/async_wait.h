@@ -4,11 +4,11 @@
 // wakes straight into the loop. Writers that wake nobody (pyshmem) and
 // deadlines are caught by one timer per loop.
 //
-// The timer ticks every kSilentWriterTickNs (timing.h) while a wait may have
+// The timer ticks every kSilentWriterCheckNs (timing.h) while a wait may have
 // a silent writer: on a stream without the extension area (pyshmem created
 // it), while a pyshmem process holds the stream's lock file open
 // (silent_writers.h), or where that cannot be told (no lock descriptor, or
-// leases refused). Otherwise every kIdleTickNs, or at the nearest deadline.
+// leases refused). Otherwise every kIdleCheckNs, or at the nearest deadline.
 #pragma once
 #include <napi.h>
 #include <uv.h>

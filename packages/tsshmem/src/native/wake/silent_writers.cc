@@ -6,6 +6,8 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "timing.h"
+
 namespace tsshmem {
 
 LockFileWriters ProbeLockFileWriters(int fd) {
@@ -17,6 +19,21 @@ LockFileWriters ProbeLockFileWriters(int fd) {
 }
 
 bool PrepareLockFileForProbes(int fd) { return fcntl(fd, F_SETSIG, SIGURG) == 0; }
+
+void LockFileWritersCache::Use(int fd) {
+  fd_ = fd;
+  probed_ = false;
+}
+
+bool LockFileWritersCache::MayHaveSilentWriter(int64_t nowNs) {
+  if (fd_ < 0) return true;
+  if (!probed_ || nowNs - probed_at_ns_ >= kIdleCheckNs) {
+    writers_ = ProbeLockFileWriters(fd_);
+    probed_at_ns_ = nowNs;
+    probed_ = true;
+  }
+  return writers_ != LockFileWriters::kNone;
+}
 
 LockDirectoryWatch::LockDirectoryWatch(uv_loop_t* loop, std::function<void()> onOpen)
     : loop_(loop), on_open_(std::move(onOpen)) {}

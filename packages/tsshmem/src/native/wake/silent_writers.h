@@ -11,6 +11,7 @@
 #pragma once
 #include <uv.h>
 
+#include <cstdint>
 #include <functional>
 #include <set>
 #include <string>
@@ -29,6 +30,23 @@ LockFileWriters ProbeLockFileWriters(int fd);
 // SIGURG, ignored by default, instead of SIGIO, which would end the process.
 // false (errno set) if that cannot be arranged: fd must then not be probed.
 bool PrepareLockFileForProbes(int fd);
+
+// For waits without an event loop (readNewSync), which cannot watch the lock
+// directory: the probe's last answer, trusted for kIdleCheckNs. A sleeping
+// reader looks at the count within that time anyway, so a pyshmem process
+// that opens the lock file in between is caught no later.
+class LockFileWritersCache {
+ public:
+  // fd: as for ProbeLockFileWriters; -1 (the default): writers unknown.
+  void Use(int fd);
+  bool MayHaveSilentWriter(int64_t nowNs);
+
+ private:
+  int fd_ = -1;
+  int64_t probed_at_ns_ = 0;
+  bool probed_ = false;
+  LockFileWriters writers_ = LockFileWriters::kUnknown;
+};
 
 // Calls onOpen whenever a file is opened in any watched directory. One per
 // event loop; the uv_poll handle never keeps the loop alive.

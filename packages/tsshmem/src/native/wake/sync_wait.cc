@@ -52,6 +52,12 @@ Sleep SleepOnce(const FutexTarget& target, double lastCount, int64_t sliceNs) {
   return {count, end};
 }
 
+// How long one sleep may last before the count is looked at again.
+int64_t SleepSliceNs(const FutexTarget& target, int64_t nowNs) {
+  bool silentWriter = target.notify == nullptr || target.writers == nullptr || target.writers->MayHaveSilentWriter(nowNs);
+  return silentWriter ? kSilentWriterCheckNs : kIdleCheckNs;
+}
+
 }  // namespace
 
 double ObserveCount(const double* meta, int guardEntry) {
@@ -73,7 +79,7 @@ WaitOutcome WaitForNewCount(const FutexTarget& target, double lastCount, int64_t
       if (count != lastCount) return {count, lastSleep};
       return {AsResult(Status::kTimedOut), WaitEnd::kTimedOut};
     }
-    Sleep sleep = SleepOnce(target, lastCount, std::min(kSleepSliceNs, deadlineNs - now));
+    Sleep sleep = SleepOnce(target, lastCount, std::min(SleepSliceNs(target, now), deadlineNs - now));
     if (sleep.count != lastCount) return {sleep.count, lastSleep};
     lastSleep = sleep.end;
     double count = ObserveCount(target.meta, target.guard_entry);
