@@ -142,7 +142,7 @@ test('bench --quick measures every wake case on one CPU and across CPUs beside i
   const { oneCpu, separateCpus } = placements;
   assert.equal(oneCpu.placement.initiatorCpu, oneCpu.placement.echoCpu);
   assert.notEqual(separateCpus.placement.initiatorCpu, separateCpus.placement.echoCpu);
-  for (const key of ['bareFutex', 'protocolFutex']) {
+  for (const key of ['bareFutex', 'bareSocket', 'protocolFutex']) {
     assert.ok(isLatency(oneCpu.references[key]), `one CPU, C ${key}`);
     assert.ok(isLatency(separateCpus.references[key]), `separate CPUs, C ${key}`);
   }

@@ -3,6 +3,10 @@
  * and forth; the first measures each round trip.
  *
  *   bare-futex      one shared word, futex wait and wake
+ *   bare-socket     one shared word; the wake is a one-byte datagram to the
+ *                   other side's abstract AF_UNIX socket, awaited in
+ *                   epoll_wait: the transport that wakes next() (an event
+ *                   loop cannot sleep in futex(2))
  *   bare-spin       one shared word, busy-spin
  *   protocol-futex  per hop the work a stream round trip must do: one
  *                   compatible write of BYTES (flock pair, sequence updates,
@@ -21,8 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "cpu_affinity.h"
@@ -35,9 +43,19 @@ typedef struct {
   uint32_t stop;
 } control_page;
 
+/* bare-socket: this side's bound socket, its epoll set, and the other side's address. */
+typedef struct {
+  int fd;
+  int epoll;
+  struct sockaddr_un peer;
+  socklen_t peer_length;
+} wake_socket;
+
 typedef struct {
   int protocol;
   int spin;
+  int socket;
+  wake_socket wake;
   control_page *control;
   shm_stream ping;
   shm_stream pong;
@@ -46,18 +64,50 @@ typedef struct {
   double pid;
 } session;
 
+static socklen_t wake_address(pid_t parent, const char *side, struct sockaddr_un *address) {
+  memset(address, 0, sizeof *address);
+  address->sun_family = AF_UNIX;
+  int length = snprintf(address->sun_path + 1, sizeof address->sun_path - 1, "tsshmem-bench-%d-%s", (int)parent, side);
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + length);
+}
+
+/* Binds this side's socket (before the handshake, so that the other side can send at once). */
+static void open_wake_socket(wake_socket *wake, pid_t parent, const char *side, const char *other) {
+  struct sockaddr_un own;
+  socklen_t own_length = wake_address(parent, side, &own);
+  wake->peer_length = wake_address(parent, other, &wake->peer);
+  wake->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (wake->fd < 0 || bind(wake->fd, (struct sockaddr *)&own, own_length) != 0) fail("socket");
+  wake->epoll = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event readable = {.events = EPOLLIN, .data.fd = wake->fd};
+  if (wake->epoll < 0 || epoll_ctl(wake->epoll, EPOLL_CTL_ADD, wake->fd, &readable) != 0) fail("epoll");
+}
+
 /* Bare modes: the initiator makes the turn odd, the echo makes it even. */
 static void pass_turn(session *s, uint32_t value) {
   __atomic_store_n(&s->control->turn, value, __ATOMIC_SEQ_CST);
-  if (!s->spin) futex_wake_all(&s->control->turn);
+  if (s->socket) {
+    static const char byte = 1;
+    sendto(s->wake.fd, &byte, 1, MSG_DONTWAIT, (struct sockaddr *)&s->wake.peer, s->wake.peer_length);
+  } else if (!s->spin) {
+    futex_wake_all(&s->control->turn);
+  }
 }
 
 static void await_turn(session *s, uint32_t value) {
   for (;;) {
     uint32_t seen = __atomic_load_n(&s->control->turn, __ATOMIC_SEQ_CST);
     if (seen == value) return;
-    if (s->spin) cpu_relax();
-    else futex_wait(&s->control->turn, seen);
+    if (s->spin) {
+      cpu_relax();
+    } else if (s->socket) {
+      struct epoll_event ready;
+      char byte;
+      epoll_wait(s->wake.epoll, &ready, 1, -1);
+      recv(s->wake.fd, &byte, 1, MSG_DONTWAIT);
+    } else {
+      futex_wait(&s->control->turn, seen);
+    }
   }
 }
 
@@ -133,13 +183,14 @@ static void open_locks(session *s) {
 int main(int argc, char **argv) {
   end_with_parent();
   if (argc != 8) {
-    fprintf(stderr, "usage: %s bare-futex|bare-spin|protocol-futex|protocol-spin BYTES SECONDS WARMUP_SECONDS INITIATOR_CPU ECHO_CPU LOCK_DIR\n",
+    fprintf(stderr, "usage: %s bare-futex|bare-socket|bare-spin|protocol-futex|protocol-spin BYTES SECONDS WARMUP_SECONDS INITIATOR_CPU ECHO_CPU LOCK_DIR\n",
             argv[0]);
     return 2;
   }
   session s = {0};
   s.protocol = strncmp(argv[1], "protocol", 8) == 0;
   s.spin = strstr(argv[1], "spin") != NULL;
+  s.socket = strcmp(argv[1], "bare-socket") == 0;
   size_t bytes = strtoull(argv[2], NULL, 10);
   s.control = mmap(NULL, sizeof *s.control, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (s.control == MAP_FAILED) fail("mmap");
@@ -161,6 +212,7 @@ int main(int argc, char **argv) {
     if (getppid() != parent) _exit(1);
     run_on_cpu(atoi(argv[6]));
     s.pid = (double)getpid();
+    if (s.socket) open_wake_socket(&s.wake, parent, "echo", "initiator");
     open_locks(&s);
     __atomic_store_n(&s.control->echo_ready, 1, __ATOMIC_SEQ_CST);
     run_echo(&s);
@@ -168,6 +220,7 @@ int main(int argc, char **argv) {
   }
   s.pid = (double)parent;
   run_on_cpu(atoi(argv[5]));
+  if (s.socket) open_wake_socket(&s.wake, parent, "initiator", "echo");
   open_locks(&s);
   while (!__atomic_load_n(&s.control->echo_ready, __ATOMIC_SEQ_CST)) usleep(100);
   if (s.protocol) {

@@ -33,7 +33,7 @@ const QUICK_SILENT_WRITES = 60;
 const SILENT_GAP_MS = [2, 12] as const;
 const SILENT_WRITE_LIMIT_US = 2000;
 
-type ReferenceKey = 'bareFutex' | 'bareSpin' | 'protocolFutex' | 'protocolSpin';
+type ReferenceKey = 'bareFutex' | 'bareSocket' | 'bareSpin' | 'protocolFutex' | 'protocolSpin';
 type TsshmemKey = 'next' | 'spin' | 'readNewSync' | 'exclusiveNext' | 'exclusiveSpin';
 type SilentKey = 'attached' | 'attachEach';
 
@@ -54,6 +54,7 @@ interface TsshmemCase {
 
 const REFERENCE_CASES: Readonly<Record<ReferenceKey, ReferenceCase>> = {
   bareFutex: { mode: 'bare-futex', label: 'C: bare futex ping-pong on one word', spins: false },
+  bareSocket: { mode: 'bare-socket', label: "C: bare ping-pong woken by a datagram in epoll_wait (next()'s wake transport)", spins: false },
   bareSpin: { mode: 'bare-spin', label: 'C: bare spin ping-pong on one word', spins: true },
   protocolFutex: { mode: 'protocol-futex', label: 'C: protocol (write + safe read of 64 KiB) + futex wake', spins: false },
   protocolSpin: { mode: 'protocol-spin', label: 'C: protocol (write + safe read of 64 KiB) + spin', spins: true },
@@ -217,6 +218,7 @@ function latencyTable(figures: WakeFigures): Table {
       'A round trip is two hops; each hop is one write of the frame, the wake, and one safe read of it into a reused array.',
       `Placements: ${measured.map(({ placement }) => `${PLACEMENT_TITLES[placement.key]}, ${describePlacement(placement)}`).join('; ')}. Each tsshmem row is compared with the same-work C reference of its placement (protocol + futex, or protocol + spin for the spinning rows).`,
       'Spinning rows run only across CPUs: on one CPU a spinning side holds the CPU its partner needs, and the figure would be the scheduler\'s time slice.',
+      'An event loop cannot sleep in futex(2): next() is woken by a datagram its loop awaits in epoll_wait. The bare datagram row, beside the bare futex row, is what that transport costs by itself; readNewSync() sleeps in futex(2) as the C references do.',
       `Idle reader awaiting next() with no writes: ${formatPercent(idle.coreShare)} of a core (process.cpuUsage over ${idle.seconds.toFixed(1)} s).`,
     ],
   };
