@@ -221,9 +221,8 @@ async function readLeaseOutcome() {
 // waiting reader checks the count every millisecond while one may be
 // attached, and every 10 ms otherwise. Counted in wakes of the waiting
 // process (voluntary context switches), not in time. next() waits in the
-// event loop (idle-waiter.js), readNewSync() in a worker thread's sleep
-// slices (idle-sync-waiter.js).
-for (const [method, peerFile] of [['next', 'idle-waiter.js'], ['readNewSync', 'idle-sync-waiter.js']]) {
+// event loop, readNewSync() in a worker thread's sleep slices.
+for (const method of ['next', 'readNewSync']) {
   test(`an idle ${method}() on a tsshmem-created stream checks every 10 ms, and every 1 ms while a pyshmem process holds the stream open, whether it attached before or during the wait`, { timeout: 60000 }, async (t) => {
     const name = streamName(t, 'check-rate');
     // This process keeps a tsshmem handle, lock file included, open throughout:
@@ -233,7 +232,7 @@ for (const [method, peerFile] of [['next', 'idle-waiter.js'], ['readNewSync', 'i
     writer.write(new Float32Array(16));
     const ms = 1000;
 
-    const alone = await idleWait(startNodePeer(t, peerFile, { name, ms }));
+    const alone = await idleWait(startNodePeer(t, 'idle-waiter.js', { name, ms, method }));
     const lease = await readLeaseOutcome();
     if (lease !== 'granted') {
       t.diagnostic(`read leases are refused here (${lease}): waits cannot tell pyshmem processes apart and check every 1 ms, as documented`);
@@ -243,12 +242,12 @@ for (const [method, peerFile] of [['next', 'idle-waiter.js'], ['readNewSync', 'i
 
     const early = startPythonPeer(t, 'attach', { name, seconds: 30 });
     await early.lines.waitFor('attached', 20000);
-    const attachedBefore = await idleWait(startNodePeer(t, peerFile, { name, ms }));
+    const attachedBefore = await idleWait(startNodePeer(t, 'idle-waiter.js', { name, ms, method }));
     early.child.kill('SIGKILL');
     await early.done;
-    const afterLeaving = await idleWait(startNodePeer(t, peerFile, { name, ms }));
+    const afterLeaving = await idleWait(startNodePeer(t, 'idle-waiter.js', { name, ms, method }));
 
-    const waiter = startNodePeer(t, peerFile, { name, ms, go: true });
+    const waiter = startNodePeer(t, 'idle-waiter.js', { name, ms, method, go: true });
     await waiter.lines.waitFor('waiting');
     const late = startPythonPeer(t, 'attach', { name, seconds: 30 });
     await late.lines.waitFor('attached', 20000);
