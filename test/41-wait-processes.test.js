@@ -4,24 +4,13 @@
 // die, processes and worker threads that end while or after they wait, and
 // the CPU an idle wait costs.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 
 import { create, open } from '../packages/tsshmem/dist/index.js';
 import { Extension } from '../packages/tsshmem/dist/format/extension.js';
-import { lockDirectory } from '../packages/tsshmem/dist/format/names.js';
+import { locateByName, lockDirectory } from '../packages/tsshmem/dist/format/names.js';
 import { run, startNodePeer, startPythonPeer, streamName } from './helpers.js';
 import { creators, eventually, metaWord } from './wait-helpers.js';
-
-// The idle waits below count every check a waiting process makes, and a file
-// opened in the lock directory by any process prompts one (the silent-writer
-// probe watches the directory): this file's streams, its peers' included,
-// get a lock directory of their own, away from other processes' lock files.
-const privateTemp = mkdtempSync(join(tmpdir(), 'tsshmem-41-'));
-process.env.TMPDIR = privateTemp;
-after(() => rmSync(privateTemp, { recursive: true, force: true }));
 
 /** Rethrows error with the peer's stderr, once the peer has been stopped. */
 async function failWithPeer(peer, error) {
@@ -260,6 +249,36 @@ for (const method of ['next', 'readNewSync']) {
     for (const [when, result] of [['before', attachedBefore], ['during', attachedDuring]]) {
       assert.ok(result.wakes > 3 * alone.wakes, `${result.wakes} wakes in ${ms} ms with a pyshmem process attached ${when} the wait, ${alone.wakes} with none`);
     }
+  });
+}
+
+// The watch that notices pyshmem processes attaching is on each waited
+// stream's own lock file: opening the lock files of other streams (busy
+// neighbours in the same lock directory) must not wake an idle waiter.
+for (const method of ['next', 'readNewSync']) {
+  test(`an idle ${method}() is not woken by other streams' lock files being opened`, { timeout: 60000 }, async (t) => {
+    const name = streamName(t, 'quiet');
+    const neighbour = streamName(t, 'neighbour');
+    create(name, { shape: [16], dtype: 'float32' }).close();
+    create(neighbour, { shape: [16], dtype: 'float32' }).close();
+    const opener = run(process.execPath, [
+      '--input-type=module',
+      '-e',
+      `import { closeSync, openSync } from 'node:fs';
+      const path = ${JSON.stringify(locateByName(neighbour).lockPath)};
+      let opens = 0;
+      const loop = () => { closeSync(openSync(path, 'r')); if (++opens === 100) console.log('opening'); setImmediate(loop); };
+      loop();`,
+    ]);
+    t.after(async () => {
+      opener.child.kill('SIGKILL');
+      await opener.done;
+    });
+    await opener.lines.waitFor('opening');
+    const ms = 1000;
+    const busy = await idleWait(startNodePeer(t, 'idle-waiter.js', { name, ms, method }));
+    t.diagnostic(`informal: ${busy.wakes} wakes in ${ms} ms while another process opened a neighbour's lock file in a loop`);
+    assert.ok(busy.wakes < 300, `${busy.wakes} wakes in ${ms} ms while another stream's lock file was opened in a loop`);
   });
 }
 

@@ -104,11 +104,10 @@ export interface NativeStream {
   /** This stream's index in lostWords, or -1 if it is unguarded (the guard's registry was full). */
   guardEntry(): number;
   /**
-   * The lock file's descriptor and directory: asynchronous waits use them to
-   * notice pyshmem writers. Before the first wait; the descriptor must stay
-   * open until close().
+   * The lock file's descriptor: waits use it to notice pyshmem writers.
+   * Before the first wait; it must stay open until close().
    */
-  useLockFile(fd: number, directory: string): void;
+  useLockFile(fd: number): void;
   close(): void;
 }
 

@@ -345,7 +345,7 @@ Napi::Value NativeStream::WaitAsync(const Napi::CallbackInfo& info) {
   }
   if (!waits.async) {
     waits.async = std::make_unique<AsyncWait>(env, waits.futex.meta, waits.futex.guard_entry, waits.futex.notify,
-                                              waits.futex.slots, waits.lock_fd, waits.lock_directory, &waits.stats);
+                                              waits.futex.slots, waits.lock_fd, &waits.stats);
   }
   if (waits.async->Waiting()) throw Napi::Error::New(env, "a wait is already pending on this stream");
   waits.async->Start(info[3].As<Napi::Function>(), lastCount, deadline);
@@ -373,13 +373,12 @@ Napi::Value NativeStream::WaitStatsOf(const Napi::CallbackInfo& info) {
   return stats;
 }
 
-// useLockFile(fd, directory): the lock file descriptor (from lockFileOpen,
-// open while this stream is) and its directory, through which waits
-// notice pyshmem writers (silent_writers.h). Before the first wait.
+// useLockFile(fd): the lock file descriptor (from lockFileOpen, open while
+// this stream is), through which waits notice pyshmem writers
+// (silent_writers.h). Before the first wait.
 Napi::Value NativeStream::UseLockFile(const Napi::CallbackInfo& info) {
   HandleWaits& waits = state_->waits;
   waits.lock_fd = info[0].As<Napi::Number>().Int32Value();
-  waits.lock_directory = info[1].As<Napi::String>();
   waits.lock_file_writers.Use(waits.lock_fd);
   waits.futex.writers = &waits.lock_file_writers;
   return info.Env().Undefined();

@@ -6,7 +6,6 @@
 #include <napi.h>
 
 #include <memory>
-#include <string>
 
 #include "wake/async_wait.h"
 #include "protocol/frame_protocol.h"
@@ -27,7 +26,6 @@ struct HandleWaits {
   WaitStats stats;
   std::unique_ptr<AsyncWait> async;
   int lock_fd = -1;
-  std::string lock_directory;
 
   HandleWaits() = default;
   HandleWaits(const HandleWaits&) = delete;

@@ -2,7 +2,6 @@
  * class SharedMemory: one open handle on a named stream. Obtain it with
  * create() or open() (src/stream/lifecycle.ts); the constructor is internal.
  */
-import { dirname } from 'node:path';
 
 import { AbortError, describeValue, invalidArgType, ShmError } from '../errors.js';
 import { formatShape, toPayload, type WritableValue } from '../dtype/convert.js';
@@ -119,7 +118,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#facts = { name: parts.name, meta: this.#meta, lost: lostWordOf(parts.native) };
     this.#lock = new StreamLock(parts.location.lockPath, parts.native, this.#facts, parts.lockMode);
     frameIos.set(this, { lock: this.#lock, facts: this.#facts });
-    parts.native.useLockFile(this.#lock.fd, dirname(parts.location.lockPath));
+    parts.native.useLockFile(this.#lock.fd);
     if (parts.exclusiveWriter) {
       try {
         this.#lock.claim();

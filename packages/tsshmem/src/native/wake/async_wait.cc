@@ -20,7 +20,7 @@ void CloseAndFree(Handle* handle) {
 }  // namespace
 
 AsyncWait::AsyncWait(Napi::Env env, const double* meta, int guardEntry, const uint32_t* notify, WakeSlots slots, int lockFd,
-                     const std::string& lockDirectory, WaitStats* stats)
+                     WaitStats* stats)
     : env_(env),
       loop_waits_(&LoopWaits::For(env)),
       meta_(meta),
@@ -31,7 +31,7 @@ AsyncWait::AsyncWait(Napi::Env env, const double* meta, int guardEntry, const ui
       stats_(stats),
       context_(env, "tsshmem.wait") {
   loop_waits_->Register(this);
-  if (lock_fd_ >= 0) lock_directory_watched_ = loop_waits_->WatchLockDirectory(lockDirectory);
+  if (lock_fd_ >= 0) lock_file_opens_ = loop_waits_->WatchLockFile(lock_fd_);
 }
 
 // A stream without the extension area (pyshmem created it) has no notify
@@ -39,10 +39,9 @@ AsyncWait::AsyncWait(Napi::Env env, const double* meta, int guardEntry, const ui
 // holds the lock file open for writing (silent_writers.h).
 bool AsyncWait::MayHaveSilentWriter() {
   if (notify_ == nullptr || lock_fd_ < 0) return true;
-  uint64_t opens = loop_waits_->lock_directory_opens();
-  if (!lock_directory_watched_ || opens != lock_probe_opens_) {
+  if (lock_file_opens_ == nullptr || *lock_file_opens_ != lock_probe_opens_) {
     lock_writers_ = ProbeLockFileWriters(lock_fd_);
-    lock_probe_opens_ = opens;
+    lock_probe_opens_ = lock_file_opens_ == nullptr ? kProbeStale : *lock_file_opens_;
   }
   return lock_writers_ != LockFileWriters::kNone;
 }
@@ -56,6 +55,7 @@ AsyncWait::~AsyncWait() {
 // objects that own waits; their later Close must not reach the loop.
 void AsyncWait::Detach() {
   loop_waits_ = nullptr;
+  lock_file_opens_ = nullptr;
   if (state_ != AsyncWaitState::kClosed) state_ = AsyncWaitState::kDetached;
   if (poll_ != nullptr) {
     uv_poll_stop(poll_);
@@ -124,9 +124,10 @@ void AsyncWait::Recheck() {
   Check(wakeArrived ? WaitEnd::kWoken : WaitEnd::kRechecked);
 }
 
-// The directory watch makes the answer current between ticks; each tick asks
-// again anyway (two system calls), so a writer leaving, or an open the watch
-// cannot see (a file system without inotify events), costs one tick at most.
+// The lock file's watch makes the answer current between ticks; each tick
+// asks again anyway (two system calls), so a writer leaving, or an open the
+// watch cannot see (a file system without inotify events), costs one tick at
+// most.
 void AsyncWait::Tick() {
   lock_probe_opens_ = kProbeStale;
   Recheck();
@@ -165,6 +166,8 @@ void AsyncWait::Close(bool settle) {
     }
   }
   state_ = AsyncWaitState::kClosed;
+  if (lock_file_opens_ != nullptr && loop_waits_ != nullptr) loop_waits_->UnwatchLockFile(lock_file_opens_);
+  lock_file_opens_ = nullptr;
   if (slot_ >= 0) slots_.Release(slot_);
   slot_ = -1;
   if (poll_ != nullptr) {
@@ -196,9 +199,15 @@ LoopWaits::LoopWaits(uv_loop_t* loop) : loop_(loop), timer_(new uv_timer_t) {
   timer_->data = this;
 }
 
-bool LoopWaits::WatchLockDirectory(const std::string& directory) {
-  if (!lock_directory_watch_) lock_directory_watch_ = std::make_unique<LockDirectoryWatch>(loop_, [this] { OnLockDirectoryOpen(); });
-  return lock_directory_watch_->Watch(directory);
+const uint64_t* LoopWaits::WatchLockFile(int fd) {
+  if (!lock_file_watch_) {
+    lock_file_watch_ = std::make_unique<LockFileWatch>(loop_, [this](const uint64_t* opens) { OnLockFileOpen(opens); });
+  }
+  return lock_file_watch_->Watch(fd);
+}
+
+void LoopWaits::UnwatchLockFile(const uint64_t* opens) {
+  if (lock_file_watch_) lock_file_watch_->Unwatch(opens);
 }
 
 LoopWaits::~LoopWaits() {
@@ -251,11 +260,13 @@ void LoopWaits::OnTick(uv_timer_t* timer) {
   if (!waits->pending_.empty()) waits->Schedule();
 }
 
-// Every wait's last probe is now stale. The timer may have been planned 10 ms
-// ahead; Schedule moves it earlier if a wait now wants 1 ms checks.
-void LoopWaits::OnLockDirectoryOpen() {
-  ++lock_directory_opens_;
-  VisitPending([](AsyncWait* wait) { wait->Recheck(); });
+// The last probe of the waits on that file (of every wait, when opens is
+// null) is now stale. The timer may have been planned 10 ms ahead; Schedule
+// moves it earlier if a wait now wants 1 ms checks.
+void LoopWaits::OnLockFileOpen(const uint64_t* opens) {
+  VisitPending([opens](AsyncWait* wait) {
+    if (opens == nullptr || wait->CountsOpens(opens)) wait->Recheck();
+  });
   if (!pending_.empty()) Schedule();
 }
 

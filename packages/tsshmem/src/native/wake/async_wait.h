@@ -54,11 +54,11 @@ enum class WakePath {
 class AsyncWait {
  public:
   // notify: tsshmem's notify word, null for a stream without the extension
-  // area. lockFd: a read-only descriptor of the stream's lock file, which
-  // lies in lockDirectory; -1 if none. stats: the handle's, outliving this.
+  // area. lockFd: a read-only descriptor of the stream's lock file; -1 if
+  // none. stats: the handle's, outliving this.
   // guardEntry: see FutexTarget.
   AsyncWait(Napi::Env env, const double* meta, int guardEntry, const uint32_t* notify, WakeSlots slots, int lockFd,
-            const std::string& lockDirectory, WaitStats* stats);
+            WaitStats* stats);
   ~AsyncWait();
   AsyncWait(const AsyncWait&) = delete;
   AsyncWait& operator=(const AsyncWait&) = delete;
@@ -75,8 +75,10 @@ class AsyncWait {
   // frees the slot, socket and loop handle; the metadata may be unmapped
   // afterwards.
   void Close(bool settle);
-  // A file was opened in the lock directory: look again now.
+  // Its lock file was opened: look again now.
   void Recheck();
+  // Whether opens is the open counter of this wait's lock file.
+  bool CountsOpens(const uint64_t* opens) const { return lock_file_opens_ != nullptr && lock_file_opens_ == opens; }
   // The timer's check: also asks the kernel again whether a pyshmem process
   // still holds the lock file open.
   void Tick();
@@ -102,10 +104,11 @@ class AsyncWait {
   WakeSlots slots_;
   int lock_fd_;
   WaitStats* stats_;
-  bool lock_directory_watched_ = false;
-  // Between ticks, the last probe's answer holds until a file is opened in
-  // the watched lock directory (a new writer of the lock file must open it):
-  // it was taken when the loop had seen this many opens there.
+  // The lock file's open counter (LockFileWatch), null if unwatched.
+  const uint64_t* lock_file_opens_ = nullptr;
+  // Between ticks, the last probe's answer holds until the lock file is
+  // opened again (a new writer of it must open it): it was taken when the
+  // file had been opened this many times.
   uint64_t lock_probe_opens_ = kProbeStale;
   LockFileWriters lock_writers_ = LockFileWriters::kUnknown;
   bool may_have_silent_writer_ = true;
@@ -136,17 +139,16 @@ class LoopWaits {
   void Unregister(AsyncWait* wait);
   void Add(AsyncWait* wait);
   void Remove(AsyncWait* wait);
-  // false if it cannot be watched.
-  bool WatchLockDirectory(const std::string& directory);
-  // How many times files were opened in the watched lock directories.
-  uint64_t lock_directory_opens() const { return lock_directory_opens_; }
+  // The open counter of the lock file behind fd; null if it cannot be watched.
+  const uint64_t* WatchLockFile(int fd);
+  void UnwatchLockFile(const uint64_t* opens);
 
  private:
   // Starts the timer for the earliest check any pending wait wants, unless it
   // already fires by then. Starting a libuv timer makes no system call.
   void Schedule();
   static void OnTick(uv_timer_t* timer);
-  void OnLockDirectoryOpen();
+  void OnLockFileOpen(const uint64_t* opens);
   // Calls visit on each wait pending now that is still pending when its turn
   // comes (settling one may settle or start others).
   template <typename Visit>
@@ -157,8 +159,7 @@ class LoopWaits {
   int64_t planned_tick_ns_ = 0;
   std::vector<AsyncWait*> pending_;
   std::vector<AsyncWait*> registered_;
-  std::unique_ptr<LockDirectoryWatch> lock_directory_watch_;
-  uint64_t lock_directory_opens_ = 0;
+  std::unique_ptr<LockFileWatch> lock_file_watch_;
 };
 
 }  // namespace tsshmem

@@ -6,6 +6,8 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <string>
+
 #include "timing.h"
 
 namespace tsshmem {
@@ -35,10 +37,10 @@ bool LockFileWritersCache::MayHaveSilentWriter(int64_t nowNs) {
   return writers_ != LockFileWriters::kNone;
 }
 
-LockDirectoryWatch::LockDirectoryWatch(uv_loop_t* loop, std::function<void()> onOpen)
+LockFileWatch::LockFileWatch(uv_loop_t* loop, std::function<void(const uint64_t*)> onOpen)
     : loop_(loop), on_open_(std::move(onOpen)) {}
 
-LockDirectoryWatch::~LockDirectoryWatch() {
+LockFileWatch::~LockFileWatch() {
   if (poll_ == nullptr) return;
   uv_poll_stop(poll_);
   // The descriptor is closed once libuv has let go of the handle.
@@ -49,34 +51,64 @@ LockDirectoryWatch::~LockDirectoryWatch() {
   });
 }
 
-bool LockDirectoryWatch::Watch(const std::string& directory) {
-  if (watched_.count(directory) != 0) return true;
-  if (fd_ < 0) {
-    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (fd < 0) return false;
-    auto* poll = new uv_poll_t;
-    if (uv_poll_init(loop_, poll, fd) != 0) {
-      delete poll;
-      close(fd);
-      return false;
-    }
-    fd_ = fd;
-    poll_ = poll;
-    poll_->data = this;
-    uv_poll_start(poll_, UV_READABLE, OnReadable);
-    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+bool LockFileWatch::Start() {
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) return false;
+  auto* poll = new uv_poll_t;
+  if (uv_poll_init(loop_, poll, fd) != 0) {
+    delete poll;
+    close(fd);
+    return false;
   }
-  if (inotify_add_watch(fd_, directory.c_str(), IN_OPEN | IN_ONLYDIR) < 0) return false;
-  watched_.insert(directory);
+  fd_ = fd;
+  poll_ = poll;
+  poll_->data = this;
+  uv_poll_start(poll_, UV_READABLE, OnReadable);
+  uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
   return true;
 }
 
-void LockDirectoryWatch::OnReadable(uv_poll_t* handle, int, int) {
-  auto* watch = static_cast<LockDirectoryWatch*>(handle->data);
-  alignas(inotify_event) char events[4096];
-  while (read(watch->fd_, events, sizeof events) > 0) {
+const uint64_t* LockFileWatch::Watch(int fd) {
+  if (fd_ < 0 && !Start()) return nullptr;
+  std::string path = "/proc/self/fd/" + std::to_string(fd);
+  int descriptor = inotify_add_watch(fd_, path.c_str(), IN_OPEN | IN_MASK_ADD);
+  if (descriptor < 0) return nullptr;
+  Watched& watched = watched_[descriptor];
+  ++watched.watchers;
+  return &watched.opens;
+}
+
+void LockFileWatch::Unwatch(const uint64_t* opens) {
+  for (auto entry = watched_.begin(); entry != watched_.end(); ++entry) {
+    if (&entry->second.opens != opens) continue;
+    if (--entry->second.watchers == 0) {
+      // Fails harmlessly if the file is gone (the kernel dropped the watch).
+      inotify_rm_watch(fd_, entry->first);
+      watched_.erase(entry);
+    }
+    return;
   }
-  watch->on_open_();
+}
+
+void LockFileWatch::OnReadable(uv_poll_t* handle, int, int) {
+  auto* watch = static_cast<LockFileWatch*>(handle->data);
+  alignas(inotify_event) char events[4096];
+  ssize_t length;
+  while ((length = read(watch->fd_, events, sizeof events)) > 0) {
+    for (ssize_t offset = 0; offset < length;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(events + offset);
+      offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      if ((event->mask & IN_Q_OVERFLOW) != 0) {
+        for (auto& entry : watch->watched_) ++entry.second.opens;
+        watch->on_open_(nullptr);
+        continue;
+      }
+      auto found = watch->watched_.find(event->wd);
+      if ((event->mask & IN_OPEN) == 0 || found == watch->watched_.end()) continue;
+      ++found->second.opens;
+      watch->on_open_(&found->second.opens);
+    }
+  }
 }
 
 }  // namespace tsshmem

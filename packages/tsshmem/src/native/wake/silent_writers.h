@@ -7,14 +7,13 @@
 // pyshmem process that may write has the stream open". The kernel
 // answers that exactly: a read lease (fcntl F_SETLEASE) is refused with
 // EAGAIN while any descriptor of the file is open for writing. A watch on
-// the lock directory (inotify IN_OPEN) says when to ask again.
+// the lock file itself (inotify IN_OPEN) says when to ask again.
 #pragma once
 #include <uv.h>
 
 #include <cstdint>
 #include <functional>
-#include <set>
-#include <string>
+#include <unordered_map>
 
 namespace tsshmem {
 
@@ -48,26 +47,40 @@ class LockFileWritersCache {
   LockFileWriters writers_ = LockFileWriters::kUnknown;
 };
 
-// Calls onOpen whenever a file is opened in any watched directory. One per
-// event loop; the uv_poll handle never keeps the loop alive.
-class LockDirectoryWatch {
+// Counts the opens of watched lock files: an inotify IN_OPEN watch on each
+// file itself, so that opens of other streams' lock files wake nobody. One
+// per event loop; the uv_poll handle never keeps the loop alive.
+class LockFileWatch {
  public:
-  LockDirectoryWatch(uv_loop_t* loop, std::function<void()> onOpen);
-  ~LockDirectoryWatch();
-  LockDirectoryWatch(const LockDirectoryWatch&) = delete;
-  LockDirectoryWatch& operator=(const LockDirectoryWatch&) = delete;
+  // onOpen(opens): a watched file was opened; opens is its counter, or null
+  // when the kernel dropped events (every counter was bumped).
+  LockFileWatch(uv_loop_t* loop, std::function<void(const uint64_t* opens)> onOpen);
+  ~LockFileWatch();
+  LockFileWatch(const LockFileWatch&) = delete;
+  LockFileWatch& operator=(const LockFileWatch&) = delete;
 
-  // false if the directory cannot be watched (then every check probes).
-  bool Watch(const std::string& directory);
+  // The open counter of the file behind fd (through /proc/self/fd, so the
+  // very file the probe asks about), shared by every watcher of that file
+  // and valid until its Unwatch; null if it cannot be watched (then every
+  // check probes).
+  const uint64_t* Watch(int fd);
+  void Unwatch(const uint64_t* opens);
 
  private:
+  struct Watched {
+    uint64_t opens = 0;
+    int watchers = 0;
+  };
   static void OnReadable(uv_poll_t* handle, int status, int events);
+  bool Start();
 
   uv_loop_t* loop_;
-  std::function<void()> on_open_;
+  std::function<void(const uint64_t*)> on_open_;
   int fd_ = -1;
   uv_poll_t* poll_ = nullptr;
-  std::set<std::string> watched_;
+  // By inotify watch descriptor; the kernel gives one per file. Entries stay
+  // put (counters are handed out by address) until their last Unwatch.
+  std::unordered_map<int, Watched> watched_;
 };
 
 }  // namespace tsshmem
