@@ -4,7 +4,7 @@
 // tsshmem's metadata extension area. Across processes: 41-wait-processes.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open as openFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 
 import { open } from '../packages/tsshmem/dist/index.js';
 import { Extension, WAKE_SLOT_COUNT } from '../packages/tsshmem/dist/format/extension.js';
-import { peersDirectory, streamName } from './helpers.js';
+import { cliPath, peersDirectory, run, streamName } from './helpers.js';
 import { creators, eventually, metaPath, metaWord, wakeSlotsOf } from './wait-helpers.js';
 
 /** Wake slot states (src/native/wake_slots.h). */
@@ -239,6 +239,33 @@ describe('wake-ups through the extension area (streams created by tsshmem)', () 
     assert.notEqual(after, before);
     writer.clear();
     assert.notEqual(metaWord(name, Extension.notifyWord), after);
+  });
+
+  test('an extension area of a version this tsshmem does not know is left alone: writes bump no word, a waiting next() still gets them, info says why', async (t) => {
+    const name = streamName(t, 'wait-future-extension');
+    await creators.tsshmem(name, [ELEMENTS], 'int32');
+    const metadata = await openFile(metaPath(name), 'r+');
+    try {
+      const version = Buffer.alloc(4);
+      version.writeUInt32LE(2);
+      await metadata.write(version, 0, 4, Extension.version);
+    } finally {
+      await metadata.close();
+    }
+    const writer = open(name);
+    const reader = open(name);
+    t.after(() => {
+      writer.close();
+      reader.close();
+    });
+    const pending = reader.next({ timeout: 10000 });
+    writer.write(frame(7));
+    assert.deepEqual(Array.from(await pending), Array.from(frame(7)));
+    assert.equal(metaWord(name, Extension.notifyWord), 0, 'the notify word of an unknown layout is not touched');
+    assert.equal(metaWord(name, Extension.wakeWaiting), 0, 'no wake slot is claimed in an unknown layout');
+    const info = await run(process.execPath, [cliPath, 'info', name]).done;
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(info.stdout, /tsshmem version 2, unknown to this tsshmem \(it knows version 1\): left unused/);
   });
 
   test('readNewSync() in a worker thread sleeps in a shared futex(2) wait on the notify word, returns the write the main thread makes meanwhile, and the worker exits normally', { timeout: 60000 }, async (t) => {

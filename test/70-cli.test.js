@@ -10,10 +10,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { create, open } from '../packages/tsshmem/dist/index.js';
 import { baseName, lockPath } from '../packages/tsshmem/dist/format/names.js';
-import { leftovers, run, runPythonPeer, streamName } from './helpers.js';
+import { cliPath, leftovers, run, runPythonPeer, streamName } from './helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cliPath = join(root, 'packages', 'tsshmem-cli', 'dist', 'cli', 'main.js');
 const libraryUrl = pathToFileURL(join(root, 'packages', 'tsshmem', 'dist', 'index.js')).href;
 const TEST_TIMEOUT = 120000;
 const WRITE_TIME_OFFSET = 8 * 8;

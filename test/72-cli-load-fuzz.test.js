@@ -8,15 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import fc from 'fast-check';
 
 import { create, unlink } from '../packages/tsshmem/dist/index.js';
 import { decodeNpy, encodeNpyHeader, MAX_HEADER_BYTES } from '../packages/tsshmem-cli/dist/cli/npy.js';
-import { leftovers, run, streamName } from './helpers.js';
+import { cliPath, leftovers, run, streamName } from './helpers.js';
 
-const MAIN = fileURLToPath(new URL('../packages/tsshmem-cli/dist/cli/main.js', import.meta.url));
 const MAGIC = Buffer.from('\x93NUMPY', 'latin1');
 const ITEM_SIZES = { '|i1': 1, '<i2': 2, '<i4': 4, '<i8': 8, '|u1': 1, '<u2': 2, '<u4': 4, '<u8': 8, '<f2': 2, '<f4': 4, '<f8': 8 };
 /** Anything beyond this in a message is not "one clear line". */
@@ -196,7 +194,7 @@ test('tsshmem load of hostile files: exit code 1, one clear line on stderr, the 
     const file = join(directory, `case-${index}.npy`);
     writeFileSync(file, content);
     // 1.2 GB of address space: a Node that tried to allocate what a header declares would fail with another message.
-    const loaded = await run('bash', ['-c', 'ulimit -v 1200000 && exec "$@"', 'bash', process.execPath, MAIN, 'load', name, file], { timeout: 60000 }).done;
+    const loaded = await run('bash', ['-c', 'ulimit -v 1200000 && exec "$@"', 'bash', process.execPath, cliPath, 'load', name, file], { timeout: 60000 }).done;
     assert.equal(loaded.code, 1, `${label}: exit ${loaded.code ?? loaded.signal}: ${loaded.stderr}`);
     assert.equal(loaded.stdout, '', label);
     assert.match(loaded.stderr, /^tsshmem: [^\n]+\n$/, `${label}: not one line: ${loaded.stderr}`);
@@ -206,7 +204,7 @@ test('tsshmem load of hostile files: exit code 1, one clear line on stderr, the 
     if (!CREATE_CASES.has(label)) return;
     const fresh = `${name} created by ${label}`;
     t.after(() => unlink(fresh));
-    const created = await run(process.execPath, [MAIN, 'load', fresh, file, '--create'], { timeout: 60000 }).done;
+    const created = await run(process.execPath, [cliPath, 'load', fresh, file, '--create'], { timeout: 60000 }).done;
     assert.equal(created.code, 1, `${label} --create: ${created.stderr}`);
     assert.deepEqual(leftovers(fresh), [], `${label}: load --create left a stream`);
   });

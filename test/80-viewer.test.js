@@ -7,15 +7,13 @@ import http from 'node:http';
 import test from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 
 import { create } from '../packages/tsshmem/dist/index.js';
-import { leftovers, peersDirectory, run, runNodePeer, streamName } from './helpers.js';
+import { cliPath, leftovers, peersDirectory, run, runNodePeer, streamName } from './helpers.js';
 
-const MAIN = fileURLToPath(new URL('../packages/tsshmem-cli/dist/cli/main.js', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const URL_LINE = /^tsshmem view: http:\/\/\S+$/;
@@ -48,7 +46,7 @@ test('view shows a live 2-D stream as an image, a 1-D stream as a plot, and stop
 
   const writer = runNodePeer('viewer-writer.js', { name: imageName, intervalMs: 20 }, { timeout: 170000 });
   children.push(writer);
-  const viewer = run(process.execPath, [MAIN, 'view', imageName, lineName, cubeName, '--port', '0'], { timeout: 170000 });
+  const viewer = run(process.execPath, [cliPath, 'view', imageName, lineName, cubeName, '--port', '0'], { timeout: 170000 });
   children.push(viewer);
   const url = await viewerUrl(viewer);
   assert.match(url, TOKEN_URL);
@@ -121,7 +119,7 @@ test('the server sends a frame only when asked, the newest one, counting the wri
   t.after(() => stream.close());
   stream.write([1.5, -2, 0.25, 4]);
 
-  const viewer = run(process.execPath, [MAIN, 'view', name, '--port', '0'], { timeout: 55000 });
+  const viewer = run(process.execPath, [cliPath, 'view', name, '--port', '0'], { timeout: 55000 });
   children.push(viewer);
   const url = new URL(await viewerUrl(viewer));
   const socket = new WebSocket(socketUrl(url), { origin: url.origin });
@@ -152,7 +150,7 @@ test('the viewer refuses other hosts and WebSockets from other origins', { timeo
   const name = streamName(t, 'view-origin');
   const stream = create(name, { shape: [2, 2] });
   t.after(() => stream.close());
-  const viewer = run(process.execPath, [MAIN, 'view', name], { timeout: 55000 });
+  const viewer = run(process.execPath, [cliPath, 'view', name], { timeout: 55000 });
   children.push(viewer);
   const url = new URL(await viewerUrl(viewer));
 
@@ -175,7 +173,7 @@ test('without the token another local user (uid 65534) gets 403 over HTTP and on
   const stream = create(name, { shape: [2, 2] });
   t.after(() => stream.close());
   stream.write([1, 2, 3, 4]);
-  const viewer = run(process.execPath, [MAIN, 'view', name], { timeout: 55000 });
+  const viewer = run(process.execPath, [cliPath, 'view', name], { timeout: 55000 });
   children.push(viewer);
   const url = new URL(await viewerUrl(viewer));
   const token = url.pathname.split('/')[1];
@@ -208,7 +206,7 @@ test('--token sets the token; --no-token needs a loopback --host and --insecure'
   t.after(() => stream.close());
 
   const fixedToken = 'my-own_token-0123456789';
-  const fixed = run(process.execPath, [MAIN, 'view', name, '--token', fixedToken], { timeout: 55000 });
+  const fixed = run(process.execPath, [cliPath, 'view', name, '--token', fixedToken], { timeout: 55000 });
   children.push(fixed);
   const fixedUrl = new URL(await viewerUrl(fixed));
   assert.equal(fixedUrl.pathname, `/${fixedToken}/`);
@@ -221,13 +219,13 @@ test('--token sets the token; --no-token needs a loopback --host and --insecure'
     [['--token', 'too-short'], /--token <token>.* expected 16 to 256 characters/],
     [['--token', '../../etc/passwd-000'], /expected 16 to 256 characters/],
   ]) {
-    const refused = await run(process.execPath, [MAIN, 'view', name, ...args], { timeout: 30000 }).done;
+    const refused = await run(process.execPath, [cliPath, 'view', name, ...args], { timeout: 30000 }).done;
     assert.equal(refused.code, 2, `${args.join(' ')}: ${refused.stderr}`);
     assert.equal(refused.stdout, '', `${args.join(' ')} served anyway`);
     assert.match(refused.stderr, message);
   }
 
-  const open = run(process.execPath, [MAIN, 'view', name, '--no-token', '--insecure'], { timeout: 55000 });
+  const open = run(process.execPath, [cliPath, 'view', name, '--no-token', '--insecure'], { timeout: 55000 });
   children.push(open);
   const openUrl = new URL(await viewerUrl(open));
   assert.equal(openUrl.pathname, '/');
@@ -237,7 +235,7 @@ test('--token sets the token; --no-token needs a loopback --host and --insecure'
 
 test('view of a stream that does not exist fails with exit code 3', { timeout: 60000 }, async (t) => {
   const name = streamName(t, 'view-missing');
-  const result = await run(process.execPath, [MAIN, 'view', name, '--port', '0']).done;
+  const result = await run(process.execPath, [cliPath, 'view', name, '--port', '0']).done;
   assert.equal(result.code, 3);
   assert.equal(result.stdout, '');
   assert.match(result.stderr, /^tsshmem: stream ".*" does not exist/);

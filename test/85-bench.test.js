@@ -9,9 +9,8 @@ import { test } from 'node:test';
 
 import { readStoredName } from '../packages/tsshmem/dist/format/extension.js';
 import { unlinkByBase } from '../packages/tsshmem/dist/internal.js';
-import { run } from './helpers.js';
+import { cliPath, run } from './helpers.js';
 
-const cli = new URL('../packages/tsshmem-cli/dist/cli/main.js', import.meta.url).pathname;
 
 /** Streams in /dev/shm whose stored name says the bench run with this pid made them. */
 function benchStreamsOf(pid) {
@@ -47,7 +46,7 @@ function benchPeersOf(pid) {
  * made are removed.
  */
 function startBench(t, args, timeout = 50000) {
-  const bench = run(process.execPath, [cli, 'bench', ...args], { timeout, detached: true });
+  const bench = run(process.execPath, [cliPath, 'bench', ...args], { timeout, detached: true });
   t.after(async () => {
     try {
       process.kill(-bench.child.pid, 'SIGKILL');

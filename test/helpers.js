@@ -9,6 +9,8 @@ import { unlink } from '../packages/tsshmem/dist/index.js';
 import { baseName, lockPath } from '../packages/tsshmem/dist/format/names.js';
 
 export const peersDirectory = join(dirname(fileURLToPath(import.meta.url)), 'peers');
+/** The tsshmem command line's entry point, run with process.execPath. */
+export const cliPath = fileURLToPath(new URL('../packages/tsshmem-cli/dist/cli/main.js', import.meta.url));
 
 let counter = 0;
 

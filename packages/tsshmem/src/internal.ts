@@ -6,7 +6,7 @@
 export { openByBase, unlinkByBase } from './stream/lifecycle.js';
 export { readMetadataBlock, type MetadataBlock } from './stream/segments.js';
 export { probeLockFile, type LockProbe } from './stream/lock-probe.js';
-export { Extension, hasExtension, readStoredName, WAKE_SLOT_COUNT } from './format/extension.js';
+export { Extension, EXTENSION_VERSION, extensionVersionOf, hasExtension, readStoredName, WAKE_SLOT_COUNT } from './format/extension.js';
 export { decodeHeader, Field, gpuDeviceLabel, isWriteInProgress, type StreamHeader } from './format/metadata.js';
 export { baseName, baseOfObject, isBaseName, locateByBase, locateByName, lockPath, ObjectSuffix, type StreamLocation } from './format/names.js';
 export { formatShape } from './dtype/convert.js';

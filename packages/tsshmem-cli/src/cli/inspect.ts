@@ -12,10 +12,9 @@ import {
   baseName,
   baseOfObject,
   decodeHeader,
-  Extension,
+  extensionVersionOf,
   Field,
   gpuDeviceLabel,
-  hasExtension,
   isWriteInProgress,
   locateByBase,
   type MetadataBlock,
@@ -217,7 +216,7 @@ function metadataRecord(fields: Float64Array, header: StreamHeader, bytes: Buffe
     ageSeconds: isoTime(writeTime) === null ? null : Date.now() / 1000 - writeTime,
     writeSequence,
     writeState: !isWriteInProgress(writeSequence) ? 'stable' : lock.held === false ? 'interrupted' : 'writing',
-    extensionVersion: hasExtension(bytes) ? bytes.readUInt32LE(Extension.version) : null,
+    extensionVersion: extensionVersionOf(bytes),
   };
 }
 

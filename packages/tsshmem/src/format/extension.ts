@@ -20,7 +20,7 @@ import { METADATA_BYTES } from './metadata.js';
 
 export const EXTENDED_METADATA_BYTES = 4096;
 const MAGIC = Buffer.from('tsshmem1', 'latin1');
-const EXTENSION_VERSION = 1;
+export const EXTENSION_VERSION = 1;
 export const WAKE_SLOT_COUNT = 64;
 const WAKE_SLOT_BYTES = 16;
 
@@ -44,8 +44,21 @@ export const NATIVE_EXTENSION_LAYOUT = {
 
 export const MAX_STORED_NAME_BYTES = EXTENDED_METADATA_BYTES - Extension.name;
 
+/** The version of the extension area the metadata holds, or null if it has none (no magic). */
+export function extensionVersionOf(metadata: Uint8Array): number | null {
+  if (metadata.length < EXTENDED_METADATA_BYTES) return null;
+  const bytes = Buffer.from(metadata.buffer, metadata.byteOffset, metadata.length);
+  return bytes.subarray(Extension.magic, Extension.magic + 8).equals(MAGIC) ? bytes.readUInt32LE(Extension.version) : null;
+}
+
+/**
+ * Whether the metadata holds an extension area this version can use (version
+ * 1). An area of another version is left alone, as if the stream had none
+ * (it then works as a pyshmem stream does: no wake-ups, no ring), rather
+ * than read with a layout it may not have.
+ */
 export function hasExtension(metadata: Uint8Array): boolean {
-  return metadata.length >= EXTENDED_METADATA_BYTES && Buffer.from(metadata.buffer, metadata.byteOffset + Extension.magic, 8).equals(MAGIC);
+  return extensionVersionOf(metadata) === EXTENSION_VERSION;
 }
 
 /** Writes the extension header and, if it fits, the name; the futex words start at 0. */

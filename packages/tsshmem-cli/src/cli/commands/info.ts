@@ -1,5 +1,6 @@
 /** `tsshmem info NAME`: every metadata field of one stream and what follows from them, without locking it. */
 import type { Command } from 'commander';
+import { EXTENSION_VERSION } from 'tsshmem/internal';
 
 import { describeLock, inspectStream, type LockRecord, type MetadataRecord, type ObjectRecord, type StreamRecord } from '../inspect.js';
 import { describeRingReaders, type RingRecord } from '../ring-inspect.js';
@@ -50,7 +51,7 @@ function describeMetadata(metadata: MetadataRecord): [string, string][] {
     ['creator pid', `${metadata.creatorPid} (${metadata.creatorAlive ? 'alive' : 'dead'})`],
     ['write time', describeWriteTime(metadata)],
     ['write sequence', `${metadata.writeSequence} (${metadata.writeState})`],
-    ['extension', metadata.extensionVersion === null ? 'none (created by pyshmem)' : `tsshmem version ${metadata.extensionVersion}`],
+    ['extension', describeExtension(metadata.extensionVersion)],
   ];
 }
 
@@ -82,4 +83,10 @@ function describeRing(ring: RingRecord): [string, string][] {
 
 function describeObject(object: ObjectRecord | null): string {
   return object === null ? 'missing' : `${object.path} (${object.bytes} bytes, mode ${object.mode}, uid ${object.uid})`;
+}
+
+function describeExtension(version: number | null): string {
+  if (version === null) return 'none (created by pyshmem)';
+  if (version === EXTENSION_VERSION) return `tsshmem version ${version}`;
+  return `tsshmem version ${version}, unknown to this tsshmem (it knows version ${EXTENSION_VERSION}): left unused, the stream works as a pyshmem one`;
 }
