@@ -5,7 +5,7 @@
 // frames through the prebuilt addons.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -47,9 +47,9 @@ function essentialsOnly(bin) {
 
 const noCompilerEnv = () => ({ PATH: noCompilerPath });
 
-test('npm pack holds the library only (dist, native sources, binding.gyp, prebuilds, README) and two runtime dependencies', () => {
+test('npm pack holds the library only (dist with self-contained source maps, native sources, binding.gyp, prebuilds, README) and two runtime dependencies', () => {
   const paths = packed.files.map((file) => file.path);
-  const allowed = /^(dist\/.+\.(js|d\.ts|js\.map)|src\/native\/[a-z_]+\.(cc|h)|binding\.gyp|prebuilds\/linux-(x64|arm64)\/tsshmem\.glibc\.node|README\.md|package\.json)$/;
+  const allowed = /^(dist\/.+\.(js|d\.ts|js\.map)|src\/native\/([a-z]+\/)?[a-z_]+\.(cc|h)|binding\.gyp|prebuilds\/linux-(x64|arm64)\/tsshmem\.glibc\.node|README\.md|package\.json)$/;
   assert.deepEqual(paths.filter((path) => !allowed.test(path)), []);
   for (const required of ['dist/index.js', 'dist/index.d.ts', 'binding.gyp', 'src/native/addon.cc', 'README.md', 'package.json']) assert.ok(paths.includes(required), required);
   assert.ok(paths.includes('prebuilds/linux-x64/tsshmem.glibc.node'));
@@ -57,6 +57,27 @@ test('npm pack holds the library only (dist, native sources, binding.gyp, prebui
   assert.equal(paths.some((path) => /cli|viewer|bench|\.c$/.test(path)), false);
   const manifest = JSON.parse(execFileSync('tar', ['-xzOf', join(work, packed.filename), 'package/package.json'], { encoding: 'utf8' }));
   assert.deepEqual(Object.keys(manifest.dependencies).sort(), ['node-addon-api', 'node-gyp-build']);
+  // The TypeScript sources are not shipped: each source map carries its own.
+  const sourceMap = JSON.parse(execFileSync('tar', ['-xzOf', join(work, packed.filename), 'package/dist/index.js.map'], { encoding: 'utf8' }));
+  assert.ok(sourceMap.sourcesContent?.[0]?.includes('export'), 'dist/index.js.map carries the source it maps');
+});
+
+// Where no prebuild fits (another libc or architecture), node-gyp-build
+// compiles the addon from the packed sources: every source binding.gyp
+// names, and every header they include, must be in the tarball.
+test('npm pack holds every native source binding.gyp compiles and every header they include', () => {
+  const paths = new Set(packed.files.map((file) => file.path));
+  const gyp = JSON.parse(readFileSync(join(libraryPackage, 'binding.gyp'), 'utf8'));
+  const sources = gyp.targets.flatMap((target) => target.sources);
+  assert.deepEqual(sources.filter((source) => !paths.has(source)), [], 'sources missing from the tarball');
+  const missingHeaders = [];
+  for (const file of [...paths].filter((path) => /^src\/native\/.+\.(cc|h)$/.test(path))) {
+    for (const [, header] of readFileSync(join(libraryPackage, file), 'utf8').matchAll(/^#include "([^"]+)"/gm)) {
+      const sameFolder = join(dirname(file), header);
+      if (!paths.has(sameFolder) && !paths.has(join('src/native', header))) missingHeaders.push(`${file}: ${header}`);
+    }
+  }
+  assert.deepEqual(missingHeaders, [], 'included headers missing from the tarball');
 });
 
 test('installs from the tarball on a PATH without a compiler, make or python, using the prebuild', () => {
