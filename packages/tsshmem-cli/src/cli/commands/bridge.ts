@@ -141,6 +141,7 @@ class Output {
   event(event: SubscriberEvent): void {
     if (this.#json) this.#line(event);
     else if (event.event === 'stream') process.stdout.write(`${CLEAR_LINE}${event.created ? 'created' : 'opened'} ${event.name}: ${event.shape.join('x')} ${event.dtype}\n`);
+    else if (event.event === 'waiting') process.stdout.write(`${CLEAR_LINE}${event.reason}\n`);
     else process.stdout.write(`${CLEAR_LINE}skipping messages: ${event.reason}\n`);
   }
 
@@ -153,7 +154,7 @@ class Output {
     }
     const losses = status.role === 'publisher' ? `skipped ${status.skipped}  lost ${status.lost}` : `dropped ${status.dropped}  rejected ${status.rejected}`;
     const lag = status.lagMs === null ? '-' : `${status.lagMs.toFixed(1)} ms`;
-    const link = status.connected ? 'connected' : 'reconnecting';
+    const link = !status.connected ? 'reconnecting' : status.role === 'subscriber' && status.waitingForPublisher ? 'waiting for the publisher' : 'connected';
     process.stdout.write(`${CLEAR_LINE}${framesPerSecond.toFixed(1)} frames/s  ${megabytesPerSecond.toFixed(1)} MB/s  ${losses}  lag ${lag}  ${link}`);
   }
 
