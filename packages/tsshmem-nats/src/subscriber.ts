@@ -48,16 +48,14 @@ export interface SubscriberOptions extends ConnectionSettings {
 
 export type SubscriberEvent =
   | { readonly event: 'stream'; readonly name: string; readonly created: boolean; readonly shape: readonly number[]; readonly dtype: string }
-  | { readonly event: 'rejected'; readonly reason: string }
-  /** Lossless mode: the publisher has not created its stream yet; frames are taken from its first one when it does. */
-  | { readonly event: 'waiting'; readonly reason: string };
+  | { readonly event: 'rejected'; readonly reason: string };
 
 export interface SubscriberStatus {
   readonly role: 'subscriber';
   readonly subject: string;
   readonly mode: BridgeMode;
   readonly connected: boolean;
-  /** Lossless mode: no publisher has created the subject's stream yet. */
+  /** Lossless mode: no publisher has created the subject's stream yet; its frames are taken from the first when one does. */
   readonly waitingForPublisher: boolean;
   /** Frames written into the local stream. */
   readonly frames: number;
@@ -216,7 +214,6 @@ export class Subscriber {
     if (mode === 'lossless') return this.#consumeLossless(manager, false);
     if (mode === 'latest') throw this.#latestValueBridgeError();
     this.#waitingForPublisher = true;
-    this.#options.onEvent?.({ event: 'waiting', reason: `no lossless bridge on subject ${this.subject} yet: waiting for the publisher (tsshmem bridge publish --lossless)` });
     void this.#waitForPublisher(manager).catch((error: unknown) => this.#fail(error));
   }
 

@@ -141,7 +141,6 @@ class Output {
   event(event: SubscriberEvent): void {
     if (this.#json) this.#line(event);
     else if (event.event === 'stream') process.stdout.write(`${CLEAR_LINE}${event.created ? 'created' : 'opened'} ${event.name}: ${event.shape.join('x')} ${event.dtype}\n`);
-    else if (event.event === 'waiting') process.stdout.write(`${CLEAR_LINE}${event.reason}\n`);
     else process.stdout.write(`${CLEAR_LINE}skipping messages: ${event.reason}\n`);
   }
 
@@ -169,6 +168,7 @@ class Output {
 }
 
 function describeMode(status: Status): string {
+  if (status.role === 'subscriber' && status.waitingForPublisher) return `lossless; waiting for the publisher: no lossless bridge on ${status.subject} yet`;
   if (status.mode === 'lossless') return 'lossless';
   if (status.role === 'publisher' && !status.keeps) return 'latest value; the server has no JetStream, late subscribers wait for the next frame';
   return 'latest value';
