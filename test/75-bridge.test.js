@@ -3,38 +3,16 @@
 // mount namespace, /dev/shm and lock directory: test/bridge-helpers.js), so
 // a frame reaches it only through NATS.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { pathToFileURL } from 'node:url';
 
 import { connect, headers } from '@nats-io/transport-node';
 
 import { create, open } from '../packages/tsshmem/dist/index.js';
 import { leftovers, peersDirectory, run, streamName } from './helpers.js';
-import { cliPath, startBridge, startNatsServer, startRemoteBridge } from './bridge-helpers.js';
+import { cliPath, remoteDigest, sha256, startBridge, startNatsServer, startRemoteBridge } from './bridge-helpers.js';
 
-const libraryUrl = pathToFileURL(join(cliPath, '..', '..', '..', '..', 'tsshmem', 'dist', 'index.js')).href;
 const TEST_TIMEOUT = 60000;
-
-/** A node script run on the remote host: the sha256 of the stream's payload, its count and first value. */
-const DIGEST_SCRIPT = `
-  const { open } = await import(${JSON.stringify(libraryUrl)});
-  const { createHash } = await import('node:crypto');
-  const stream = open(process.argv[1]);
-  const frame = stream.read();
-  const sha256 = createHash('sha256').update(new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength)).digest('hex');
-  console.log(JSON.stringify({ count: stream.count, sha256, first: Number(frame[0]), shape: stream.shape, dtype: stream.dtype }));`;
-
-async function remoteDigest(remote, name) {
-  const result = await remote.run(process.execPath, ['--input-type=module', '-e', DIGEST_SCRIPT, name]);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout);
-}
-
-function sha256(array) {
-  return createHash('sha256').update(new Uint8Array(array.buffer, array.byteOffset, array.byteLength)).digest('hex');
-}
 
 const started = (record) => record.event === 'started';
 

@@ -3,14 +3,16 @@
 // a mount namespace with its own /dev/shm and lock directory, so that a
 // frame reaches it only through NATS.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const cliPath = join(root, 'packages', 'tsshmem-cli', 'dist', 'cli', 'main.js');
+const libraryUrl = pathToFileURL(join(root, 'packages', 'tsshmem', 'dist', 'index.js')).href;
 const SERVER_READY = /Server is ready/;
 
 export async function freePort() {
@@ -27,16 +29,27 @@ export function temporaryDirectory(t, label) {
   return path;
 }
 
-/** nats-server with JetStream on 127.0.0.1; stop() and start() again keep its port and store (a restart). */
-export async function startNatsServer(t) {
+/**
+ * nats-server on 127.0.0.1; stop() and start() again keep its port and store
+ * (a restart). Options: jetstream (default true: a store in a temporary
+ * directory), config (the text of a configuration file: authorization, TLS,
+ * operator), args (more command-line options, e.g. --auth TOKEN).
+ */
+export async function startNatsServer(t, { jetstream = true, config, args = [] } = {}) {
   const port = await freePort();
-  const store = temporaryDirectory(t, 'nats-store');
+  const directory = temporaryDirectory(t, 'nats-server');
+  const serverArgs = ['-a', '127.0.0.1', '-p', String(port), ...args];
+  if (jetstream) serverArgs.push('-js', '-sd', join(directory, 'store'));
+  if (config !== undefined) {
+    writeFileSync(join(directory, 'server.conf'), config);
+    serverArgs.push('-c', join(directory, 'server.conf'));
+  }
   const server = {
     url: `nats://127.0.0.1:${port}`,
     port,
     process: null,
     async start() {
-      const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn('nats-server', serverArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
       this.process = child;
       let log = '';
       await new Promise((resolve, reject) => {
@@ -166,4 +179,24 @@ export function startRemoteBridge(t, role, args) {
       });
     },
   };
+}
+
+/** A node script run on the remote host: the sha256 of the stream's payload, its count and first value. */
+const DIGEST_SCRIPT = `
+  const { open } = await import(${JSON.stringify(libraryUrl)});
+  const { createHash } = await import('node:crypto');
+  const stream = open(process.argv[1]);
+  const frame = stream.read();
+  const sha256 = createHash('sha256').update(new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength)).digest('hex');
+  console.log(JSON.stringify({ count: stream.count, sha256, first: Number(frame[0]), shape: stream.shape, dtype: stream.dtype }));`;
+
+/** The count, sha256 and first value of stream `name` on the remote host. */
+export async function remoteDigest(remote, name) {
+  const result = await remote.run(process.execPath, ['--input-type=module', '-e', DIGEST_SCRIPT, name]);
+  if (result.code !== 0) throw new Error(`reading ${name} on the remote host failed: ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
+export function sha256(array) {
+  return createHash('sha256').update(new Uint8Array(array.buffer, array.byteOffset, array.byteLength)).digest('hex');
 }

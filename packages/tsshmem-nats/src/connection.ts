@@ -5,6 +5,7 @@
  * and password, TLS files).
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 
 import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 
@@ -56,11 +57,34 @@ export function connectionOptions(settings: ConnectionSettings): NodeConnectionO
   if (settings.user !== undefined) options.user = settings.user;
   if (settings.password !== undefined) options.pass = settings.password;
   if (settings.token !== undefined) options.token = settings.token;
-  if (settings.creds !== undefined) options.authenticator = credsAuthenticator(readFileSync(settings.creds));
+  if (settings.creds !== undefined) options.authenticator = credsAuthenticator(readCreds(settings.creds));
   if (settings.tlsCa !== undefined || settings.tlsCert !== undefined || settings.tlsKey !== undefined || url.protocol === 'tls:') {
-    options.tls = { caFile: settings.tlsCa, certFile: settings.tlsCert, keyFile: settings.tlsKey };
+    options.tls = tlsOptions(settings, url);
   }
   return options;
+}
+
+type TlsWithHost = NonNullable<NodeConnectionOptions['tls']> & { host?: string };
+
+/**
+ * The client's TLS options. For a server given by IP address the client has
+ * no name to check the certificate against (it resolves names only) and
+ * Node falls back to "localhost"; `host` makes Node check the IP address,
+ * as a certificate for it (subjectAltName IP:...) expects.
+ */
+function tlsOptions(settings: ConnectionSettings, url: URL): TlsWithHost {
+  const tls: TlsWithHost = { caFile: settings.tlsCa, certFile: settings.tlsCert, keyFile: settings.tlsKey };
+  const address = url.hostname.replace(/^\[(.*)\]$/, '$1'); // an IPv6 address without its brackets
+  if (isIP(address) !== 0) tls.host = address;
+  return tls;
+}
+
+function readCreds(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new BridgeError('ERR_BRIDGE_ARGUMENT', `cannot read the credentials file ${path}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function parseServer(server: string): URL {

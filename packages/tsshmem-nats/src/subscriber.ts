@@ -7,9 +7,12 @@
  * the server keeps, so a late subscriber has a frame at once. Lossless mode
  * reads a durable JetStream consumer: after a disconnection or a restart it
  * resumes after the last frame it acknowledged, and counts the frames that
- * fell out of the server's retention meanwhile.
+ * fell out of the server's retention meanwhile. A lossless subscriber
+ * started before its publisher waits for the publisher's stream and then
+ * takes every frame from the first.
  */
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, jetstream, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
@@ -28,6 +31,8 @@ import { allChunks, checkSubject, defaultSubject, jetStreamName, parseChunkSubje
 const KEPT_FETCH_PARALLEL = 16;
 const LOSSLESS_BATCH = 256;
 const ACK_WAIT_NS = 30e9;
+/** Milliseconds between checks for the publisher's lossless stream while a subscriber waits for it. */
+const STORE_POLL_MS = 250;
 
 export interface SubscriberOptions extends ConnectionSettings {
   /** The local stream frames are written into (created with the publisher's shape and dtype if missing). */
@@ -50,6 +55,8 @@ export interface SubscriberStatus {
   readonly subject: string;
   readonly mode: BridgeMode;
   readonly connected: boolean;
+  /** Lossless mode: no publisher has created the subject's stream yet; its frames are taken from the first when one does. */
+  readonly waitingForPublisher: boolean;
   /** Frames written into the local stream. */
   readonly frames: number;
   readonly bytes: number;
@@ -84,6 +91,7 @@ export class Subscriber {
   #lastHandled: FrameId | null = null;
   #reportedReasons = new Set<string>();
   #connected = true;
+  #waitingForPublisher = false;
   #frames = 0;
   #bytes = 0;
   #dropped = 0;
@@ -103,7 +111,11 @@ export class Subscriber {
     this.finished.catch(() => undefined);
   }
 
-  /** Connects and listens; resolves once frames are being received (latest-value: after taking the kept frame). */
+  /**
+   * Connects and listens; resolves once frames are being received
+   * (latest-value: after taking the kept frame; lossless without a
+   * publisher yet: once waiting for it, see status().waitingForPublisher).
+   */
   static async start(options: SubscriberOptions): Promise<Subscriber> {
     const subject = checkSubject(options.subject ?? defaultSubject(options.stream));
     const mode: BridgeMode = options.lossless === true ? 'lossless' : 'latest';
@@ -126,6 +138,7 @@ export class Subscriber {
       subject: this.subject,
       mode: this.mode,
       connected: this.#connected,
+      waitingForPublisher: this.#waitingForPublisher,
       frames: this.#frames,
       bytes: this.#bytes,
       dropped: this.#dropped,
@@ -189,19 +202,41 @@ export class Subscriber {
     }
   }
 
+  /**
+   * Reads the lossless stream of the subject; if there is none yet (the
+   * publisher has not started), waits for it in the background and then
+   * reads it from its first frame, so that nothing the publisher sent is
+   * missed. The local stream is created at the first frame, as always.
+   */
   async #startLossless(manager: JetStreamManager | null): Promise<void> {
     if (manager === null) throw new BridgeError('ERR_BRIDGE_JETSTREAM', 'lossless mode needs JetStream: start nats-server with -js (and -sd DIR)');
     const mode = await storeMode(manager, this.subject);
-    if (mode !== 'lossless') {
-      throw new BridgeError(
-        mode === null ? 'ERR_BRIDGE_ARGUMENT' : 'ERR_BRIDGE_MODE_MISMATCH',
-        mode === null
-          ? `no lossless bridge on subject ${this.subject} yet: start the publisher with --lossless first`
-          : `subject ${this.subject} carries a latest-value bridge: drop --lossless, or use another --subject`,
-      );
+    if (mode === 'lossless') return this.#consumeLossless(manager, false);
+    if (mode === 'latest') throw this.#latestValueBridgeError();
+    this.#waitingForPublisher = true;
+    void this.#waitForPublisher(manager).catch((error: unknown) => this.#fail(error));
+  }
+
+  async #waitForPublisher(manager: JetStreamManager): Promise<void> {
+    for (;;) {
+      await Promise.race([delay(STORE_POLL_MS, undefined, { ref: false }), this.#stopped.promise]);
+      if (this.#closing) return;
+      const mode = await storeMode(manager, this.subject);
+      if (mode === 'latest') throw this.#latestValueBridgeError();
+      if (mode === null) continue;
+      this.#waitingForPublisher = false;
+      return this.#consumeLossless(manager, true);
     }
+  }
+
+  #latestValueBridgeError(): BridgeError {
+    return new BridgeError('ERR_BRIDGE_MODE_MISMATCH', `subject ${this.subject} carries a latest-value bridge: drop --lossless, or use another --subject`);
+  }
+
+  /** fromStart: a new durable consumer starts at the stream's first frame instead of its newest. */
+  async #consumeLossless(manager: JetStreamManager, fromStart: boolean): Promise<void> {
     const durable = this.#options.durable ?? `${hostname()}_${this.#options.stream}`.replace(/[^A-Za-z0-9_-]/g, '_');
-    const resumeAt = await resumePosition(manager, jetStreamName(this.subject), this.subject, durable);
+    const resumeAt = await resumePosition(manager, jetStreamName(this.subject), this.subject, durable, fromStart);
     const messages = await this.#consumeFrom(manager, durable, resumeAt);
     void this.#losslessLoop(manager, durable, messages, resumeAt).catch((error: unknown) => this.#fail(error));
   }
@@ -347,11 +382,16 @@ export class Subscriber {
   }
 }
 
-/** Where a durable consumer resumes: after its acknowledged frames, or at the newest frame for a new one. */
-async function resumePosition(manager: JetStreamManager, name: string, subject: string, durable: string): Promise<number> {
+/**
+ * Where a durable consumer resumes: after its acknowledged frames; for a new
+ * one, at the newest frame, or at the first one kept (fromStart).
+ */
+async function resumePosition(manager: JetStreamManager, name: string, subject: string, durable: string, fromStart: boolean): Promise<number> {
   const existing = await manager.consumers.info(name, durable).catch(() => null);
   if (existing !== null) return existing.ack_floor.stream_seq + 1;
+  const { state } = await manager.streams.info(name);
+  if (fromStart) return Math.max(1, state.first_seq);
   const newest = await lastChunk(manager, name, subject, 0);
   if (newest !== null) return newest.seq;
-  return (await manager.streams.info(name)).state.last_seq + 1;
+  return state.last_seq + 1;
 }

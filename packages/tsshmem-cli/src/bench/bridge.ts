@@ -3,7 +3,7 @@
  * payloads sent through the same NATS client and server with no shared
  * memory (a plain publisher and subscriber with the same chunking, headers
  * and flush window). Throughput: frames delivered per second while the
- * source writes as fast as it can; latency: one frame at a time, from the
+ * source always has a new frame; latency: one frame at a time, from the
  * write (or the reference's publish) to its arrival in the destination.
  * Needs nats-server on PATH; the section is skipped without it.
  */
@@ -18,7 +18,7 @@ import { type SharedMemory } from 'tsshmem';
 import { Publisher, Subscriber } from 'tsshmem-nats';
 
 import type { BenchContext } from './context.js';
-import { type Latency, summarizeLatency } from './measure.js';
+import { type Latency, summarizeLatency, type Timing } from './measure.js';
 import type { SectionOutcome, Table } from './report.js';
 import { shareAtLeast, timesAtMost, type TargetCheck } from './targets.js';
 import { describePayload, formatMicros, formatPercent, formatPerSecond, formatTimes, payloadBytes } from './units.js';
@@ -30,6 +30,7 @@ const SHAPES: readonly (readonly number[])[] = [
 const LATENCY_SAMPLES = 200;
 const QUICK_LATENCY_SAMPLES = 40;
 const IN_FLIGHT = 2;
+const DRAIN_LIMIT_MS = 5000;
 const HEADER_ROOM = 4096;
 const THROUGHPUT_SHARE_GOAL = 0.8;
 const LATENCY_TIMES_GOAL = 1.2;
@@ -56,63 +57,121 @@ export async function runBridge(context: BenchContext): Promise<SectionOutcome> 
   }
 }
 
+/** Throughput is measured in this many slices, bridge and reference in turn, so that both see the same load. */
+const ROUNDS = 5;
+
 async function measureCase(context: BenchContext, url: string, shape: readonly number[]): Promise<BridgeCase> {
   const label = describePayload(shape);
-  await context.progress.step(`bridge ${label}: reference throughput`);
-  const referenceHz = await referenceThroughput(url, payloadBytes(shape), context.timing.seconds);
-  await context.progress.step(`bridge ${label}: reference latency`);
-  const samples = context.quick ? QUICK_LATENCY_SAMPLES : LATENCY_SAMPLES;
-  const referenceLatency = await referenceRoundTrips(url, payloadBytes(shape), samples);
   const source = context.cleanup.createStream('bridge-source', shape);
   const destination = context.cleanup.createStream('bridge-copy', shape);
+  const reference = await openReference(url, payloadBytes(shape));
   try {
-    await context.progress.step(`bridge ${label}: bridge throughput`);
     const publisher = await Publisher.start({ server: url, source, subject: `tsshmem.bench.${process.pid}.${shape.join('x')}` });
     const subscriber = await Subscriber.start({ server: url, stream: destination.name, subject: publisher.subject }).catch(async (error: unknown) => {
       await publisher.close();
       throw error;
     });
     try {
-      const bridgeHz = await bridgeThroughput(source, subscriber, context.timing.seconds);
-      await context.progress.step(`bridge ${label}: bridge latency`);
-      const bridgeLatency = await bridgeRoundTrips(source, destination, samples);
+      const bridge: BridgeLink = { source, destination, publisher, subscriber };
+      await context.progress.step(`bridge ${label}: throughput, bridge and reference in turn`);
+      const { bridgeHz, referenceHz } = await throughputInTurn(bridge, reference, context.timing);
+      await context.progress.step(`bridge ${label}: latency, bridge and reference in turn`);
+      const { bridgeLatency, referenceLatency } = await latencyInTurn(bridge, reference, context.quick ? QUICK_LATENCY_SAMPLES : LATENCY_SAMPLES);
       return { shape, bridgeHz, referenceHz, bridgeLatency, referenceLatency };
     } finally {
       await subscriber.close();
       await publisher.close();
     }
   } finally {
+    await reference.publisher.close();
+    await reference.subscriber.close();
     context.cleanup.removeStream(source);
     context.cleanup.removeStream(destination);
   }
 }
 
-/** The source written back to back, yielding to the event loop between writes; frames written into the destination per second. */
-async function bridgeThroughput(source: SharedMemory<'float32'>, subscriber: Subscriber, seconds: number): Promise<number> {
+interface BridgeLink {
+  readonly source: SharedMemory<'float32'>;
+  readonly destination: SharedMemory<'float32'>;
+  readonly publisher: Publisher;
+  readonly subscriber: Subscriber;
+}
+
+interface Delivered {
+  readonly frames: number;
+  readonly ms: number;
+}
+
+async function throughputInTurn(bridge: BridgeLink, reference: ReferenceLink, timing: Timing): Promise<{ bridgeHz: number; referenceHz: number }> {
+  const payload = new Uint8Array(payloadBytes(bridge.source.shape)).fill(1);
+  await referenceThroughput(reference, payload, timing.warmupSeconds / 2);
+  await bridgeThroughput(bridge, timing.warmupSeconds / 2);
+  const totals = { bridge: { frames: 0, ms: 0 }, reference: { frames: 0, ms: 0 } };
+  const add = (total: { frames: number; ms: number }, slice: Delivered): void => {
+    total.frames += slice.frames;
+    total.ms += slice.ms;
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    add(totals.reference, await referenceThroughput(reference, payload, timing.seconds / ROUNDS));
+    add(totals.bridge, await bridgeThroughput(bridge, timing.seconds / ROUNDS));
+  }
+  return { bridgeHz: (totals.bridge.frames * 1000) / totals.bridge.ms, referenceHz: (totals.reference.frames * 1000) / totals.reference.ms };
+}
+
+/**
+ * Frames written into the destination while the source always has a new
+ * frame for the publisher: each frame is written once the publisher has
+ * taken the one before. A writer flooding the source from this same thread
+ * would spend the bridge's CPU on frames it is meant to skip (a camera
+ * writes from its own process); the reference likewise makes one frame per
+ * frame sent.
+ */
+async function bridgeThroughput({ source, publisher, subscriber }: BridgeLink, seconds: number): Promise<Delivered> {
   const frame = new Float32Array(source.size / 4).fill(1);
   const before = subscriber.status().frames;
   const start = performance.now();
-  while (performance.now() - start < seconds * 1000) {
+  const running = (): boolean => performance.now() - start < seconds * 1000;
+  const published = publisher.status().frames;
+  while (running()) {
     source.write(frame);
-    await new Promise((resolve) => setImmediate(resolve));
+    const written = source.count;
+    do await nextTurn();
+    while (publisher.status().frames < written && running());
   }
-  return (subscriber.status().frames - before) / ((performance.now() - start) / 1000);
+  const sent = publisher.status().frames - published;
+  await until(() => subscriber.status().frames - before >= sent);
+  return { frames: subscriber.status().frames - before, ms: performance.now() - start };
 }
 
-/** One frame at a time: the write, then the destination's next(). */
-async function bridgeRoundTrips(source: SharedMemory<'float32'>, destination: SharedMemory<'float32'>, samples: number): Promise<Latency> {
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Waits for the frames in flight at the end of a slice, so that no slice gets another's; gives up after DRAIN_LIMIT_MS. */
+async function until(done: () => boolean): Promise<void> {
+  const start = performance.now();
+  while (!done() && performance.now() - start < DRAIN_LIMIT_MS) await nextTurn();
+}
+
+/** One frame at a time, a bridge round trip and a reference round trip in turn. */
+async function latencyInTurn(bridge: BridgeLink, reference: ReferenceLink, samples: number): Promise<{ bridgeLatency: Latency; referenceLatency: Latency }> {
+  const { source, destination } = bridge;
   const frame = new Float32Array(source.size / 4);
   const out = new Float32Array(source.size / 4);
-  const times = new Float64Array(samples);
-  destination.read({ out });
+  const payload = new Uint8Array(source.size);
+  const bridgeTimes = new Float64Array(samples);
+  const referenceTimes = new Float64Array(samples);
   for (let sample = 0; sample < samples; sample++) {
-    frame.fill(sample);
+    referenceTimes[sample] = await referenceRoundTrip(reference, payload, sample);
+    const mark = -1 - sample; // no frame of the throughput run has it
+    frame.fill(mark);
     const start = performance.now();
     source.write(frame);
-    await destination.next({ out, timeout: 10000 });
-    times[sample] = (performance.now() - start) * 1000;
+    do await destination.next({ out, timeout: 10000 });
+    while (out[0] !== mark);
+    bridgeTimes[sample] = (performance.now() - start) * 1000;
   }
-  return summarizeLatency(times);
+  return { bridgeLatency: summarizeLatency(bridgeTimes), referenceLatency: summarizeLatency(referenceTimes) };
 }
 
 interface ReferenceLink {
@@ -122,13 +181,14 @@ interface ReferenceLink {
   /** Frames whose every chunk arrived. */
   received: number;
   onFrame: (() => void) | null;
+  sequence: number;
 }
 
 async function openReference(url: string, bytes: number): Promise<ReferenceLink> {
   const publisher = await connect({ servers: url });
   const subscriber = await connect({ servers: url });
   const chunks = Math.ceil(bytes / chunkBytes(publisher));
-  const link: ReferenceLink = { publisher, subscriber, subject: `tsshmem.bench-reference.${process.pid}`, received: 0, onFrame: null };
+  const link: ReferenceLink = { publisher, subscriber, subject: `tsshmem.bench-reference.${process.pid}`, received: 0, onFrame: null, sequence: 0 };
   subscriber.subscribe(`${link.subject}.>`, {
     callback: (_error, message) => {
       if (message.subject.endsWith(`.${chunks - 1}`)) {
@@ -141,53 +201,41 @@ async function openReference(url: string, bytes: number): Promise<ReferenceLink>
   return link;
 }
 
-function sendReference(link: ReferenceLink, payload: Uint8Array, sequence: number): void {
+function sendReference(link: ReferenceLink, payload: Uint8Array): void {
   const size = chunkBytes(link.publisher);
+  link.sequence += 1;
   for (let index = 0, offset = 0; offset < payload.length; index++, offset += size) {
     const header = headers();
-    header.set('Tsshmem-Frame', `reference/${sequence}`);
+    header.set('Tsshmem-Frame', `reference/${link.sequence}`);
     header.set('Tsshmem-Chunk', `${index}/${Math.ceil(payload.length / size)}`);
     link.publisher.publish(`${link.subject}.v.${index}`, payload.subarray(offset, offset + size), { headers: header });
   }
 }
 
-async function referenceThroughput(url: string, bytes: number, seconds: number): Promise<number> {
-  const link = await openReference(url, bytes);
-  try {
-    const payload = new Uint8Array(bytes).fill(1);
-    const flushes: Promise<void>[] = [];
-    const start = performance.now();
-    for (let sequence = 1; performance.now() - start < seconds * 1000; sequence++) {
-      sendReference(link, payload, sequence);
-      flushes.push(link.publisher.flush());
-      if (flushes.length >= IN_FLIGHT) await flushes.shift();
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    return link.received / ((performance.now() - start) / 1000);
-  } finally {
-    await link.publisher.close();
-    await link.subscriber.close();
+/** Frames sent back to back with the bridge's flush window; those whose every chunk arrived count. */
+async function referenceThroughput(link: ReferenceLink, payload: Uint8Array, seconds: number): Promise<Delivered> {
+  const before = link.received;
+  const sequenceBefore = link.sequence;
+  const flushes: Promise<void>[] = [];
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000) {
+    sendReference(link, payload);
+    flushes.push(link.publisher.flush());
+    if (flushes.length >= IN_FLIGHT) await flushes.shift();
+    await nextTurn();
   }
+  await until(() => link.received - before >= link.sequence - sequenceBefore);
+  return { frames: link.received - before, ms: performance.now() - start };
 }
 
-async function referenceRoundTrips(url: string, bytes: number, samples: number): Promise<Latency> {
-  const link = await openReference(url, bytes);
-  try {
-    const payload = new Uint8Array(bytes);
-    const times = new Float64Array(samples);
-    for (let sample = 0; sample < samples; sample++) {
-      const arrived = new Promise<void>((resolve) => (link.onFrame = resolve));
-      const start = performance.now();
-      sendReference(link, payload, sample);
-      void link.publisher.flush(); // as the bridge's publisher does after each frame
-      await arrived;
-      times[sample] = (performance.now() - start) * 1000;
-    }
-    return summarizeLatency(times);
-  } finally {
-    await link.publisher.close();
-    await link.subscriber.close();
-  }
+async function referenceRoundTrip(link: ReferenceLink, payload: Uint8Array, sample: number): Promise<number> {
+  payload.fill(sample);
+  const start = performance.now();
+  sendReference(link, payload);
+  void link.publisher.flush(); // as the bridge's publisher does after each frame
+  while (link.received < link.sequence) await new Promise<void>((resolve) => (link.onFrame = resolve));
+  link.onFrame = null;
+  return (performance.now() - start) * 1000;
 }
 
 function chunkBytes(connection: NatsConnection): number {
@@ -236,7 +284,8 @@ function caseTable(cases: readonly BridgeCase[]): Table {
     ]),
     notes: [
       'One process, a local nats-server on loopback. Bridge: source stream -> tsshmem-nats publisher -> server -> subscriber -> destination stream.',
-      'Reference: the same chunks and headers published and received with the same client; latency from the write (or publish) to the arrival of the whole frame.',
+      'Reference: the same chunks (with a two-field header: frame and chunk) published and received with the same client, the same flush window of 2 frames.',
+      `Throughput: ${ROUNDS} slices, reference and bridge in turn; the source gets a new frame as soon as the publisher took the last. Latency: from the write (or publish) to the whole frame in the destination (a reader's next()) or the reference's subscriber, samples in turn.`,
     ],
   };
 }

@@ -153,7 +153,7 @@ class Output {
     }
     const losses = status.role === 'publisher' ? `skipped ${status.skipped}  lost ${status.lost}` : `dropped ${status.dropped}  rejected ${status.rejected}`;
     const lag = status.lagMs === null ? '-' : `${status.lagMs.toFixed(1)} ms`;
-    const link = status.connected ? 'connected' : 'reconnecting';
+    const link = !status.connected ? 'reconnecting' : status.role === 'subscriber' && status.waitingForPublisher ? 'waiting for the publisher' : 'connected';
     process.stdout.write(`${CLEAR_LINE}${framesPerSecond.toFixed(1)} frames/s  ${megabytesPerSecond.toFixed(1)} MB/s  ${losses}  lag ${lag}  ${link}`);
   }
 
@@ -168,6 +168,7 @@ class Output {
 }
 
 function describeMode(status: Status): string {
+  if (status.role === 'subscriber' && status.waitingForPublisher) return `lossless; waiting for the publisher: no lossless bridge on ${status.subject} yet`;
   if (status.mode === 'lossless') return 'lossless';
   if (status.role === 'publisher' && !status.keeps) return 'latest value; the server has no JetStream, late subscribers wait for the next frame';
   return 'latest value';

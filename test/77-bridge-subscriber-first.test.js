@@ -1,0 +1,64 @@
+// A lossless subscriber started before its publisher (issue 14, item 4):
+// it says it is waiting for the publisher, creates nothing, and once the
+// publisher's JetStream stream appears (even with frames in it already) it
+// takes every frame from the first into a stream of the publisher's shape,
+// on another "host" (its own /dev/shm: test/bridge-helpers.js).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { create } from '../packages/tsshmem/dist/index.js';
+import { streamName } from './helpers.js';
+import { remoteDigest, sha256, startBridge, startNatsServer, startRemoteBridge } from './bridge-helpers.js';
+
+const TEST_TIMEOUT = 60000;
+const started = (record) => record.event === 'started';
+const startedWaiting = (record) => record.event === 'started' && record.waitingForPublisher === true;
+
+test('lossless: a subscriber started first waits for the publisher, then receives every frame from the first', { timeout: TEST_TIMEOUT }, async (t) => {
+  const server = await startNatsServer(t);
+  const name = streamName(t, 'bridge-first');
+  const remote = startRemoteBridge(t, 'subscribe', [name, '--server', server.url, '--lossless']);
+  await remote.bridge.next(startedWaiting, 'the subscriber started, waiting for the publisher');
+  const idle = await remote.bridge.status((status) => status.waitingForPublisher, 'a status line while waiting');
+  assert.deepEqual([idle.frames, idle.connected], [0, true]);
+  assert.equal(remote.bridge.records.find((record) => record.event === 'stream'), undefined, 'no local stream before the first frame');
+
+  // Paused until all six frames are on the server, so that it finds the stream late, with frames in it.
+  remote.bridge.child.kill('SIGSTOP');
+  const source = create(name, { shape: [3, 500], dtype: 'int32' });
+  const publisher = startBridge(t, 'publish', [name, '--server', server.url, '--lossless']);
+  await publisher.next(started, 'the publisher started');
+  const frames = [];
+  for (let frame = 1; frame <= 6; frame++) {
+    frames.push(Int32Array.from({ length: 1500 }, (_, index) => frame * 100000 + index));
+    source.write(frames.at(-1));
+    await publisher.status((status) => status.frames === frame, `frame ${frame} published`);
+  }
+  remote.bridge.child.kill('SIGCONT');
+  const received = await remote.bridge.status((status) => status.frames === 6, 'the six frames written remotely');
+  assert.deepEqual([received.dropped, received.waitingForPublisher], [0, false]);
+  const created = remote.bridge.records.find((record) => record.event === 'stream');
+  assert.deepEqual([created.shape, created.dtype], [[3, 500], 'int32']);
+  const digest = await remoteDigest(remote, name);
+  assert.deepEqual([digest.count, digest.sha256], [6, sha256(frames.at(-1))], 'each frame written once, the last one last');
+});
+
+test('lossless: a waiting subscriber stops cleanly on SIGINT, and fails clearly if a latest-value publisher takes the subject', { timeout: TEST_TIMEOUT }, async (t) => {
+  const server = await startNatsServer(t);
+  const name = streamName(t, 'bridge-first-mode');
+  const stopped = startBridge(t, 'subscribe', [streamName(t, 'bridge-first-stop'), '--server', server.url, '--subject', 'tsshmem.first-stop', '--lossless']);
+  await stopped.next(startedWaiting, 'the first subscriber waiting');
+  stopped.child.kill('SIGINT');
+  const stop = await stopped.done;
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.ok(stopped.records.some((record) => record.event === 'stopped'));
+
+  const subscriber = startBridge(t, 'subscribe', [streamName(t, 'bridge-first-copy'), '--server', server.url, '--subject', 'tsshmem.first-mode', '--lossless']);
+  await subscriber.next(startedWaiting, 'the second subscriber waiting');
+  create(name, { shape: [4] });
+  const publisher = startBridge(t, 'publish', [name, '--server', server.url, '--subject', 'tsshmem.first-mode']);
+  await publisher.next(started, 'the latest-value publisher started');
+  const result = await subscriber.done;
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /carries a latest-value bridge: drop --lossless/);
+});
