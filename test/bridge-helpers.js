@@ -10,8 +10,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { cliPath } from './helpers.js';
+
+export { cliPath };
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const cliPath = join(root, 'packages', 'tsshmem-cli', 'dist', 'cli', 'main.js');
 const libraryUrl = pathToFileURL(join(root, 'packages', 'tsshmem', 'dist', 'index.js')).href;
 const SERVER_READY = /Server is ready/;
 
