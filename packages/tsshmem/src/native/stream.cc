@@ -62,8 +62,8 @@ int64_t DeadlineAfterMs(double timeoutMs) {
 // (guard/guarded_copy.h), checked before and after each operation: after a
 // fault the guard mapped zeros, which must not pass for the stream's content.
 // kPublished: nothing lost.
-Status LossOf(const HandleState& segments, int32_t relevant) {
-  int32_t lost = LostBits(segments.guard_entry) & relevant;
+Status LossOf(const HandleState& state, int32_t relevant) {
+  int32_t lost = LostBits(state.guard_entry) & relevant;
   if ((lost & kLostMetadata) != 0) return Status::kMetadataLost;
   if ((lost & kLostData) != 0) return Status::kTruncated;
   return Status::kPublished;
@@ -110,24 +110,24 @@ NativeStream::NativeStream(const Napi::CallbackInfo& info)
   size_t metaLength = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
   int dataFd = info[2].As<Napi::Number>().Int32Value();
   size_t dataLength = static_cast<size_t>(info[3].As<Napi::Number>().Int64Value());
-  HandleState& segments = *state_;
-  segments.payload_bytes = static_cast<size_t>(info[4].As<Napi::Number>().Int64Value());
-  if (segments.payload_bytes > dataLength || metaLength < 256) {
+  HandleState& state = *state_;
+  state.payload_bytes = static_cast<size_t>(info[4].As<Napi::Number>().Int64Value());
+  if (state.payload_bytes > dataLength || metaLength < 256) {
     throw Napi::RangeError::New(env, "segment smaller than its metadata says");
   }
-  segments.guard_entry = ClaimGuardEntry();
+  state.guard_entry = ClaimGuardEntry();
   try {
-    segments.meta = Mapping::Map(env, metaFd, metaLength, segments.guard_entry, kLostMetadata);
+    state.meta = Mapping::Map(env, metaFd, metaLength, state.guard_entry, kLostMetadata);
   } catch (...) {
     // No range was registered, so no mapping will free the entry.
-    DropGuardedRange(segments.guard_entry, kLostMetadata);
+    DropGuardedRange(state.guard_entry, kLostMetadata);
     throw;
   }
-  segments.data = Mapping::Map(env, dataFd, dataLength, segments.guard_entry, kLostData);
-  auto* base = static_cast<uint8_t*>(segments.meta->address());
-  FutexTarget& futex = segments.waits.futex;
+  state.data = Mapping::Map(env, dataFd, dataLength, state.guard_entry, kLostData);
+  auto* base = static_cast<uint8_t*>(state.meta->address());
+  FutexTarget& futex = state.waits.futex;
   futex.meta = reinterpret_cast<const double*>(base);
-  futex.guard_entry = segments.guard_entry;
+  futex.guard_entry = state.guard_entry;
   if (info[5].IsObject()) {
     Napi::Object extension = info[5].As<Napi::Object>();
     auto offset = [&](const char* key) { return static_cast<size_t>(extension.Get(key).As<Napi::Number>().Int64Value()); };
@@ -137,9 +137,7 @@ NativeStream::NativeStream(const Napi::CallbackInfo& info)
     futex.slots = WakeSlots(base + offset("wakeSlots"), static_cast<uint32_t>(slotCount),
                              reinterpret_cast<uint32_t*>(base + offset("wakeWaiting")));
   }
-  segments.frame = Frame{static_cast<double*>(segments.meta->address()), segments.data->address(), segments.payload_bytes};
-  segments.notify = futex.notify;
-  segments.slots = futex.slots;
+  state.frame = Frame{static_cast<double*>(state.meta->address()), state.data->address(), state.payload_bytes};
   BindHotFunctions(env, info.This().As<Napi::Object>());
 }
 
@@ -219,14 +217,14 @@ Napi::Value NativeStream::DataBuffer(const Napi::CallbackInfo& info) {
 // caller already holds the lock.
 Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const HandleState& segments = *static_cast<const HandleState*>(info.Data());
-  segments.CheckOpen(env);
-  void* source = segments.PayloadSizedView(env, info[0], true);
-  Status status = LossOf(segments, kAnyLoss);
+  const HandleState& state = *static_cast<const HandleState*>(info.Data());
+  state.CheckOpen(env);
+  void* source = state.PayloadSizedView(env, info[0], true);
+  Status status = LossOf(state, kAnyLoss);
   if (status != Status::kPublished) return StatusValue(env, status, "flock");
-  status = Publish(segments.frame, source, info[1].As<Napi::Number>().Int32Value());
-  if (status == Status::kPublished) NotifyWaiters(segments.notify, segments.slots);
-  Status lost = LossOf(segments, kAnyLoss);
+  status = Publish(state.frame, source, info[1].As<Napi::Number>().Int32Value());
+  if (status == Status::kPublished) NotifyWaiters(state.waits.futex.notify, state.waits.futex.slots);
+  Status lost = LossOf(state, kAnyLoss);
   return StatusValue(env, lost != Status::kPublished ? lost : status, "flock");
 }
 
@@ -234,12 +232,12 @@ Napi::Value NativeStream::Write(const Napi::CallbackInfo& info) {
 // (protocol::ReadConsistent). budgetMs < 0: no limit.
 Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const HandleState& segments = *static_cast<const HandleState*>(info.Data());
-  segments.CheckOpen(env);
-  void* destination = segments.PayloadSizedView(env, info[0], false);
-  if (LossOf(segments, kAnyLoss) != Status::kPublished) return StatusValue(env, LossOf(segments, kAnyLoss), "read");
-  double result = ReadConsistent(segments.frame, destination, info[1].As<Napi::Number>().DoubleValue());
-  Status lost = LossOf(segments, kAnyLoss);
+  const HandleState& state = *static_cast<const HandleState*>(info.Data());
+  state.CheckOpen(env);
+  void* destination = state.PayloadSizedView(env, info[0], false);
+  if (LossOf(state, kAnyLoss) != Status::kPublished) return StatusValue(env, LossOf(state, kAnyLoss), "read");
+  double result = ReadConsistent(state.frame, destination, info[1].As<Napi::Number>().DoubleValue());
+  Status lost = LossOf(state, kAnyLoss);
   return Napi::Number::New(env, lost != Status::kPublished ? AsResult(lost) : result);
 }
 
@@ -247,12 +245,12 @@ Napi::Value NativeStream::Read(const Napi::CallbackInfo& info) {
 // (protocol::ReadUnderLock). Only while the caller holds the lock.
 Napi::Value NativeStream::ReadLocked(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const HandleState& segments = *state_;
-  segments.CheckOpen(env);
-  void* destination = segments.PayloadSizedView(env, info[0], false);
-  if (LossOf(segments, kAnyLoss) != Status::kPublished) return StatusValue(env, LossOf(segments, kAnyLoss), "read");
-  double result = ReadUnderLock(segments.frame, destination, info[1].As<Napi::Boolean>().Value());
-  Status lost = LossOf(segments, kAnyLoss);
+  const HandleState& state = *state_;
+  state.CheckOpen(env);
+  void* destination = state.PayloadSizedView(env, info[0], false);
+  if (LossOf(state, kAnyLoss) != Status::kPublished) return StatusValue(env, LossOf(state, kAnyLoss), "read");
+  double result = ReadUnderLock(state.frame, destination, info[1].As<Napi::Boolean>().Value());
+  Status lost = LossOf(state, kAnyLoss);
   return Napi::Number::New(env, lost != Status::kPublished ? AsResult(lost) : result);
 }
 

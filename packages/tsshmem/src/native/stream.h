@@ -46,8 +46,6 @@ struct HandleState {
   Frame frame;
   // The stream's entry in the SIGBUS guard's registry (-1: unguarded).
   int guard_entry = -1;
-  uint32_t* notify = nullptr;
-  WakeSlots slots;
   bool closed = false;
   HandleWaits waits;
 

@@ -31,7 +31,7 @@ LockFileWriters ProbeLockFileWriters(int fd);
 bool PrepareLockFileForProbes(int fd);
 
 // For waits without an event loop (readNewSync), which cannot watch the lock
-// directory: the probe's last answer, trusted for kIdleCheckNs. A sleeping
+// file: the probe's last answer, trusted for kIdleCheckNs. A sleeping
 // reader looks at the count within that time anyway, so a pyshmem process
 // that opens the lock file in between is caught no later.
 class LockFileWritersCache {
