@@ -193,39 +193,59 @@ Napi::Value NativeRing::Write(const Napi::CallbackInfo& info) {
   return Outcome(env, status);
 }
 
-// loan(timeoutMs) -> the byte offset of the next slot in the data object
-// (>= 0), or a Status: NO_ROOM, TRUNCATED, CORRUPT, METADATA_LOST. The
-// caller holds the flock until publish() or abandon().
+// loan(timeoutMs, lockFd) -> the byte offset of the next slot in the data
+// object (>= 0), or a Status: LOCK_BUSY, NO_ROOM, TRUNCATED, CORRUPT,
+// METADATA_LOST. lockFd >= 0: takes that flock itself without waiting
+// (LOCK_BUSY if held elsewhere) and keeps it for the loan, giving it back
+// on any failure; -1: the caller holds it. Either way the flock is held
+// until publish() or abandon().
 Napi::Value NativeRing::Loan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   if (loaned_) throw Napi::Error::New(env, "a loan is outstanding");
+  int64_t deadline = DeadlineAfter(info[0].As<Napi::Number>().DoubleValue());
+  int lockFd = info[1].As<Napi::Number>().Int32Value();
   Status status = Loss();
   if (status != Status::kPublished) return Outcome(env, status);
-  status = ring_.BeginWrite(DeadlineAfter(info[0].As<Napi::Number>().DoubleValue()), &loan_index_, &loan_slot_);
-  if (status != Status::kFrame || Loss() != Status::kPublished) return Outcome(env, status);
+  if (lockFd >= 0) {
+    status = TakeLock(lockFd, geometry_.meta, 0, 0);
+    if (status == Status::kSystemError) ThrowSystemError(env, errno, "flock");
+    if (status != Status::kLockTaken) return Outcome(env, status);
+  }
+  status = ring_.BeginWrite(deadline, &loan_index_, &loan_slot_);
+  if (status != Status::kFrame || Loss() != Status::kPublished) {
+    if (lockFd >= 0) ReleaseLock(lockFd, geometry_.meta);
+    return Outcome(env, status);
+  }
   loaned_ = true;
   return Napi::Number::New(env, SlotOffset(loan_slot_));
 }
 
-// publish() -> Status: publishes the loaned frame (PUBLISHED, TRUNCATED,
-// METADATA_LOST).
+// publish(lockFd) -> Status: publishes the loaned frame (PUBLISHED,
+// TRUNCATED, METADATA_LOST). lockFd >= 0: then gives that flock back (the
+// caller's last entry); -1: the caller keeps it.
 Napi::Value NativeRing::Publish(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   if (!loaned_) throw Napi::Error::New(env, "no loan outstanding");
   loaned_ = false;
+  int lockFd = info[0].As<Napi::Number>().Int32Value();
   Status status = Loss();
-  if (status != Status::kPublished) return Outcome(env, status);
-  return Outcome(env, ring_.Publish(loan_index_, loan_slot_));
+  if (status == Status::kPublished) status = ring_.Publish(loan_index_, loan_slot_);
+  // After the publish: the flock orders this frame before the next writer's.
+  if (lockFd >= 0) ReleaseLock(lockFd, geometry_.meta);
+  return Outcome(env, status);
 }
 
-// abandon(): gives the loaned slot back; nothing is published.
+// abandon(lockFd): gives the loaned slot back; nothing is published. lockFd
+// as for publish().
 Napi::Value NativeRing::Abandon(const Napi::CallbackInfo& info) {
+  int lockFd = info[0].As<Napi::Number>().Int32Value();
   if (loaned_) {
     loaned_ = false;
     if (Loss() == Status::kPublished) ring_.Abandon(loan_slot_);
   }
+  if (lockFd >= 0 && !closed_) ReleaseLock(lockFd, geometry_.meta);
   return info.Env().Undefined();
 }
 
