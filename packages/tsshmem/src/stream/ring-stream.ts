@@ -42,11 +42,13 @@ const enum InfoIndex {
 const ROOM_POLL_MS = 1;
 
 /**
- * Lock paths with a loan outstanding on this thread: the flock is re-entrant
- * per thread, so it alone cannot keep a second handle of the same thread
- * from writing into the loaned frame's place.
+ * Whether a loan is outstanding on this thread, by lock path: the flock is
+ * re-entrant per thread, so it alone cannot keep a second handle of the
+ * same thread from writing into the loaned frame's place. Entries are set
+ * false rather than deleted: a Set or Map that empties reallocates its
+ * table, once per loan.
  */
-const loansInProgress = new Set<string>();
+const loansInProgress = new Map<string, boolean>();
 
 /** A ring's state as tools show it. */
 export interface RingStatus {
@@ -315,7 +317,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   }
 
   #checkNoLoan(): void {
-    if (this.#loan !== null || loansInProgress.has(this.#lockPath)) {
+    if (this.#loan !== null || loansInProgress.get(this.#lockPath) === true) {
       throw new ShmError(
         'ERR_LOAN_ACTIVE',
         `a loan of stream ${JSON.stringify(this.name)} is outstanding on this thread: publish() or dispose it before writing or loaning again`,
@@ -387,7 +389,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   #loanOf(offset: number): Loan<D> {
     const loan = new Loan<D>(this.#view(offset), (publish) => this.#settleLoan(publish));
     this.#loan = loan;
-    loansInProgress.add(this.#lockPath);
+    loansInProgress.set(this.#lockPath, true);
     return loan;
   }
 
@@ -398,7 +400,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
    */
   #settleLoan(publish: boolean): void {
     this.#loan = null;
-    loansInProgress.delete(this.#lockPath);
+    loansInProgress.set(this.#lockPath, false);
     // A truncation while the loan was out left zeros where the slot was
     // (the SIGBUS guard): publish nothing, and say so.
     const lost = this.#facts.lost[0] !== 0;

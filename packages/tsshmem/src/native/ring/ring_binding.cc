@@ -114,6 +114,20 @@ NativeRing::NativeRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Native
   info_array_ = Napi::Persistent(infoArray);
   info_ = infoArray.Data();
   cursor_ = ring_.LoadHead();
+  BindHotMethods(env, info.This().As<Napi::Object>());
+}
+
+// The methods a hand-over calls once per frame, as own properties bound to
+// this instance (CallBound). They live on the object that owns this
+// instance, and src/stream/ring-stream.ts only calls them through it, so
+// they are never called after it was collected.
+void NativeRing::BindHotMethods(Napi::Env env, Napi::Object self) {
+  self.Set("write", Napi::Function::New<CallBound<&NativeRing::Write>>(env, "write", this));
+  self.Set("loan", Napi::Function::New<CallBound<&NativeRing::Loan>>(env, "loan", this));
+  self.Set("publish", Napi::Function::New<CallBound<&NativeRing::Publish>>(env, "publish", this));
+  self.Set("take", Napi::Function::New<CallBound<&NativeRing::Take>>(env, "take", this));
+  self.Set("takeSample", Napi::Function::New<CallBound<&NativeRing::TakeSample>>(env, "takeSample", this));
+  self.Set("releaseSample", Napi::Function::New<CallBound<&NativeRing::ReleaseSample>>(env, "releaseSample", this));
 }
 
 NativeRing::~NativeRing() {
