@@ -122,12 +122,17 @@ NativeRing::NativeRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Native
 // instance, and src/stream/ring-stream.ts only calls them through it, so
 // they are never called after it was collected.
 void NativeRing::BindHotMethods(Napi::Env env, Napi::Object self) {
-  self.Set("write", Napi::Function::New<CallBound<&NativeRing::Write>>(env, "write", this));
-  self.Set("loan", Napi::Function::New<CallBound<&NativeRing::Loan>>(env, "loan", this));
-  self.Set("publish", Napi::Function::New<CallBound<&NativeRing::Publish>>(env, "publish", this));
-  self.Set("take", Napi::Function::New<CallBound<&NativeRing::Take>>(env, "take", this));
-  self.Set("takeSample", Napi::Function::New<CallBound<&NativeRing::TakeSample>>(env, "takeSample", this));
-  self.Set("releaseSample", Napi::Function::New<CallBound<&NativeRing::ReleaseSample>>(env, "releaseSample", this));
+  // Defined, not assigned: the prototype's methods are read-only, which
+  // makes an assignment of the same name fail silently.
+  auto bound = [&](const char* name, Napi::Function function) { return Napi::PropertyDescriptor::Value(name, function, napi_default); };
+  self.DefineProperties({
+      bound("write", Napi::Function::New<CallBound<&NativeRing::Write>>(env, "write", this)),
+      bound("loan", Napi::Function::New<CallBound<&NativeRing::Loan>>(env, "loan", this)),
+      bound("publish", Napi::Function::New<CallBound<&NativeRing::Publish>>(env, "publish", this)),
+      bound("take", Napi::Function::New<CallBound<&NativeRing::Take>>(env, "take", this)),
+      bound("takeSample", Napi::Function::New<CallBound<&NativeRing::TakeSample>>(env, "takeSample", this)),
+      bound("releaseSample", Napi::Function::New<CallBound<&NativeRing::ReleaseSample>>(env, "releaseSample", this)),
+  });
 }
 
 NativeRing::~NativeRing() {
