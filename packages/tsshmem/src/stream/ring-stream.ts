@@ -217,9 +217,9 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     this.#checkUsable();
     this.#checkNoLoan();
     const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_WRITE_TIMEOUT);
-    const deadline = performance.now() + timeout;
     if (!this.#lock.held) {
-      // The lock is mostly free: one native call takes it and loans.
+      // The lock is mostly free: one native call takes it and loans (and
+      // returns at once if another process holds it).
       const result = this.#ring.loan(timeout, this.#lock.fd);
       if (result !== Status.LOCK_BUSY) {
         if (!isCount(result)) throw this.#loanError(result, timeout);
@@ -227,7 +227,8 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
         return this.#loanOf(result);
       }
     }
-    this.#lock.acquireSync({ timeout: Math.max(0, deadline - performance.now()) });
+    const deadline = performance.now() + timeout;
+    this.#lock.acquireSync({ timeout });
     return this.#loanLocked(Math.max(0, deadline - performance.now()), timeout);
   }
 
@@ -328,9 +329,9 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   #publishCopy(payload: ArrayBufferView | null, options: WriteOptions): void {
     this.#checkNoLoan();
     const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_WRITE_TIMEOUT);
-    const deadline = performance.now() + timeout;
     let status = this.#ring.write(payload, this.#lock.held ? -1 : this.#lock.fd, timeout);
     if (status === Status.LOCK_BUSY) {
+      const deadline = performance.now() + timeout;
       this.#lock.acquireSync({ timeout });
       try {
         status = this.#ring.write(payload, -1, Math.max(0, deadline - performance.now()));
@@ -486,7 +487,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     const timeout = checkDuration(options.timeout, 'timeout', Infinity);
     const spin = checkDuration(options.spin, 'spin', 0);
     const signal = checkSignal(options.signal);
-    return this.#awaitUntil(take, performance.now() + timeout, timeout, spin, signal);
+    return this.#awaitUntil(take, timeout === Infinity ? Infinity : performance.now() + timeout, timeout, spin, signal);
   }
 
   #awaitUntil<T>(take: () => T | null, deadline: number, timeout: number, spin: number, signal: AbortSignal | undefined): T | Promise<T> {
@@ -494,7 +495,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
       if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
       const taken = take();
       if (taken !== null) return taken;
-      const left = deadline - performance.now();
+      const left = deadline === Infinity ? Infinity : deadline - performance.now();
       if (left <= 0) throw this.#waitTimeout(timeout);
       const waited = this.#waitAsync(this.#info[InfoIndex.metaCount]!, left, spin, signal);
       if (typeof waited === 'number') {
