@@ -1,6 +1,7 @@
 #include "ring/ring_binding.h"
 
 #include <cerrno>
+#include <cmath>
 #include <unistd.h>
 
 #include "clock.h"
@@ -16,8 +17,9 @@ namespace {
 // Info slots shared with TypeScript (a Float64Array it passes in).
 enum Info : int { kInfoCount = 0, kInfoWriteTime = 1, kInfoIndex = 2, kInfoMetaCount = 3, kInfoHold = 4, kInfoLength = 5 };
 
+// timeoutMs < 0 or Infinity (a timeout option may be Infinity): no limit.
 int64_t DeadlineAfter(double timeoutMs) {
-  if (timeoutMs < 0) return kNoDeadline;
+  if (timeoutMs < 0 || !std::isfinite(timeoutMs)) return kNoDeadline;
   return MonotonicNs() + static_cast<int64_t>(timeoutMs * 1e6);
 }
 
