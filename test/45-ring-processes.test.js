@@ -48,6 +48,23 @@ for (const writeAsync of [false, true]) {
   });
 }
 
+test("overflow 'block': write({ timeout: Infinity }) from another process waits for room as long as it takes (not ETIMEDOUT at once)", { timeout: 60000 }, async (t) => {
+  const { name, stream: reader } = ringStream(t, { history: 2, overflow: 'block' }, 'endless');
+  reader.register();
+  const producer = startNodePeer(t, 'ring-peer.js', { command: 'produce', name, count: 4, timeout: 'Infinity' });
+  // Handshake: two frames published and the producer holding the lock, waiting in its third write for room.
+  while (!(reader.ringStatus().head === 2 && reader.lockInfo().ownerPid === producer.child.pid)) {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (producer.child.exitCode !== null) break;
+  }
+  assert.equal(producer.child.exitCode, null, `the producer waits for room instead of failing: ${producer.child.exitCode}`);
+  const seen = await consume(reader, 4);
+  assert.equal(seen, 4);
+  assert.equal(reader.totalMissedWrites, 0);
+  const { code, stderr } = await producer.done;
+  assert.equal(code, 0, stderr);
+});
+
 test("overflow 'overwrite': a paced writer in another process; every frame is seen or counted in missedWrites, in order", { timeout: 120000 }, async (t) => {
   const count = 3000;
   const { name, stream: reader } = ringStream(t, { history: 64 }, 'paced');

@@ -10,7 +10,8 @@ import { Worker } from 'node:worker_threads';
 import { create, open, RingStream, SharedMemory, ShmError } from '../packages/tsshmem/dist/index.js';
 import { baseName } from '../packages/tsshmem/dist/format/names.js';
 import { RING_CONTROL_OFFSET, RingControl } from '../packages/tsshmem/dist/format/ring.js';
-import { heldResources, leftovers, streamName } from './helpers.js';
+import { heldResources, leftovers, run, streamName } from './helpers.js';
+import { lockPath } from '../packages/tsshmem/dist/format/names.js';
 
 const metaPath = (name) => `/dev/shm/${baseName(name)}_meta`;
 const dataPath = (name) => `/dev/shm/${baseName(name)}`;
@@ -181,6 +182,83 @@ test('loan(): fill the slot in place and publish(); the array still aliases the 
   writer.close();
   assert.equal(loan.array.length, 0, 'close() detaches the data buffer: every loan view is empty');
   assert.equal(abandoned.array.length, 0);
+});
+
+/** Whether another process could take the stream's flock now (flock(1), one try). */
+async function lockFreeElsewhere(name) {
+  const { code } = await run('flock', ['--nonblock', '--conflict-exit-code', '3', lockPath(name), 'true']).done;
+  assert.ok(code === 0 || code === 3, `flock(1) ended with ${code}`);
+  return code === 0;
+}
+
+test('loan() holds the write lock against other processes until publish() or dispose; inside this thread\'s own acquireSync() the lock stays held after publish() until release()', async (t) => {
+  const { name, writer } = ring(t);
+  const loan = writer.loan();
+  assert.equal(writer.holdsLock, true);
+  assert.equal(await lockFreeElsewhere(name), false, 'a loan out: another process cannot take the lock');
+  loan.publish();
+  assert.equal(writer.holdsLock, false);
+  assert.equal(await lockFreeElsewhere(name), true, 'publish() gave the flock back');
+
+  const disposed = writer.loan();
+  disposed[Symbol.dispose]();
+  assert.equal(await lockFreeElsewhere(name), true, 'disposing the loan gave the flock back');
+
+  writer.acquireSync();
+  const inside = writer.loan();
+  inside.publish();
+  assert.equal(writer.holdsLock, true, 'the outer acquireSync() still holds the lock');
+  assert.equal(await lockFreeElsewhere(name), false);
+  writer.release();
+  assert.equal(await lockFreeElsewhere(name), true);
+
+  const outer = writer.loan();
+  writer.acquireSync();
+  outer.publish();
+  assert.equal(writer.holdsLock, true, 'an acquireSync() taken during the loan outlives its publish()');
+  assert.equal(await lockFreeElsewhere(name), false);
+  writer.release();
+  assert.equal(writer.holdsLock, false);
+  assert.equal(await lockFreeElsewhere(name), true);
+  assert.equal(writer.count, 3, 'three loans published, the disposed one nothing');
+});
+
+test('loans and samples of the same slot hand out the same array: no typed array is made per frame', async (t) => {
+  const { writer, reader } = ring(t, { history: 2 });
+  const loans = [];
+  const samples = [];
+  for (let n = 1; n <= 4; n++) {
+    const loan = writer.loan();
+    loan.array.fill(n);
+    loans.push(loan.array);
+    loan.publish();
+    const sample = await reader.nextSample();
+    assert.equal(sample.array[0], n);
+    samples.push(sample.array);
+    sample.release();
+  }
+  assert.equal(loans[2], loans[0], 'the writer handle reuses its view of slot 0');
+  assert.equal(loans[3], loans[1], 'and of slot 1');
+  assert.notEqual(loans[0], loans[1]);
+  assert.equal(samples[2], samples[0], 'the reader handle reuses its view of slot 0');
+  assert.equal(samples[3], samples[1]);
+  assert.notEqual(samples[0], loans[0], 'each handle has its own views');
+});
+
+test('nextSample() and next() report bad options and closed handles as rejections, never synchronous throws, also when a frame is already there', async (t) => {
+  const { writer, reader } = ring(t);
+  writer.write(frame(1));
+  let promise;
+  assert.doesNotThrow(() => (promise = reader.nextSample({ spin: -1 })));
+  await assert.rejects(promise, (error) => error.code === 'ERR_INVALID_ARG_VALUE');
+  assert.doesNotThrow(() => (promise = reader.next({ timeout: 'soon' })));
+  await assert.rejects(promise, (error) => error.code === 'ERR_INVALID_ARG_TYPE');
+  const sample = await reader.nextSample({ spin: 0.1 });
+  assert.equal(sample.count, 1, 'the frame was still there: nothing was consumed by the refused calls');
+  sample.release();
+  reader.close();
+  assert.doesNotThrow(() => (promise = reader.nextSample()));
+  await assert.rejects(promise, (error) => error.code === 'ERR_STREAM_CLOSED');
 });
 
 test('nextSample(): the array is the slot itself; no writer reuses a held slot; release() lets writers reuse it (the array may then show a later frame, never crashes); a fifth sample is ERR_SAMPLE_LIMIT', async (t) => {

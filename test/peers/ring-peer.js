@@ -7,7 +7,8 @@
 //                                     prints "holding <counts joined by ,>", waits
 //   register   {}                     opens, register()s as a reader, prints "registered", waits
 //   produce    {count, pauseEvery,    writes frames 1..count (every element of frame n is n), pausing
-//               pauseMs, async}       pauseMs after every pauseEvery writes; async: writeAsync; prints "done"
+//               pauseMs, async,       pauseMs after every pauseEvery writes; async: writeAsync; timeout:
+//               timeout}              each write's (a number or "Infinity"; default 20000); prints "done"
 //   consume    {count, timeout}       prints "ready", then next() until frame `count`; prints
 //                                     {seen, missed, inOrder, whole}
 import { open } from '../../packages/tsshmem/dist/index.js';
@@ -41,11 +42,12 @@ switch (command) {
   }
   case 'produce': {
     const { count, pauseEvery = 0, pauseMs = 0 } = args;
+    const timeout = Number(args.timeout ?? 20000);
     const frame = new Int32Array(stream.size / 4);
     const pause = new Int32Array(new SharedArrayBuffer(4));
     for (let n = 1; n <= count; n++) {
-      if (args.async) await stream.writeAsync(frame.fill(n), { timeout: 20000 });
-      else stream.write(frame.fill(n), { timeout: 20000 });
+      if (args.async) await stream.writeAsync(frame.fill(n), { timeout });
+      else stream.write(frame.fill(n), { timeout });
       if (pauseEvery > 0 && n % pauseEvery === 0) Atomics.wait(pause, 0, 0, pauseMs);
     }
     console.log('done');

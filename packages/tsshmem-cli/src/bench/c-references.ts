@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { type Launch, Launcher, runProcess } from './children.js';
 import type { Cleanup } from './cleanup.js';
 
-export type ReferenceProgram = 'io_reference' | 'pingpong_reference' | 'ring_handover_reference';
+export type ReferenceProgram = 'io_reference' | 'pingpong_reference' | 'ring_handover_reference' | 'ring_copy_reference';
 
-const PROGRAMS: readonly string[] = ['io_reference', 'pingpong_reference', 'ring_handover_reference', 'silent_writer', 'run_on_cpu'];
+const PROGRAMS: readonly string[] = ['io_reference', 'pingpong_reference', 'ring_handover_reference', 'ring_copy_reference', 'silent_writer', 'run_on_cpu'];
 const SOURCE_DIRECTORY = fileURLToPath(new URL('../../bench/c/', import.meta.url));
 
 export interface Skipped {

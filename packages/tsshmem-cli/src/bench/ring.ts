@@ -59,7 +59,16 @@ interface CopyCase {
   readonly ringWithPyshmemFrame: Rate;
   /** A ring of HISTORY slots: each write lands in a slot last touched HISTORY frames ago (out of the caches). */
   readonly deepRing: Rate;
+  /**
+   * bench/c/ring_copy_reference.c, same run: memcpy in and out through one
+   * buffer (the plain stream's pattern) and rotating over COPY_HISTORY and
+   * HISTORY slot buffers: what the rings' footprint alone costs.
+   */
+  readonly reference: Readonly<Record<CopyReferenceKey, Rate | Skipped>>;
 }
+
+type CopyReferenceKey = 'oneBuffer' | 'ring' | 'deepRing';
+const COPY_REFERENCE_SLOTS: Readonly<Record<CopyReferenceKey, number>> = { oneBuffer: 1, ring: COPY_HISTORY, deepRing: HISTORY };
 
 export interface RingFigures {
   readonly paced: { readonly hz: number; readonly history: number; readonly ring: Flow; readonly plain: Flow };
@@ -150,41 +159,70 @@ async function measureHandover(context: BenchContext, shape: readonly number[], 
  * write() then readNewSync({ out }) in one process: the plain stream, the
  * ring without and with the pyshmem-visible copy. Each ring is first cycled
  * once through all its slots (their first touch costs page faults, once),
- * and the three cases take turns for COPY_ROUNDS rounds, keeping each one's
- * best, so that a noisy neighbour does not decide the ratio.
+ * and the cases, and the C footprint references after them, take turns for
+ * COPY_ROUNDS rounds, keeping each one's best, so that a noisy neighbour
+ * (sharing the CPU caches) does not decide the ratio.
  */
 async function measureCopying(context: BenchContext, shape: readonly number[]): Promise<CopyCase> {
   const { cleanup, timing } = context;
+  const references = await context.references();
   const cases = {
     plain: {},
     ring: { history: COPY_HISTORY, pyshmemFrame: false },
     ringWithPyshmemFrame: { history: COPY_HISTORY },
     deepRing: { history: HISTORY, pyshmemFrame: false },
-  } satisfies Record<keyof Omit<CopyCase, 'shape'>, BenchStreamOptions>;
+  } satisfies Record<keyof Omit<CopyCase, 'shape' | 'reference'>, BenchStreamOptions>;
   return withStream(cleanup, 'ring-copy-plain', shape, cases.plain, (plain) =>
     withStream(cleanup, 'ring-copy-ring', shape, cases.ring, (ring) =>
       withStream(cleanup, 'ring-copy-ring-pyshmem', shape, cases.ringWithPyshmemFrame, (ringWithPyshmemFrame) =>
-      withStream(cleanup, 'ring-copy-deep-ring', shape, cases.deepRing, (deepRing) => {
-        const streams = { plain, ring, ringWithPyshmemFrame, deepRing };
-        const frame = new Float32Array(plain.size / Float32Array.BYTES_PER_ELEMENT);
-        const out = new Float32Array(frame.length);
-        const best: Partial<Record<keyof typeof streams, Rate>> = {};
-        for (let round = 0; round < COPY_ROUNDS; round++) {
-          for (const [key, stream] of entries(streams)) {
-            const iteration = (): void => {
-              stream.write(frame);
-              stream.readNewSync({ out });
-            };
-            if (round === 0) for (let i = 0; i <= HISTORY; i++) iteration();
-            const rate = measureRate(iteration, timing);
-            if ((best[key]?.hz ?? 0) < rate.hz) best[key] = rate;
+        withStream(cleanup, 'ring-copy-deep-ring', shape, cases.deepRing, async (deepRing) => {
+          const streams = { plain, ring, ringWithPyshmemFrame, deepRing };
+          const frame = new Float32Array(plain.size / Float32Array.BYTES_PER_ELEMENT);
+          const out = new Float32Array(frame.length);
+          const best: Partial<Record<keyof typeof streams, Rate>> = {};
+          const reference: Partial<Record<CopyReferenceKey, Rate | Skipped>> = {};
+          for (let round = 0; round < COPY_ROUNDS; round++) {
+            for (const [key, stream] of entries(streams)) {
+              const iteration = (): void => {
+                stream.write(frame);
+                stream.readNewSync({ out });
+              };
+              if (round === 0) for (let i = 0; i <= HISTORY; i++) iteration();
+              const rate = measureRate(iteration, timing);
+              if ((best[key]?.hz ?? 0) < rate.hz) best[key] = rate;
+            }
+            for (const [key, slots] of entries(COPY_REFERENCE_SLOTS)) {
+              const run = await references.run<{ iterations: number; seconds: number }>('ring_copy_reference', [slots, plain.size, timing.seconds, timing.warmupSeconds]);
+              const rate = isSkipped(run) ? run : { ...run, hz: run.iterations / run.seconds };
+              const kept = reference[key];
+              if (kept === undefined || isSkipped(kept) || (!isSkipped(rate) && kept.hz < rate.hz)) reference[key] = rate;
+            }
           }
-        }
-        return { shape, plain: best.plain!, ring: best.ring!, ringWithPyshmemFrame: best.ringWithPyshmemFrame!, deepRing: best.deepRing! };
-      }),
+          return {
+            shape,
+            plain: best.plain!,
+            ring: best.ring!,
+            ringWithPyshmemFrame: best.ringWithPyshmemFrame!,
+            deepRing: best.deepRing!,
+            reference: { oneBuffer: reference.oneBuffer!, ring: reference.ring!, deepRing: reference.deepRing! },
+          };
+        }),
       ),
     ),
   );
+}
+
+/** How much slower the C memcpy gets rotating over key's slot buffers than through one buffer: the footprint's own cost. */
+function footprint(copy: CopyCase, key: Exclude<CopyReferenceKey, 'oneBuffer'>): number | Skipped {
+  const one = copy.reference.oneBuffer;
+  const slots = copy.reference[key];
+  if (isSkipped(one)) return one;
+  if (isSkipped(slots)) return slots;
+  return one.hz / slots.hz;
+}
+
+function formatFootprint(ratio: number | Skipped): string {
+  return typeof ratio === 'number' ? formatTimes(ratio) : ratio.skipped;
 }
 
 function flowTable(figures: RingFigures): Table {
@@ -237,18 +275,18 @@ function handoverTable(figures: RingFigures): Table {
 
 function copyTable(figures: RingFigures): Table {
   const rows = figures.copying.flatMap((copy) => [
-    [`${copy.shape.join('x')}, plain stream`, formatHz(copy.plain.hz), '-'],
-    [`${copy.shape.join('x')}, ring of ${COPY_HISTORY}, pyshmemFrame: false`, formatHz(copy.ring.hz), formatTimes(copy.plain.hz / copy.ring.hz)],
-    [`${copy.shape.join('x')}, ring of ${COPY_HISTORY} with the pyshmem-visible copy`, formatHz(copy.ringWithPyshmemFrame.hz), formatTimes(copy.plain.hz / copy.ringWithPyshmemFrame.hz)],
-    [`${copy.shape.join('x')}, ring of ${HISTORY}, pyshmemFrame: false`, formatHz(copy.deepRing.hz), formatTimes(copy.plain.hz / copy.deepRing.hz)],
+    [`${copy.shape.join('x')}, plain stream`, formatHz(copy.plain.hz), '-', '-'],
+    [`${copy.shape.join('x')}, ring of ${COPY_HISTORY}, pyshmemFrame: false`, formatHz(copy.ring.hz), formatTimes(copy.plain.hz / copy.ring.hz), formatFootprint(footprint(copy, 'ring'))],
+    [`${copy.shape.join('x')}, ring of ${COPY_HISTORY} with the pyshmem-visible copy`, formatHz(copy.ringWithPyshmemFrame.hz), formatTimes(copy.plain.hz / copy.ringWithPyshmemFrame.hz), formatFootprint(footprint(copy, 'ring'))],
+    [`${copy.shape.join('x')}, ring of ${HISTORY}, pyshmemFrame: false`, formatHz(copy.deepRing.hz), formatTimes(copy.plain.hz / copy.deepRing.hz), formatFootprint(footprint(copy, 'deepRing'))],
   ]);
   return {
     title: `Copying: write() then readNewSync({ out }) in one process, best of ${COPY_ROUNDS} alternating rounds`,
-    columns: ['case', 'frames per second', 'time per frame vs plain'],
+    columns: ['case', 'frames per second', 'time per frame vs plain', 'C memcpy over as many slots vs one buffer'],
     rows,
     notes: [
       'Overwrite mode. The pyshmem-visible copy is one more copy of the frame per publish, into the pyshmem payload.',
-      `In a ring of ${HISTORY} each write lands in a slot last touched ${HISTORY} frames ago, out of the CPU caches when ${HISTORY} frames exceed them; the plain stream rewrites one cached payload.`,
+      `A ring's writes rotate over its slots, so a ring of N touches N frames' worth of memory where the plain stream rewrites one payload; once that exceeds the CPU caches, every copy costs more, whatever the protocol. The last column is that cost alone: bench/c/ring_copy_reference.c, same run, memcpy in and out through the next of N shared-memory slot buffers vs through one buffer, best of ${COPY_ROUNDS} rounds taken in turn with the rows.`,
     ],
   };
 }
@@ -278,6 +316,12 @@ function ringTargets(figures: RingFigures): TargetCheck[] {
   }
   for (const copy of figures.copying) {
     checks.push(timesAtMost(`copying ring of ${COPY_HISTORY} ${copy.shape.join('x')}, pyshmemFrame: false, per frame`, copy.plain.hz / copy.ring.hz, 1.1, 'plain stream'));
+    checks.push(
+      reported(
+        `the cache footprint alone of ${COPY_HISTORY} slots of ${copy.shape.join('x')} (C memcpy over ${COPY_HISTORY} buffers vs one, same run)`,
+        `${formatFootprint(footprint(copy, 'ring'))} one buffer`,
+      ),
+    );
     checks.push(reported(`copying ring ${copy.shape.join('x')} with the pyshmem-visible copy, per frame`, `${formatTimes(copy.plain.hz / copy.ringWithPyshmemFrame.hz)} plain stream`));
   }
   return checks;

@@ -133,10 +133,16 @@ export interface NativeRingLayout extends ExtensionLayout {
 export interface NativeRing {
   /** Loan + copy (zeros for null) + publish. lockFd -1: the caller holds the lock. timeoutMs < 0: no limit. */
   write(source: ArrayBufferView | null, lockFd: number, timeoutMs: number): number;
-  /** The caller holds the lock. The loaned slot's byte offset in the data object (>= 0), or a Status. */
-  loan(timeoutMs: number): number;
-  publish(): number;
-  abandon(): void;
+  /**
+   * The loaned slot's byte offset in the data object (>= 0), or a Status.
+   * lockFd >= 0: takes that flock itself (LOCK_BUSY if held elsewhere) and
+   * keeps it for the loan; -1: the caller holds the lock.
+   */
+  loan(timeoutMs: number, lockFd: number): number;
+  /** lockFd >= 0: gives that flock back after publishing; -1: the caller keeps it. */
+  publish(lockFd: number): number;
+  /** lockFd as for publish(). */
+  abandon(lockFd: number): void;
   take(destination: ArrayBufferView, lastCount: number): number;
   /** The held slot's byte offset in the data object (>= 0), or a Status. */
   takeSample(lastCount: number): number;

@@ -153,6 +153,25 @@ export class StreamLock {
     return this.#file.fd;
   }
 
+  /**
+   * Whether the next release() is the last entry's, which gives the flock
+   * back (not the claimed writer's): a native call may then release the
+   * flock itself, followed by releasedNatively() instead of release().
+   */
+  get lastEntry(): boolean {
+    return this.#file.depth === 1 && !this.#claimed;
+  }
+
+  /** Records the first entry after a native call took the flock (and the owner record) itself on fd while !held. */
+  enteredNatively(): void {
+    this.#file.depth = 1;
+  }
+
+  /** Records the last entry's release after a native call gave the flock (and the owner record) back itself while lastEntry. */
+  releasedNatively(): void {
+    this.#file.depth = 0;
+  }
+
   /** Takes the lock if it is free (or already ours); never waits. */
   tryAcquire(): boolean {
     return this.#enter(0, DEFAULT_POLL_INTERVAL);

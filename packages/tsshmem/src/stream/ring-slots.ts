@@ -12,15 +12,14 @@ import type { ArrayForDtype, Dtype } from '../dtype/table.js';
 /** A slot loaned by RingStream.loan(): fill `array` in place, then publish(). */
 export class Loan<D extends Dtype = Dtype> implements Disposable {
   readonly #array: ArrayForDtype[D];
-  readonly #publish: () => void;
-  readonly #abandon: () => void;
+  /** Publishes (true) or gives the slot back (false), then leaves the lock. */
+  readonly #settle: (publish: boolean) => void;
   #settled = false;
 
   /** @internal Use RingStream.loan(). */
-  constructor(array: ArrayForDtype[D], publish: () => void, abandon: () => void) {
+  constructor(array: ArrayForDtype[D], settle: (publish: boolean) => void) {
     this.#array = array;
-    this.#publish = publish;
-    this.#abandon = abandon;
+    this.#settle = settle;
   }
 
   /** The frame to fill, over the slot itself. Write it only before publish(): afterwards the slot belongs to readers and later writers. */
@@ -37,14 +36,14 @@ export class Loan<D extends Dtype = Dtype> implements Disposable {
   publish(): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#publish();
+    this.#settle(true);
   }
 
   /** Gives the slot back without publishing (a no-op after publish()). */
   [Symbol.dispose](): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#abandon();
+    this.#settle(false);
   }
 }
 

@@ -42,11 +42,13 @@ const enum InfoIndex {
 const ROOM_POLL_MS = 1;
 
 /**
- * Lock paths with a loan outstanding on this thread: the flock is re-entrant
- * per thread, so it alone cannot keep a second handle of the same thread
- * from writing into the loaned frame's place.
+ * Whether a loan is outstanding on this thread, by lock path: the flock is
+ * re-entrant per thread, so it alone cannot keep a second handle of the
+ * same thread from writing into the loaned frame's place. Entries are set
+ * false rather than deleted: a Set or Map that empties reallocates its
+ * table, once per loan.
  */
-const loansInProgress = new Set<string>();
+const loansInProgress = new Map<string, boolean>();
 
 /** A ring's state as tools show it. */
 export interface RingStatus {
@@ -70,6 +72,8 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   readonly #facts: StreamFacts;
   #ringClosed = false;
   #loan: Loan<D> | null = null;
+  /** Views over the slots, by slot number (see #view). */
+  readonly #slotViews: ArrayForDtype[D][] = [];
   #lastReadCount: number;
   #lastWriteTime = 0;
   #missedWrites = 0;
@@ -213,6 +217,16 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     this.#checkUsable();
     this.#checkNoLoan();
     const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_WRITE_TIMEOUT);
+    if (!this.#lock.held) {
+      // The lock is mostly free: one native call takes it and loans (and
+      // returns at once if another process holds it).
+      const result = this.#ring.loan(timeout, this.#lock.fd);
+      if (result !== Status.LOCK_BUSY) {
+        if (!isCount(result)) throw this.#loanError(result, timeout);
+        this.#lock.enteredNatively();
+        return this.#loanOf(result);
+      }
+    }
     const deadline = performance.now() + timeout;
     this.#lock.acquireSync({ timeout });
     return this.#loanLocked(Math.max(0, deadline - performance.now()), timeout);
@@ -304,7 +318,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   }
 
   #checkNoLoan(): void {
-    if (this.#loan !== null || loansInProgress.has(this.#lockPath)) {
+    if (this.#loan !== null || loansInProgress.get(this.#lockPath) === true) {
       throw new ShmError(
         'ERR_LOAN_ACTIVE',
         `a loan of stream ${JSON.stringify(this.name)} is outstanding on this thread: publish() or dispose it before writing or loaning again`,
@@ -315,9 +329,9 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   #publishCopy(payload: ArrayBufferView | null, options: WriteOptions): void {
     this.#checkNoLoan();
     const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_WRITE_TIMEOUT);
-    const deadline = performance.now() + timeout;
     let status = this.#ring.write(payload, this.#lock.held ? -1 : this.#lock.fd, timeout);
     if (status === Status.LOCK_BUSY) {
+      const deadline = performance.now() + timeout;
       this.#lock.acquireSync({ timeout });
       try {
         status = this.#ring.write(payload, -1, Math.max(0, deadline - performance.now()));
@@ -356,41 +370,57 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   #loanLocked(timeoutMs: number, timeout: number): Loan<D> {
     let result: number;
     try {
-      result = this.#ring.loan(timeoutMs);
+      result = this.#ring.loan(timeoutMs, -1);
     } catch (error) {
       this.#lock.release();
       throw error;
     }
     if (!isCount(result)) {
       this.#lock.release();
-      if (result === Status.NO_ROOM) throw this.#noRoomError(timeout);
-      throw statusError(result, this.#facts);
+      throw this.#loanError(result, timeout);
     }
-    const settle = (publish: boolean): void => {
-      this.#loan = null;
-      loansInProgress.delete(this.#lockPath);
-      // A truncation while the loan was out left zeros where the slot was
-      // (the SIGBUS guard): publish nothing, and say so.
-      const lost = this.#facts.lost[0] !== 0;
-      try {
-        if (publish && !lost) {
-          const status = this.#ring.publish();
-          if (status !== Status.PUBLISHED) throw statusError(status, this.#facts);
-        } else {
-          this.#ring.abandon();
-        }
-      } finally {
-        this.#lock.release();
-      }
-      if (publish) {
-        throwIfMetadataLost(this.#facts);
-        throwIfPayloadLost(this.#facts);
-      }
-    };
-    const loan = new Loan<D>(this.#view(result), () => settle(true), () => settle(false));
+    return this.#loanOf(result);
+  }
+
+  #loanError(status: number, timeout: number): Error {
+    return status === Status.NO_ROOM ? this.#noRoomError(timeout) : statusError(status, this.#facts);
+  }
+
+  /** The loan of the slot at offset, the lock held (until it settles). */
+  #loanOf(offset: number): Loan<D> {
+    const loan = new Loan<D>(this.#view(offset), (publish) => this.#settleLoan(publish));
     this.#loan = loan;
-    loansInProgress.add(this.#lockPath);
+    loansInProgress.set(this.#lockPath, true);
     return loan;
+  }
+
+  /**
+   * Ends the outstanding loan (its Loan calls this once): publishes it or
+   * gives it back, and leaves the lock; a last entry's flock is given back
+   * by the same native call.
+   */
+  #settleLoan(publish: boolean): void {
+    this.#loan = null;
+    loansInProgress.set(this.#lockPath, false);
+    // A truncation while the loan was out left zeros where the slot was
+    // (the SIGBUS guard): publish nothing, and say so.
+    const lost = this.#facts.lost[0] !== 0;
+    const releaseFd = this.#lock.lastEntry ? this.#lock.fd : -1;
+    try {
+      if (publish && !lost) {
+        const status = this.#ring.publish(releaseFd);
+        if (status !== Status.PUBLISHED) throw statusError(status, this.#facts);
+      } else {
+        this.#ring.abandon(releaseFd);
+      }
+    } finally {
+      if (releaseFd >= 0) this.#lock.releasedNatively();
+      else this.#lock.release();
+    }
+    if (publish) {
+      throwIfMetadataLost(this.#facts);
+      throwIfPayloadLost(this.#facts);
+    }
   }
 
   /**
@@ -419,11 +449,25 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
 
   /**
    * One call at a time per handle: a native wait serves one waiter. With no
-   * call in flight, the call starts at once (its take runs before this
-   * returns) instead of a microtask later.
+   * call in flight, the call starts at once; one that settles without an
+   * asynchronous wait (a frame already there, or one arriving while it
+   * spins) is never queued.
    */
-  #serialized<T>(run: () => Promise<T>): Promise<T> {
-    const current = this.#inFlight === 0 ? run() : this.#pending.then(run, run);
+  #serialized<T>(run: () => T | Promise<T>): Promise<T> {
+    if (this.#inFlight === 0) {
+      let outcome: T | Promise<T>;
+      try {
+        outcome = run();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (!(outcome instanceof Promise)) return Promise.resolve(outcome);
+      return this.#track(outcome);
+    }
+    return this.#track(this.#pending.then(run, run));
+  }
+
+  #track<T>(current: Promise<T>): Promise<T> {
     this.#inFlight++;
     const settled = (): void => {
       this.#inFlight--;
@@ -432,19 +476,36 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     return current;
   }
 
-  async #await<T>(take: () => T | null, options: { timeout?: number; spin?: number; signal?: AbortSignal }): Promise<T> {
+  /**
+   * take() until it gives a frame, waiting in between. Synchronous (no
+   * promise, no microtask) while frames are there or arrive within the
+   * spin; a promise once it has to wait asynchronously. Throws what the
+   * returned promise would reject with.
+   */
+  #await<T>(take: () => T | null, options: { timeout?: number; spin?: number; signal?: AbortSignal }): T | Promise<T> {
     this.#checkOpen();
     const timeout = checkDuration(options.timeout, 'timeout', Infinity);
     const spin = checkDuration(options.spin, 'spin', 0);
     const signal = checkSignal(options.signal);
-    const deadline = performance.now() + timeout;
+    return this.#awaitUntil(take, timeout === Infinity ? Infinity : performance.now() + timeout, timeout, spin, signal);
+  }
+
+  #awaitUntil<T>(take: () => T | null, deadline: number, timeout: number, spin: number, signal: AbortSignal | undefined): T | Promise<T> {
     for (;;) {
       if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
       const taken = take();
       if (taken !== null) return taken;
-      const left = deadline - performance.now();
+      const left = deadline === Infinity ? Infinity : deadline - performance.now();
       if (left <= 0) throw this.#waitTimeout(timeout);
-      this.#checkWait(await this.#waitAsync(this.#info[InfoIndex.metaCount]!, left, spin, signal), timeout, signal);
+      const waited = this.#waitAsync(this.#info[InfoIndex.metaCount]!, left, spin, signal);
+      if (typeof waited === 'number') {
+        this.#checkWait(waited, timeout, signal);
+        continue;
+      }
+      return waited.then((result) => {
+        this.#checkWait(result, timeout, signal);
+        return this.#awaitUntil(take, deadline, timeout, spin, signal);
+      });
     }
   }
 
@@ -462,11 +523,12 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     }
   }
 
-  #waitAsync(count: number, left: number, spin: number, signal: AbortSignal | undefined): Promise<number> {
+  /** The new count at once (it came while spinning), or a promise of it. */
+  #waitAsync(count: number, left: number, spin: number, signal: AbortSignal | undefined): number | Promise<number> {
     let settle!: (result: number) => void;
     const settled = new Promise<number>((resolve) => (settle = resolve));
     const immediate = this.#stream.waitAsync(count, left === Infinity ? -1 : left, spin * 1000, settle);
-    if (immediate !== undefined) return Promise.resolve(immediate);
+    if (immediate !== undefined) return immediate;
     if (signal === undefined) return settled;
     const cancel = (): void => this.#stream.cancelWait();
     signal.addEventListener('abort', cancel, { once: true });
@@ -548,12 +610,15 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
 
   /**
    * A loaned or held slot, viewed through the stream's one data ArrayBuffer:
-   * nothing is allocated per frame. The view outlives the loan or sample
-   * (it then aliases a slot that writers reuse) until close() detaches the
-   * buffer and every such view reads as empty.
+   * one view per slot, made on its first use and handed out again for every
+   * later loan or sample of that slot, so nothing is allocated per frame.
+   * The view outlives the loan or sample (it then aliases a slot that
+   * writers reuse) until close() detaches the buffer and every such view
+   * reads as empty.
    */
   #view(offset: number): ArrayForDtype[D] {
-    return new this.#header.dtype.ArrayType(this.#stream.dataBuffer(), offset, this.#elements()) as ArrayForDtype[D];
+    const slot = (offset - this.#geometry.slotsOffset) / this.#geometry.stride;
+    return (this.#slotViews[slot] ??= new this.#header.dtype.ArrayType(this.#stream.dataBuffer(), offset, this.#elements()) as ArrayForDtype[D]);
   }
 
   #allocate(): ArrayForDtype[D] {

@@ -1,6 +1,7 @@
 #include "ring/ring_binding.h"
 
 #include <cerrno>
+#include <cmath>
 #include <unistd.h>
 
 #include "clock.h"
@@ -16,8 +17,9 @@ namespace {
 // Info slots shared with TypeScript (a Float64Array it passes in).
 enum Info : int { kInfoCount = 0, kInfoWriteTime = 1, kInfoIndex = 2, kInfoMetaCount = 3, kInfoHold = 4, kInfoLength = 5 };
 
+// timeoutMs < 0 or Infinity (a timeout option may be Infinity): no limit.
 int64_t DeadlineAfter(double timeoutMs) {
-  if (timeoutMs < 0) return kNoDeadline;
+  if (timeoutMs < 0 || !std::isfinite(timeoutMs)) return kNoDeadline;
   return MonotonicNs() + static_cast<int64_t>(timeoutMs * 1e6);
 }
 
@@ -114,6 +116,25 @@ NativeRing::NativeRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Native
   info_array_ = Napi::Persistent(infoArray);
   info_ = infoArray.Data();
   cursor_ = ring_.LoadHead();
+  BindHotMethods(env, info.This().As<Napi::Object>());
+}
+
+// The methods a hand-over calls once per frame, as own properties bound to
+// this instance (CallBound). They live on the object that owns this
+// instance, and src/stream/ring-stream.ts only calls them through it, so
+// they are never called after it was collected.
+void NativeRing::BindHotMethods(Napi::Env env, Napi::Object self) {
+  // Defined, not assigned: the prototype's methods are read-only, which
+  // makes an assignment of the same name fail silently.
+  auto bound = [&](const char* name, Napi::Function function) { return Napi::PropertyDescriptor::Value(name, function, napi_default); };
+  self.DefineProperties({
+      bound("write", Napi::Function::New<CallBound<&NativeRing::Write>>(env, "write", this)),
+      bound("loan", Napi::Function::New<CallBound<&NativeRing::Loan>>(env, "loan", this)),
+      bound("publish", Napi::Function::New<CallBound<&NativeRing::Publish>>(env, "publish", this)),
+      bound("take", Napi::Function::New<CallBound<&NativeRing::Take>>(env, "take", this)),
+      bound("takeSample", Napi::Function::New<CallBound<&NativeRing::TakeSample>>(env, "takeSample", this)),
+      bound("releaseSample", Napi::Function::New<CallBound<&NativeRing::ReleaseSample>>(env, "releaseSample", this)),
+  });
 }
 
 NativeRing::~NativeRing() {
@@ -193,39 +214,59 @@ Napi::Value NativeRing::Write(const Napi::CallbackInfo& info) {
   return Outcome(env, status);
 }
 
-// loan(timeoutMs) -> the byte offset of the next slot in the data object
-// (>= 0), or a Status: NO_ROOM, TRUNCATED, CORRUPT, METADATA_LOST. The
-// caller holds the flock until publish() or abandon().
+// loan(timeoutMs, lockFd) -> the byte offset of the next slot in the data
+// object (>= 0), or a Status: LOCK_BUSY, NO_ROOM, TRUNCATED, CORRUPT,
+// METADATA_LOST. lockFd >= 0: takes that flock itself without waiting
+// (LOCK_BUSY if held elsewhere) and keeps it for the loan, giving it back
+// on any failure; -1: the caller holds it. Either way the flock is held
+// until publish() or abandon().
 Napi::Value NativeRing::Loan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   if (loaned_) throw Napi::Error::New(env, "a loan is outstanding");
+  int64_t deadline = DeadlineAfter(info[0].As<Napi::Number>().DoubleValue());
+  int lockFd = info[1].As<Napi::Number>().Int32Value();
   Status status = Loss();
   if (status != Status::kPublished) return Outcome(env, status);
-  status = ring_.BeginWrite(DeadlineAfter(info[0].As<Napi::Number>().DoubleValue()), &loan_index_, &loan_slot_);
-  if (status != Status::kFrame || Loss() != Status::kPublished) return Outcome(env, status);
+  if (lockFd >= 0) {
+    status = TakeLock(lockFd, geometry_.meta, 0, 0);
+    if (status == Status::kSystemError) ThrowSystemError(env, errno, "flock");
+    if (status != Status::kLockTaken) return Outcome(env, status);
+  }
+  status = ring_.BeginWrite(deadline, &loan_index_, &loan_slot_);
+  if (status != Status::kFrame || Loss() != Status::kPublished) {
+    if (lockFd >= 0) ReleaseLock(lockFd, geometry_.meta);
+    return Outcome(env, status);
+  }
   loaned_ = true;
   return Napi::Number::New(env, SlotOffset(loan_slot_));
 }
 
-// publish() -> Status: publishes the loaned frame (PUBLISHED, TRUNCATED,
-// METADATA_LOST).
+// publish(lockFd) -> Status: publishes the loaned frame (PUBLISHED,
+// TRUNCATED, METADATA_LOST). lockFd >= 0: then gives that flock back (the
+// caller's last entry); -1: the caller keeps it.
 Napi::Value NativeRing::Publish(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   if (!loaned_) throw Napi::Error::New(env, "no loan outstanding");
   loaned_ = false;
+  int lockFd = info[0].As<Napi::Number>().Int32Value();
   Status status = Loss();
-  if (status != Status::kPublished) return Outcome(env, status);
-  return Outcome(env, ring_.Publish(loan_index_, loan_slot_));
+  if (status == Status::kPublished) status = ring_.Publish(loan_index_, loan_slot_);
+  // After the publish: the flock orders this frame before the next writer's.
+  if (lockFd >= 0) ReleaseLock(lockFd, geometry_.meta);
+  return Outcome(env, status);
 }
 
-// abandon(): gives the loaned slot back; nothing is published.
+// abandon(lockFd): gives the loaned slot back; nothing is published. lockFd
+// as for publish().
 Napi::Value NativeRing::Abandon(const Napi::CallbackInfo& info) {
+  int lockFd = info[0].As<Napi::Number>().Int32Value();
   if (loaned_) {
     loaned_ = false;
     if (Loss() == Status::kPublished) ring_.Abandon(loan_slot_);
   }
+  if (lockFd >= 0 && !closed_) ReleaseLock(lockFd, geometry_.meta);
   return info.Env().Undefined();
 }
 
