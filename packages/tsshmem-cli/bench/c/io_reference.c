@@ -23,36 +23,18 @@ typedef struct {
   double pid;
 } round_trip;
 
-typedef void (*iteration)(round_trip *trip);
-
-static void memcpy_round_trip(round_trip *trip) {
+static void memcpy_round_trip(void *state) {
+  round_trip *trip = state;
   memcpy(trip->stream.data, trip->source, trip->stream.bytes);
   memcpy(trip->destination, trip->stream.data, trip->stream.bytes);
   keep_memory();
 }
 
-static void protocol_round_trip(round_trip *trip) {
+static void protocol_round_trip(void *state) {
+  round_trip *trip = state;
   stream_write(&trip->stream, trip->source, trip->pid);
   stream_read(&trip->stream, trip->destination);
   keep_memory();
-}
-
-/* Whole batches, doubled while one takes under 2 ms, until `seconds` have passed (as src/bench/measure.ts). */
-static double run_for(iteration step, round_trip *trip, double seconds, long *iterations) {
-  const int64_t batch_target_ns = 2000000;
-  int64_t start = monotonic_ns();
-  int64_t end = start + (int64_t)(seconds * 1e9);
-  int64_t now = start;
-  long batch = 1;
-  *iterations = 0;
-  do {
-    int64_t batch_start = now;
-    for (long i = 0; i < batch; i++) step(trip);
-    *iterations += batch;
-    now = monotonic_ns();
-    if (now - batch_start < batch_target_ns) batch *= 2;
-  } while (now < end);
-  return (double)(now - start) * 1e-9;
 }
 
 int main(int argc, char **argv) {
@@ -61,7 +43,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s memcpy|protocol BYTES SECONDS WARMUP_SECONDS LOCK_DIR\n", argv[0]);
     return 2;
   }
-  iteration step = strcmp(argv[1], "protocol") == 0 ? protocol_round_trip : memcpy_round_trip;
+  void (*step)(void *) = strcmp(argv[1], "protocol") == 0 ? protocol_round_trip : memcpy_round_trip;
   size_t bytes = strtoull(argv[2], NULL, 10);
   round_trip trip = {.pid = (double)getpid()};
   trip.source = malloc(bytes);
@@ -74,8 +56,8 @@ int main(int argc, char **argv) {
   stream_unlink(&trip.stream);
 
   long iterations = 0;
-  run_for(step, &trip, atof(argv[4]), &iterations);
-  double seconds = run_for(step, &trip, atof(argv[3]), &iterations);
+  run_batches(step, &trip, atof(argv[4]), &iterations);
+  double seconds = run_batches(step, &trip, atof(argv[3]), &iterations);
   printf("{\"iterations\":%ld,\"seconds\":%.9f}\n", iterations, seconds);
   return 0;
 }

@@ -27,30 +27,13 @@ typedef struct {
   unsigned char *destination;
 } rotation;
 
-static void copy_through_next_slot(rotation *ring) {
+static void copy_through_next_slot(void *state) {
+  rotation *ring = state;
   unsigned char *slot = ring->slots + ring->next * ring->bytes;
   ring->next = (ring->next + 1) % ring->slot_count;
   memcpy(slot, ring->source, ring->bytes);
   memcpy(ring->destination, slot, ring->bytes);
   keep_memory();
-}
-
-/* Whole batches, doubled while one takes under 2 ms, until `seconds` have passed (as src/bench/measure.ts). */
-static double run_for(rotation *ring, double seconds, long *iterations) {
-  const int64_t batch_target_ns = 2000000;
-  int64_t start = monotonic_ns();
-  int64_t end = start + (int64_t)(seconds * 1e9);
-  int64_t now = start;
-  long batch = 1;
-  *iterations = 0;
-  do {
-    int64_t batch_start = now;
-    for (long i = 0; i < batch; i++) copy_through_next_slot(ring);
-    *iterations += batch;
-    now = monotonic_ns();
-    if (now - batch_start < batch_target_ns) batch *= 2;
-  } while (now < end);
-  return (double)(now - start) * 1e-9;
 }
 
 int main(int argc, char **argv) {
@@ -74,8 +57,8 @@ int main(int argc, char **argv) {
   memset(ring.slots, 0, ring.bytes * ring.slot_count);
 
   long iterations = 0;
-  run_for(&ring, atof(argv[4]), &iterations);
-  double seconds = run_for(&ring, atof(argv[3]), &iterations);
+  run_batches(copy_through_next_slot, &ring, atof(argv[4]), &iterations);
+  double seconds = run_batches(copy_through_next_slot, &ring, atof(argv[3]), &iterations);
   printf("{\"iterations\":%ld,\"seconds\":%.9f}\n", iterations, seconds);
   return 0;
 }

@@ -37,3 +37,25 @@ static inline double percentile(const double *sorted, size_t count, double fract
   size_t rank = (size_t)(fraction * (double)count + 0.999999999);
   return sorted[rank == 0 ? 0 : rank - 1];
 }
+
+/*
+ * Runs step(state) in whole batches, doubled while one takes under 2 ms,
+ * until `seconds` have passed (as src/bench/measure.ts); returns the seconds
+ * taken and sets *iterations.
+ */
+static inline double run_batches(void (*step)(void *), void *state, double seconds, long *iterations) {
+  const int64_t batch_target_ns = 2000000;
+  int64_t start = monotonic_ns();
+  int64_t end = start + (int64_t)(seconds * 1e9);
+  int64_t now = start;
+  long batch = 1;
+  *iterations = 0;
+  do {
+    int64_t batch_start = now;
+    for (long i = 0; i < batch; i++) step(state);
+    *iterations += batch;
+    now = monotonic_ns();
+    if (now - batch_start < batch_target_ns) batch *= 2;
+  } while (now < end);
+  return (double)(now - start) * 1e-9;
+}
