@@ -12,8 +12,8 @@ enum class WaitEnd : int {
   // A writer's wake ended it: a byte on the wake socket, or a futex wake (or
   // the notify word bumped just before the thread would have slept).
   kWoken,
-  // A periodic re-check found the new count: the loop's timer, a lock
-  // directory event, or a sleep slice running out (pyshmem writers wake
+  // A periodic re-check found the new count: the loop's timer, an open of
+  // the lock file, or a sleep slice running out (pyshmem writers wake
   // nobody).
   kRechecked,
   kTimedOut,
