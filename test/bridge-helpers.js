@@ -26,9 +26,18 @@ export async function freePort() {
   return port;
 }
 
+function makeTemporaryDirectory(label) {
+  return mkdtempSync(join(tmpdir(), `tsshmem-${label}-`));
+}
+
+function removeDirectory(path) {
+  rmSync(path, { recursive: true, force: true });
+}
+
+/** A new temporary directory, removed after t. */
 export function temporaryDirectory(t, label) {
-  const path = mkdtempSync(join(tmpdir(), `tsshmem-${label}-`));
-  t.after(() => rmSync(path, { recursive: true, force: true }));
+  const path = makeTemporaryDirectory(label);
+  t.after(() => removeDirectory(path));
   return path;
 }
 
@@ -40,7 +49,9 @@ export function temporaryDirectory(t, label) {
  */
 export async function startNatsServer(t, { jetstream = true, config, args = [] } = {}) {
   const port = await freePort();
-  const directory = temporaryDirectory(t, 'nats-server');
+  // Removed by the same hook that stops the server, once it stopped writing
+  // there (node:test runs a test's after hooks in the order they were added).
+  const directory = makeTemporaryDirectory('nats-server');
   const serverArgs = ['-a', '127.0.0.1', '-p', String(port), ...args];
   if (jetstream) serverArgs.push('-js', '-sd', join(directory, 'store'));
   if (config !== undefined) {
@@ -71,7 +82,10 @@ export async function startNatsServer(t, { jetstream = true, config, args = [] }
       await exited;
     },
   };
-  t.after(() => server.stop());
+  t.after(async () => {
+    await server.stop();
+    removeDirectory(directory);
+  });
   await server.start();
   return server;
 }
@@ -161,11 +175,13 @@ export function startBridge(t, role, args, options) {
  * processes; `run()` runs more commands inside it.
  */
 export function startRemoteBridge(t, role, args) {
-  const tmp = temporaryDirectory(t, 'remote-host');
+  const tmp = makeTemporaryDirectory('remote-host');
   const script = 'mount -t tmpfs tmpfs /dev/shm && exec "$0" "$@"';
   const bridge = startJsonProcess(t, 'unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, process.execPath, cliPath, 'bridge', role, '--json', '--interval', '50', ...args], {
     env: { TMPDIR: tmp },
   });
+  // After the hook that ends the bridge, which uses it as its TMPDIR.
+  t.after(() => removeDirectory(tmp));
   return {
     bridge,
     /** Runs a command inside the namespace; resolves with { code, stdout, stderr }. */

@@ -108,8 +108,9 @@ function connection(options: BridgeCommandOptions): ConnectionSettings {
 
 async function runBridge(bridge: Bridge, options: BridgeCommandOptions, startLine: string, output = new Output(options)): Promise<void> {
   const { redact } = await loadBridge();
-  output.started(startLine, bridge.status(), redact(options.server));
+  // Listening before the start line: whoever reads that line may stop us at once.
   const stopListening = onStopSignal(() => void bridge.close());
+  output.started(startLine, bridge.status(), redact(options.server));
   let previous = { status: bridge.status(), time: performance.now() };
   const timer = setInterval(() => {
     const current = { status: bridge.status(), time: performance.now() };
