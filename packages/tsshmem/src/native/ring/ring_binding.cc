@@ -197,11 +197,8 @@ Napi::Value NativeRing::Write(const Napi::CallbackInfo& info) {
   if (loaned_) throw Napi::Error::New(env, "a loan is outstanding");
   Status status = Loss();
   if (status != Status::kPublished) return Outcome(env, status);
-  if (lockFd >= 0) {
-    status = TakeLock(lockFd, geometry_.meta, 0, 0);
-    if (status == Status::kSystemError) ThrowSystemError(env, errno, "flock");
-    if (status != Status::kLockTaken) return Outcome(env, status);
-  }
+  status = TakeLockUnlessHeld(env, lockFd);
+  if (status != Status::kLockTaken) return Outcome(env, status);
   uint64_t index = 0;
   uint64_t slot = 0;
   status = ring_.BeginWrite(deadline, &index, &slot);
@@ -212,6 +209,13 @@ Napi::Value NativeRing::Write(const Napi::CallbackInfo& info) {
   }
   if (lockFd >= 0) ReleaseLock(lockFd, geometry_.meta);
   return Outcome(env, status);
+}
+
+Status NativeRing::TakeLockUnlessHeld(Napi::Env env, int lockFd) const {
+  if (lockFd < 0) return Status::kLockTaken;
+  Status status = TakeLock(lockFd, geometry_.meta, 0, 0);
+  if (status == Status::kSystemError) ThrowSystemError(env, errno, "flock");
+  return status;
 }
 
 // loan(timeoutMs, lockFd) -> the byte offset of the next slot in the data
@@ -228,11 +232,8 @@ Napi::Value NativeRing::Loan(const Napi::CallbackInfo& info) {
   int lockFd = info[1].As<Napi::Number>().Int32Value();
   Status status = Loss();
   if (status != Status::kPublished) return Outcome(env, status);
-  if (lockFd >= 0) {
-    status = TakeLock(lockFd, geometry_.meta, 0, 0);
-    if (status == Status::kSystemError) ThrowSystemError(env, errno, "flock");
-    if (status != Status::kLockTaken) return Outcome(env, status);
-  }
+  status = TakeLockUnlessHeld(env, lockFd);
+  if (status != Status::kLockTaken) return Outcome(env, status);
   status = ring_.BeginWrite(deadline, &loan_index_, &loan_slot_);
   if (status != Status::kFrame || Loss() != Status::kPublished) {
     if (lockFd >= 0) ReleaseLock(lockFd, geometry_.meta);

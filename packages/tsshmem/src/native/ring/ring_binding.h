@@ -48,6 +48,9 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
   void Register();
   void Report(const ring::FrameInfo& frame, double metaCount, int hold);
   Status Loss() const;
+  // lockFd >= 0: takes that flock without waiting (kLockTaken, or kLockBusy);
+  // -1: the caller holds it (kLockTaken). Throws on a system error.
+  Status TakeLockUnlessHeld(Napi::Env env, int lockFd) const;
   Napi::Value Outcome(Napi::Env env, Status status) const;
   double SlotOffset(uint64_t slot) const;
   void ReleaseEverything();
