@@ -21,21 +21,17 @@
  * prints {"samples":N,"medianUs":M,"p99Us":P}
  */
 #define _GNU_SOURCE
-#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 
-#include "cpu_affinity.h"
+#include "pingpong_harness.h"
 #include "shm_stream.h"
-#include "timing.h"
 
 typedef struct {
   uint32_t turn;
@@ -62,6 +58,9 @@ typedef struct {
   unsigned char *frame;
   unsigned char *received;
   double pid;
+  pid_t parent;
+  /* The initiator's: the count of the last pong it read. */
+  double last_pong;
 } session;
 
 static socklen_t wake_address(pid_t parent, const char *side, struct sockaddr_un *address) {
@@ -123,7 +122,8 @@ static double receive_frame(session *s, shm_stream *from, double last_count) {
   return count;
 }
 
-static void run_echo(session *s) {
+static void run_echo(void *state) {
+  session *s = state;
   double last_ping = 0;
   for (uint32_t round = 1;; round++) {
     if (s->protocol) last_ping = receive_frame(s, &s->ping, last_ping);
@@ -134,11 +134,12 @@ static void run_echo(session *s) {
   }
 }
 
-static double one_round_trip_us(session *s, uint32_t round, double *last_pong) {
+static double one_round_trip_us(void *state, uint32_t round) {
+  session *s = state;
   int64_t start = monotonic_ns();
   if (s->protocol) {
     send_frame(s, &s->ping);
-    *last_pong = receive_frame(s, &s->pong, *last_pong);
+    s->last_pong = receive_frame(s, &s->pong, s->last_pong);
   } else {
     pass_turn(s, 2 * round - 1);
     await_turn(s, 2 * round);
@@ -146,39 +147,16 @@ static double one_round_trip_us(session *s, uint32_t round, double *last_pong) {
   return (double)(monotonic_ns() - start) * 1e-3;
 }
 
-/* Warm-up, then round trips for `seconds`; returns the samples in microseconds. */
-static double *run_initiator(session *s, double seconds, double warmup_seconds, size_t *count) {
-  size_t capacity = 1 << 16;
-  double *samples = malloc(capacity * sizeof *samples);
-  if (samples == NULL) fail("malloc");
-  double last_pong = 0;
-  uint32_t round = 1;
-  int64_t measure_from = monotonic_ns() + (int64_t)(warmup_seconds * 1e9);
-  int64_t end = measure_from + (int64_t)(seconds * 1e9);
-  *count = 0;
-  for (;; round++) {
-    double sample = one_round_trip_us(s, round, &last_pong);
-    int64_t now = monotonic_ns();
-    if (now < measure_from) continue;
-    if (*count == capacity) {
-      capacity *= 2;
-      samples = realloc(samples, capacity * sizeof *samples);
-      if (samples == NULL) fail("realloc");
-    }
-    samples[(*count)++] = sample;
-    if (now >= end) break;
-  }
-  __atomic_store_n(&s->control->stop, 1, __ATOMIC_SEQ_CST);
-  if (s->protocol) send_frame(s, &s->ping);
-  else pass_turn(s, 2 * (round + 1) - 1);
-  return samples;
-}
-
-static void open_locks(session *s) {
+/* This side's wake socket and lock descriptors, in either process. */
+static void prepare_side(session *s, const char *side, const char *other) {
+  s->pid = (double)getpid();
+  if (s->socket) open_wake_socket(&s->wake, s->parent, side, other);
   if (!s->protocol) return;
   stream_open_lock(&s->ping);
   stream_open_lock(&s->pong);
 }
+
+static void prepare_echo(void *state) { prepare_side(state, "echo", "initiator"); }
 
 int main(int argc, char **argv) {
   end_with_parent();
@@ -204,35 +182,22 @@ int main(int argc, char **argv) {
     stream_create(&s.pong, argv[7], "pong", bytes);
   }
 
-  pid_t parent = getpid();
-  pid_t echo = fork();
-  if (echo < 0) fail("fork");
-  if (echo == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(1);
-    run_on_cpu(atoi(argv[6]));
-    s.pid = (double)getpid();
-    if (s.socket) open_wake_socket(&s.wake, parent, "echo", "initiator");
-    open_locks(&s);
-    __atomic_store_n(&s.control->echo_ready, 1, __ATOMIC_SEQ_CST);
-    run_echo(&s);
-    _exit(0);
-  }
-  s.pid = (double)parent;
+  s.parent = getpid();
+  pid_t echo = start_echo(atoi(argv[6]), prepare_echo, run_echo, &s, &s.control->echo_ready);
   run_on_cpu(atoi(argv[5]));
-  if (s.socket) open_wake_socket(&s.wake, parent, "initiator", "echo");
-  open_locks(&s);
-  while (!__atomic_load_n(&s.control->echo_ready, __ATOMIC_SEQ_CST)) usleep(100);
+  prepare_side(&s, "initiator", "echo");
+  await_echo(&s.control->echo_ready);
   if (s.protocol) {
     stream_unlink(&s.ping);
     stream_unlink(&s.pong);
   }
 
   size_t count = 0;
-  double *samples = run_initiator(&s, atof(argv[3]), atof(argv[4]), &count);
-  waitpid(echo, NULL, 0);
-  qsort(samples, count, sizeof *samples, compare_doubles);
-  printf("{\"samples\":%zu,\"medianUs\":%.3f,\"p99Us\":%.3f}\n", count, percentile(samples, count, 0.5),
-         percentile(samples, count, 0.99));
+  uint32_t next_round = 0;
+  double *samples = collect_round_trips(one_round_trip_us, &s, atof(argv[3]), atof(argv[4]), &count, &next_round);
+  __atomic_store_n(&s.control->stop, 1, __ATOMIC_SEQ_CST);
+  if (s.protocol) send_frame(&s, &s.ping);
+  else pass_turn(&s, 2 * next_round - 1);
+  finish_latency(echo, samples, count);
   return 0;
 }

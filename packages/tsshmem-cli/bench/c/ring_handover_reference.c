@@ -13,17 +13,13 @@
  * prints {"samples":N,"medianUs":M,"p99Us":P}
  */
 #define _GNU_SOURCE
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 
-#include "cpu_affinity.h"
+#include "pingpong_harness.h"
 #include "shm_stream.h"
-#include "timing.h"
 
 #define SLOTS 2
 
@@ -49,6 +45,8 @@ typedef struct {
   uint32_t *stop;
   ring ping;
   ring pong;
+  /* The initiator's: the count of the last pong it read. */
+  double last_pong;
 } session;
 
 static void ring_create(ring *r, const char *lock_dir, const char *tag, size_t bytes) {
@@ -100,7 +98,8 @@ static float receive_value(session *s, ring *r, double *last_count) {
   return value;
 }
 
-static void run_echo(session *s) {
+static void run_echo(void *state) {
+  session *s = state;
   double last = 0;
   for (;;) {
     float value = receive_value(s, &s->ping, &last);
@@ -109,31 +108,18 @@ static void run_echo(session *s) {
   }
 }
 
-static double *run_initiator(session *s, double seconds, double warmup_seconds, size_t *count) {
-  size_t capacity = 1 << 16;
-  double *samples = malloc(capacity * sizeof *samples);
-  if (samples == NULL) fail("malloc");
-  double last = 0;
-  int64_t measure_from = monotonic_ns() + (int64_t)(warmup_seconds * 1e9);
-  int64_t end = measure_from + (int64_t)(seconds * 1e9);
-  *count = 0;
-  for (uint32_t round = 1;; round++) {
-    int64_t start = monotonic_ns();
-    send_value(&s->ping, (float)round);
-    receive_value(s, &s->pong, &last);
-    int64_t now = monotonic_ns();
-    if (now < measure_from) continue;
-    if (*count == capacity) {
-      capacity *= 2;
-      samples = realloc(samples, capacity * sizeof *samples);
-      if (samples == NULL) fail("realloc");
-    }
-    samples[(*count)++] = (double)(now - start) * 1e-3;
-    if (now >= end) break;
-  }
-  __atomic_store_n(s->stop, 1, __ATOMIC_SEQ_CST);
-  send_value(&s->ping, -1);
-  return samples;
+static double one_round_trip_us(void *state, uint32_t round) {
+  session *s = state;
+  int64_t start = monotonic_ns();
+  send_value(&s->ping, (float)round);
+  receive_value(s, &s->pong, &s->last_pong);
+  return (double)(monotonic_ns() - start) * 1e-3;
+}
+
+static void open_locks(void *state) {
+  session *s = state;
+  stream_open_lock(&s->ping.stream);
+  stream_open_lock(&s->pong.stream);
 }
 
 int main(int argc, char **argv) {
@@ -152,31 +138,18 @@ int main(int argc, char **argv) {
   ring_create(&s.ping, argv[7], "ring-ping", bytes);
   ring_create(&s.pong, argv[7], "ring-pong", bytes);
 
-  pid_t parent = getpid();
-  pid_t echo = fork();
-  if (echo < 0) fail("fork");
-  if (echo == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(1);
-    run_on_cpu(atoi(argv[6]));
-    stream_open_lock(&s.ping.stream);
-    stream_open_lock(&s.pong.stream);
-    __atomic_store_n(s.echo_ready, 1, __ATOMIC_SEQ_CST);
-    run_echo(&s);
-    _exit(0);
-  }
+  pid_t echo = start_echo(atoi(argv[6]), open_locks, run_echo, &s, s.echo_ready);
   run_on_cpu(atoi(argv[5]));
-  stream_open_lock(&s.ping.stream);
-  stream_open_lock(&s.pong.stream);
-  while (!__atomic_load_n(s.echo_ready, __ATOMIC_SEQ_CST)) usleep(100);
+  open_locks(&s);
+  await_echo(s.echo_ready);
   stream_unlink(&s.ping.stream);
   stream_unlink(&s.pong.stream);
 
   size_t count = 0;
-  double *samples = run_initiator(&s, atof(argv[3]), atof(argv[4]), &count);
-  waitpid(echo, NULL, 0);
-  qsort(samples, count, sizeof *samples, compare_doubles);
-  printf("{\"samples\":%zu,\"medianUs\":%.3f,\"p99Us\":%.3f}\n", count, percentile(samples, count, 0.5),
-         percentile(samples, count, 0.99));
+  uint32_t next_round = 0;
+  double *samples = collect_round_trips(one_round_trip_us, &s, atof(argv[3]), atof(argv[4]), &count, &next_round);
+  __atomic_store_n(s.stop, 1, __ATOMIC_SEQ_CST);
+  send_value(&s.ping, -1);
+  finish_latency(echo, samples, count);
   return 0;
 }
