@@ -374,6 +374,18 @@ async function cpuMsOf(fn) {
   return (used.user + used.system) / 1000;
 }
 
+test('a timeout or spin too long to count in nanoseconds (Number.MAX_SAFE_INTEGER) means no limit: next() waits for the write instead of timing out at once', async (t) => {
+  const { writer, reader } = await openPair(t, 'tsshmem');
+  const pending = reader.next({ timeout: Number.MAX_SAFE_INTEGER });
+  const state = track(pending);
+  await sleep(20);
+  assert.equal(state.settled, false, 'the wait is still pending');
+  writer.write(frame(1));
+  assert.deepEqual(await pending, frame(1));
+  writer.write(frame(2));
+  assert.deepEqual(reader.readNewSync({ spin: Number.MAX_SAFE_INTEGER, timeout: Number.MAX_SAFE_INTEGER }), frame(2));
+});
+
 test('spin busy-waits on the calling thread before sleeping; fractions of a millisecond are accepted', async (t) => {
   const { writer, reader } = await openPair(t, 'tsshmem');
   // Loose bounds on CPU time, not on speed: a 300 ms spin on a shared 2-core

@@ -53,10 +53,6 @@ bool ViewBytes(napi_env env, napi_value value, void** data, size_t* bytes) {
   return napi_get_dataview_info(env, value, bytes, data, nullptr, nullptr) == napi_ok;
 }
 
-int64_t DeadlineAfterMs(double timeoutMs) {
-  if (timeoutMs < 0) return kNoDeadline;
-  return MonotonicNs() + static_cast<int64_t>(timeoutMs * 1e6);
-}
 
 // The status of a stream whose mapping lost its pages to a truncation
 // (guard/guarded_copy.h), checked before and after each operation: after a
@@ -312,7 +308,7 @@ Napi::Value NativeStream::WaitSync(const Napi::CallbackInfo& info) {
   HandleWaits& waits = state.waits;
   double lastCount = info[0].As<Napi::Number>().DoubleValue();
   int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
-  int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
+  int64_t spinNs = DurationNs(info[2].As<Napi::Number>().DoubleValue() / 1000);
   // The sleeper's wake slot is claimed on first use and kept until close.
   if (waits.futex.slot < 0 && waits.futex.slots.Available()) {
     waits.futex.slot = waits.futex.slots.Claim(static_cast<uint32_t>(getpid()), 0);
@@ -333,7 +329,7 @@ Napi::Value NativeStream::WaitAsync(const Napi::CallbackInfo& info) {
   HandleWaits& waits = state.waits;
   double lastCount = info[0].As<Napi::Number>().DoubleValue();
   int64_t deadline = DeadlineAfterMs(info[1].As<Napi::Number>().DoubleValue());
-  int64_t spinNs = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue() * 1000);
+  int64_t spinNs = DurationNs(info[2].As<Napi::Number>().DoubleValue() / 1000);
   FutexTarget spinOnly{waits.futex.meta, nullptr, WakeSlots(), -1};
   spinOnly.guard_entry = waits.futex.guard_entry;
   WaitOutcome now = WaitForNewCount(spinOnly, lastCount, MonotonicNs(), spinNs);

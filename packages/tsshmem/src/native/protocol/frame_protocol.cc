@@ -40,8 +40,8 @@ Status FlockOnce(int fd, int operation) {
 
 Status FlockWithin(int fd, double timeoutMs, double maxPollMs) {
   if (timeoutMs < 0) return FlockOnce(fd, LOCK_EX);
-  int64_t deadline = MonotonicNs() + static_cast<int64_t>(timeoutMs * 1e6);
-  int64_t maxPause = static_cast<int64_t>(maxPollMs * 1e6);
+  int64_t deadline = DeadlineAfterMs(timeoutMs);
+  int64_t maxPause = DurationNs(maxPollMs);
   int64_t pause = 0;
   for (int attempt = 0;; ++attempt) {
     Status status = FlockOnce(fd, LOCK_EX | LOCK_NB);
@@ -133,7 +133,7 @@ double ReadConsistent(const Frame& frame, void* destination, double budgetMs) {
     if (attempt % kReadTriesPerClockCheck != 0) continue;
     int64_t now = MonotonicNs();
     if (deadline < 0) {
-      deadline = budgetMs < 0 ? kNoDeadline : now + static_cast<int64_t>(budgetMs * 1e6);
+      deadline = DeadlineAfterMs(budgetMs);
       yieldAfter = now + kReadSpinBeforeYieldNs;
     }
     if (now >= deadline) return AsResult(odd ? Status::kWriterStuck : Status::kNeverStable);

@@ -1,7 +1,6 @@
 #include "ring/ring_binding.h"
 
 #include <cerrno>
-#include <cmath>
 #include <unistd.h>
 
 #include "clock.h"
@@ -16,12 +15,6 @@ namespace {
 
 // Info slots shared with TypeScript (a Float64Array it passes in).
 enum Info : int { kInfoCount = 0, kInfoWriteTime = 1, kInfoIndex = 2, kInfoMetaCount = 3, kInfoHold = 4, kInfoLength = 5 };
-
-// timeoutMs < 0 or Infinity (a timeout option may be Infinity): no limit.
-int64_t DeadlineAfter(double timeoutMs) {
-  if (timeoutMs < 0 || !std::isfinite(timeoutMs)) return kNoDeadline;
-  return MonotonicNs() + static_cast<int64_t>(timeoutMs * 1e6);
-}
 
 // The bytes behind a TypedArray of exactly `expected` bytes, in one Node-API
 // call. TypeScript hands Float16Array frames over as Uint16Array.
@@ -193,7 +186,7 @@ Napi::Value NativeRing::Write(const Napi::CallbackInfo& info) {
   CheckOpen(env);
   void* source = info[0].IsNull() ? nullptr : Bytes(env, info[0], geometry_.frame_bytes);
   int lockFd = info[1].As<Napi::Number>().Int32Value();
-  int64_t deadline = DeadlineAfter(info[2].As<Napi::Number>().DoubleValue());
+  int64_t deadline = DeadlineAfterMs(info[2].As<Napi::Number>().DoubleValue());
   if (loaned_) throw Napi::Error::New(env, "a loan is outstanding");
   Status status = Loss();
   if (status != Status::kPublished) return Outcome(env, status);
@@ -228,7 +221,7 @@ Napi::Value NativeRing::Loan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   if (loaned_) throw Napi::Error::New(env, "a loan is outstanding");
-  int64_t deadline = DeadlineAfter(info[0].As<Napi::Number>().DoubleValue());
+  int64_t deadline = DeadlineAfterMs(info[0].As<Napi::Number>().DoubleValue());
   int lockFd = info[1].As<Napi::Number>().Int32Value();
   Status status = Loss();
   if (status != Status::kPublished) return Outcome(env, status);
