@@ -1,6 +1,7 @@
 #include "wake/async_wait.h"
 
 #include <algorithm>
+#include <atomic>
 #include <unistd.h>
 
 #include "clock.h"
@@ -78,7 +79,14 @@ void AsyncWait::ChooseWakePath() {
   // Armed for the handle's life (re-arming per wait costs epoll_ctl calls);
   // it keeps the loop alive only while a wait is pending.
   poll_ = new uv_poll_t;
-  uv_poll_init(loop_waits_->loop(), poll_, socket_.fd());
+  if (uv_poll_init(loop_waits_->loop(), poll_, socket_.fd()) != 0) {
+    delete poll_;
+    poll_ = nullptr;
+    slots_.Release(slot_);
+    slot_ = -1;
+    socket_.Close();
+    return;
+  }
   poll_->data = this;
   uv_poll_start(poll_, UV_READABLE, OnReadable);
   uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
@@ -94,6 +102,11 @@ void AsyncWait::Start(Napi::Function callback, double lastCount, int64_t deadlin
   if (wake_path_ == WakePath::kSocket) {
     slots_.EnterWaiting(slot_);
     uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    // seq_cst fence: the slot is marked before the count is loaded (an
+    // acquire load, which alone may be ordered before the marking); pairs
+    // with the writer's fetch_add of the notify word before it reads the
+    // slots (NotifyWaiters): either it sees the slot, or we see its count.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
   }
   // A write may have landed before the slot was marked waiting.
   Check(WaitEnd::kImmediate);
@@ -223,7 +236,9 @@ void LoopWaits::Unregister(AsyncWait* wait) { registered_.erase(std::remove(regi
 // The active timer keeps the loop alive while waits are pending, as a
 // setTimeout would.
 void LoopWaits::Add(AsyncWait* wait) {
-  pending_.push_back(wait);
+  // Once: a wait settled at once whose callback started it again is added
+  // by that inner Start already.
+  if (std::find(pending_.begin(), pending_.end(), wait) == pending_.end()) pending_.push_back(wait);
   Schedule();
 }
 
