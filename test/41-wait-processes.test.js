@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { create, open } from '../packages/tsshmem/dist/index.js';
-import { Extension } from '../packages/tsshmem/dist/format/extension.js';
+import { Extension, WAKE_SLOT_COUNT } from '../packages/tsshmem/dist/format/extension.js';
 import { locateByName, lockDirectory } from '../packages/tsshmem/dist/format/names.js';
-import { run, startNodePeer, startPythonPeer, streamName } from './helpers.js';
-import { creators, eventually, metaWord } from './wait-helpers.js';
+import { currentSyscall, run, startNodePeer, startNodePeerInPidNamespace, startPythonPeer, streamName } from './helpers.js';
+import { creators, eventually, metaWord, wakeSlotsOf } from './wait-helpers.js';
 
 /** Rethrows error with the peer's stderr, once the peer has been stopped. */
 async function failWithPeer(peer, error) {
@@ -316,6 +316,27 @@ for (const method of ['next', 'readNewSync']) {
     assert.equal(metaWord(name, Extension[word]), 0);
   });
 }
+
+// Containers that share /dev/shm but not their pids: from the other pid
+// namespace this process's pid names no process, yet it is alive.
+test('a process of another pid namespace takes no wake slot from live waiters whose pids it cannot look up', { timeout: 60000 }, async (t) => {
+  const name = streamName(t, 'other-pid-namespace');
+  const writer = create(name, { shape: [4], dtype: 'int32' });
+  t.after(() => writer.close());
+  const readers = Array.from({ length: WAKE_SLOT_COUNT }, () => open(name));
+  t.after(() => readers.forEach((reader) => reader.close()));
+  const waits = readers.map((reader) => reader.next({ timeout: 20000 }));
+  assert.ok(await eventually(() => wakeSlotsOf(name, process.pid).length === WAKE_SLOT_COUNT), 'every wake slot is this process\'s');
+  const sleeper = startNodePeerInPidNamespace(t, 'waiting-reader.js', { name, sync: true });
+  await sleeper.lines.waitFor('waiting');
+  const sleeperPid = await sleeper.hostPid();
+  // readNewSync() claims its slot before its first futex(2) sleep.
+  assert.ok(await eventually(() => currentSyscall(sleeperPid) === 'futex', 20000), 'the other namespace\'s reader sleeps in readNewSync()');
+  assert.equal(wakeSlotsOf(name, process.pid).length, WAKE_SLOT_COUNT, 'no slot was taken from this live process');
+  writer.write(new Int32Array(4).fill(7));
+  for (const received of await Promise.all(waits)) assert.equal(received[0], 7);
+  assert.equal(await sleeper.lines.waitFor(/^\d+$/), '7');
+});
 
 test('a worker thread that ends while its next() is pending (terminate() or process.exit()) does not bring its process down', { timeout: 60000 }, async (t) => {
   const name = streamName(t, 'worker-exit');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { create, open } from '../packages/tsshmem/dist/index.js';
-import { leftovers, startNodePeer, startPythonPeer, streamName } from './helpers.js';
+import { leftovers, startNodePeer, startNodePeerInPidNamespace, startPythonPeer, streamName } from './helpers.js';
 
 const frame = (n) => new Int32Array(64).fill(n);
 
@@ -160,6 +160,23 @@ for (const overflow of ['block', 'overwrite']) {
     assert.deepEqual(writer.ringStatus().readers, [], 'the dead reader was dropped from the table');
   });
 }
+
+// Containers that share /dev/shm but not their pids: from the writer's pid
+// namespace the reader's pid names no process, yet the reader is alive.
+test('a writer in another pid namespace neither drops a live reader nor overwrites the slot its sample holds', { timeout: 30000 }, async (t) => {
+  const { name, stream: writer } = ringStream(t, { history: 2 }, 'other-pid-namespace');
+  const reader = open(name);
+  t.after(() => reader.close());
+  writer.write(frame(1));
+  const sample = await reader.nextSample({ timeout: 5000 });
+  const producer = startNodePeerInPidNamespace(t, 'ring-peer.js', { command: 'produce', name, count: 20 });
+  await producer.lines.waitFor('done');
+  assert.equal((await producer.done).code, 0);
+  assert.equal(writer.count, 21, 'the other namespace\'s 20 writes landed beside the held slot');
+  assert.ok(sample.array.every((value) => value === 1), `the held sample still holds frame 1, not ${sample.array[0]}`);
+  assert.deepEqual(writer.ringStatus().readers.map((entry) => entry.pid), [process.pid], 'the reader is still registered');
+  sample.release();
+});
 
 test("overflow 'block': a registered reader killed with SIGKILL while behind no longer holds the writer back", { timeout: 30000 }, async (t) => {
   const { name, stream: writer } = ringStream(t, { history: 4, overflow: 'block' }, 'killed-reader');

@@ -18,9 +18,15 @@ const repository = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pythonEnv = { PYTHONPATH: join(repository, 'python') };
 const CREATOR_PID = [56, 64];
 
-/** Runs python_ring_peer.py COMMAND; killed with SIGKILL after the test if still running. */
-function startPy(t, command, args, options = {}) {
-  const peer = run('python3', [join(peersDirectory, 'python_ring_peer.py'), command, JSON.stringify(args)], { timeout: 60000, ...options, env: pythonEnv });
+/**
+ * Runs python_ring_peer.py COMMAND; killed with SIGKILL after the test if
+ * still running. pidNamespace: in a new pid namespace (unshare, as root),
+ * sharing /dev/shm and the lock directory.
+ */
+function startPy(t, command, args, { pidNamespace = false, ...options } = {}) {
+  const python = ['python3', join(peersDirectory, 'python_ring_peer.py'), command, JSON.stringify(args)];
+  const [program, ...programArgs] = pidNamespace ? ['unshare', '--pid', '--kill-child=SIGKILL', ...python] : python;
+  const peer = run(program, programArgs, { timeout: 60000, ...options, env: pythonEnv });
   t.after(async () => {
     if (peer.child.exitCode === null && peer.child.signalCode === null) peer.child.kill('SIGKILL');
     await peer.done;
@@ -199,6 +205,20 @@ test('a Python process SIGKILLed holding a view: Node writers go on past the hel
   }
   assert.equal(reader.totalMissedWrites, 0);
   assert.deepEqual(writer.ringStatus().readers.map((entry) => entry.pid), [process.pid]);
+});
+
+test('a Python writer in another pid namespace neither drops a live Node reader nor overwrites the slot its sample holds', { timeout: 60000 }, async (t) => {
+  const { name, stream: writer } = ring(t, 'other-pid-namespace', { history: 2 });
+  const reader = open(name);
+  t.after(() => reader.close());
+  writer.write(new Int32Array(64).fill(1));
+  const sample = await reader.nextSample({ timeout: 5000 });
+  const producer = startPy(t, 'produce', { name, count: 20, rate_hz: 0 }, { pidNamespace: true });
+  assert.equal((await result(producer)).written, 20);
+  assert.equal(writer.count, 21);
+  assert.ok(sample.array.every((value) => value === 1), `the held sample still holds frame 1, not ${sample.array[0]}`);
+  assert.deepEqual(writer.ringStatus().readers.map((entry) => entry.pid), [process.pid], 'the reader is still registered');
+  sample.release();
 });
 
 test('every dtype (11), both ways: random frames cross Python <-> Node byte for byte, none missed', { timeout: 120000 }, async (t) => {

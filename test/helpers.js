@@ -104,6 +104,25 @@ export function startNodePeer(t, script, args, options) {
   return killedAfter(t, runNodePeer(script, args, options));
 }
 
+/**
+ * startNodePeer, but the peer runs in a new pid namespace (unshare, as root):
+ * there it is pid 1, and this process's pid names no process. It shares
+ * /dev/shm and the lock directory, as a container sharing IPC would.
+ * hostPid() resolves with the peer's pid as seen from here.
+ */
+export function startNodePeerInPidNamespace(t, script, args) {
+  const peer = killedAfter(t, run('unshare', ['--pid', '--kill-child=SIGKILL', process.execPath, join(peersDirectory, script), JSON.stringify(args)]));
+  const hostPid = async () => {
+    const unsharePid = peer.child.pid;
+    for (;;) {
+      const children = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim();
+      if (children !== '') return Number(children.split(' ')[0]);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  return { ...peer, hostPid };
+}
+
 /** runPythonPeer, killed with SIGKILL (and awaited) after the test t ends if it still runs. */
 export function startPythonPeer(t, command, args, options) {
   return killedAfter(t, runPythonPeer(command, args, options));
@@ -120,8 +139,8 @@ export async function lockFromChild(t, name, timeout = 300) {
 
 /** System call numbers of the waits a lock waiter sleeps in, for /proc/PID/syscall. */
 const SYSCALL_NUMBERS = {
-  x64: { flock: 73, nanosleep: 35, clock_nanosleep: 230 },
-  arm64: { flock: 32, nanosleep: 101, clock_nanosleep: 115 },
+  x64: { flock: 73, nanosleep: 35, clock_nanosleep: 230, futex: 202 },
+  arm64: { flock: 32, nanosleep: 101, clock_nanosleep: 115, futex: 98 },
 };
 
 /**

@@ -8,6 +8,7 @@
         "src/native/segment.cc",
         "src/native/lock.cc",
         "src/native/clock.cc",
+        "src/native/owner.cc",
         "src/native/wake/futex.cc",
         "src/native/guard/guarded_copy.cc",
         "src/native/guard/mapping_registry.cc",

@@ -16,7 +16,7 @@ import numpy as np
 from . import _atomics
 from ._layout import (C_HEAD, C_PROGRESS, C_SLOT_HEADERS, C_WRITERS_WAITING, COUNT, HOLDS_PER_READER, MAX_COUNTER,
                       NO_CURSOR, READER_ENTRY_BYTES, RING_CONTROL_OFFSET, SEQUENCE, SLOT_HEADER_BYTES, WRITE_TIME, is_counter)
-from ._system import process_is_gone
+from ._system import OWN_PID_NAMESPACE, owner_is_gone
 
 FRAME, NOTHING, BLOCKED, CORRUPT = 'frame', 'nothing', 'blocked', 'corrupt'
 _FREE, _HELD = 'free', 'held'
@@ -41,6 +41,7 @@ class Ring:
         self._slot_count = np.ndarray((n,), '<u8', meta, headers + 8, (SLOT_HEADER_BYTES,))
         self._slot_time = np.ndarray((n,), '<f8', meta, headers + 16, (SLOT_HEADER_BYTES,))
         self._entry_pid = np.ndarray((readers,), '<u4', meta, entries, (READER_ENTRY_BYTES,))
+        self._entry_pid_namespace = np.ndarray((readers,), '<u4', meta, entries + 4, (READER_ENTRY_BYTES,))
         self._entry_cursor = np.ndarray((readers,), '<u8', meta, entries + 8, (READER_ENTRY_BYTES,))
         self._entry_holds = np.ndarray((readers, HOLDS_PER_READER), '<u4', meta, entries + 16, (READER_ENTRY_BYTES, 4))
         base = self._head.ctypes.data - control - C_HEAD
@@ -85,7 +86,7 @@ class Ring:
     def _reap_if_gone(self, entry):
         pid = int(self._entry_pid[entry])
         # Only the pid is taken back: a new owner resets holds and cursor itself.
-        return pid != 0 and process_is_gone(pid) and self._atomics.cas32(self._entry_pid_address(entry), pid, 0)
+        return owner_is_gone(pid, int(self._entry_pid_namespace[entry])) and self._atomics.cas32(self._entry_pid_address(entry), pid, 0)
 
     def _room_for(self, index, slot):
         """Whether frame `index` may go to its slot: not held, and (block mode) every live reader consumed
@@ -186,9 +187,11 @@ class Ring:
         for reclaim in (False, True):
             for entry in range(self.g.readers):
                 current = int(self._entry_pid[entry])
-                takeable = current != 0 and process_is_gone(current) if reclaim else current == 0
+                takeable = owner_is_gone(current, int(self._entry_pid_namespace[entry])) if reclaim else current == 0
                 if not takeable or not self._atomics.cas32(self._entry_pid_address(entry), current, pid):
                     continue
+                # Until now the word held 0 or the dead owner's namespace, which was ours.
+                self._sc_store(self._entry_pid_namespace, entry, OWN_PID_NAMESPACE)
                 # A previous owner's holds and cursor are stale; writers may see them for an instant.
                 for hold in range(HOLDS_PER_READER):
                     self._sc_store(self._entry_holds, (entry, hold), 0)
@@ -201,6 +204,7 @@ class Ring:
         for hold in range(HOLDS_PER_READER):
             self._sc_store(self._entry_holds, (entry, hold), 0)
         self._sc_store(self._entry_cursor, entry, NO_CURSOR)
+        self._sc_store(self._entry_pid_namespace, entry, 0)
         self._sc_store(self._entry_pid, entry, 0)
         self.wake_writers()
 

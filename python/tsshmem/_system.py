@@ -43,8 +43,24 @@ class Futex:
         return max(0, woken)
 
 
-def process_is_gone(pid):
-    """True if no process has this pid (kill(pid, 0) fails with ESRCH)."""
+def _own_pid_namespace():
+    try:
+        return os.stat('/proc/self/ns/pid').st_ino & 0xFFFFFFFF
+    except OSError:
+        return 0
+
+
+# format.md, "Owners": the low 32 bits of the inode of /proc/self/ns/pid (0: unknown).
+# A process keeps its pid namespace for life.
+OWN_PID_NAMESPACE = _own_pid_namespace()
+
+
+def owner_is_gone(pid, pid_namespace):
+    """True only if the owner was recorded in this pid namespace and no process has its pid (kill(pid, 0):
+    ESRCH). An owner of another namespace, or of none recorded (0), counts as alive: from here its pid
+    names some other process, or none."""
+    if pid == 0 or pid_namespace == 0 or pid_namespace != OWN_PID_NAMESPACE:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

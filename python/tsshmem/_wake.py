@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _atomics
 from ._layout import IDLE, SLEEPING, WAITING, NOTIFY_WORD, WAKE_SLOT_BYTES, WAKE_SLOT_COUNT, WAKE_SLOTS, WAKE_WAITING
-from ._system import process_is_gone
+from ._system import OWN_PID_NAMESPACE, owner_is_gone
 
 _WAKE_BYTE = b'\x01'
 _SEND_FLAGS = socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL
@@ -25,7 +25,7 @@ class WakeSlots:
         self._atomics = atomics
         self._futex = futex
         slot_field = lambda field: np.ndarray((WAKE_SLOT_COUNT,), '<u4', meta, WAKE_SLOTS + 4 * field, (WAKE_SLOT_BYTES,))
-        self._pid, self._token, self._state = slot_field(0), slot_field(1), slot_field(2)
+        self._pid, self._token, self._state, self._pid_namespace = slot_field(0), slot_field(1), slot_field(2), slot_field(3)
         self._words = np.ndarray((2,), '<u4', meta, NOTIFY_WORD)  # notify, wake-waiting
         base = self._words.ctypes.data - NOTIFY_WORD
         self.notify_address = base + NOTIFY_WORD
@@ -69,7 +69,7 @@ class WakeSlots:
 
     def _reap_dead_sleepers(self):
         for slot in range(WAKE_SLOT_COUNT):
-            if int(self._state[slot]) == SLEEPING and process_is_gone(int(self._pid[slot])):
+            if int(self._state[slot]) == SLEEPING and owner_is_gone(int(self._pid[slot]), int(self._pid_namespace[slot])):
                 self._leave_state(slot, SLEEPING)
 
     # --- reader side ---
@@ -79,8 +79,10 @@ class WakeSlots:
         for reclaim in (False, True):
             for slot in range(WAKE_SLOT_COUNT):
                 current = int(self._pid[slot])
-                takeable = current != 0 and process_is_gone(current) if reclaim else current == 0
+                takeable = owner_is_gone(current, int(self._pid_namespace[slot])) if reclaim else current == 0
                 if takeable and self._atomics.cas32(self._slot_address(slot, 0), current, pid):
+                    # Until now the word held 0 or the dead owner's namespace, which was ours.
+                    self._store(self._pid_namespace, slot, OWN_PID_NAMESPACE)
                     self.leave(slot)  # a previous owner's state is stale
                     self._store(self._token, slot, token)
                     return slot
@@ -88,6 +90,7 @@ class WakeSlots:
 
     def release(self, slot):
         self.leave(slot)
+        self._store(self._pid_namespace, slot, 0)
         self._store(self._pid, slot, 0)
 
     def enter_sleeping(self, slot):

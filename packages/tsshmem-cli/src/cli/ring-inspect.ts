@@ -9,7 +9,8 @@ import { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, ring
 
 export interface RingReaderRecord {
   readonly pid: number;
-  readonly alive: boolean;
+  /** null: it registered in another pid namespace, where this process cannot look. */
+  readonly alive: boolean | null;
   /** Ring index of the last frame it consumed. */
   readonly cursor: number;
   /** Frames published that it has not consumed. */
@@ -35,7 +36,7 @@ export function inspectRing(
   metaPath: string,
   header: StreamHeader,
   dataBytes: number,
-  processAlive: (pid: number) => boolean,
+  ownerAlive: (pid: number, pidNamespace: number) => boolean | null,
 ): RingRecord | null | { problem: string } {
   let fd: number;
   try {
@@ -61,7 +62,7 @@ export function inspectRing(
       head,
       readers: readers.map((reader) => ({
         pid: reader.pid,
-        alive: processAlive(reader.pid),
+        alive: ownerAlive(reader.pid, reader.pidNamespace),
         cursor: reader.cursor,
         behind: Math.max(0, head - reader.cursor),
         holds: reader.holds.length,
@@ -75,7 +76,7 @@ export function inspectRing(
 /** "64 overwrite, 2 readers (max 3 behind)" for ls; "-" for a plain stream. */
 export function summarizeRing(ring: RingRecord | null): string {
   if (ring === null) return '-';
-  const live = ring.readers.filter((reader) => reader.alive);
+  const live = ring.readers.filter((reader) => reader.alive !== false);
   const worst = Math.max(0, ...live.map((reader) => reader.behind));
   const readers = live.length === 0 ? 'no readers' : `${live.length} reader${live.length === 1 ? '' : 's'} (max ${worst} behind)`;
   return `${ring.history} ${ring.overflow}, ${readers}`;
@@ -85,7 +86,12 @@ export function summarizeRing(ring: RingRecord | null): string {
 export function describeRingReaders(ring: RingRecord): string[] {
   return ring.readers.map(
     (reader) =>
-      `pid ${reader.pid} (${reader.alive ? 'alive' : 'dead'}): ${reader.behind} of ${ring.history} frames behind` +
+      `pid ${reader.pid} (${describeAlive(reader.alive)}): ${reader.behind} of ${ring.history} frames behind` +
       (reader.holds > 0 ? `, holds ${reader.holds} sample${reader.holds === 1 ? '' : 's'}` : ''),
   );
+}
+
+function describeAlive(alive: boolean | null): string {
+  if (alive === null) return 'of another pid namespace';
+  return alive ? 'alive' : 'dead';
 }

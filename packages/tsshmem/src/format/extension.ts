@@ -8,7 +8,7 @@
  *   264     4     extension version (1)
  *   272     4     notify word: bumped after every tsshmem write; futex(2) target
  *   276     4     wake slots in use (state WAITING or SLEEPING)
- *   288     1024  64 wake slots of 16 bytes {pid, token, state, 0}. State 1,
+ *   288     1024  64 wake slots of 16 bytes {pid, token, state, pid namespace}. State 1,
  *                 WAITING: a handle awaiting next() has bound the abstract
  *                 datagram socket "tsshmem-wake-<pid>-<token>"; a writer sends
  *                 it one byte. State 2, SLEEPING: a thread sleeps in futex(2)

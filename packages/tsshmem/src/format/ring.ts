@@ -21,7 +21,7 @@
  *   72              4     u32 progress: futex word, +1 when a reader frees room while writers wait
  *   76              4     u32 writers waiting for room (block mode)
  *   128             32 N  slot headers {u64 seq, u64 count, f64 write time, u64 0}
- *   128 + 32 N      32 R  reader entries {u32 pid, u32 0, u64 cursor, u32 holds[4]}
+ *   128 + 32 N      32 R  reader entries {u32 pid, u32 pid namespace, u64 cursor, u32 holds[4]}
  */
 import { EXTENDED_METADATA_BYTES } from './extension.js';
 import { MAX_PAYLOAD_BYTES, type StreamHeader } from './metadata.js';
@@ -171,6 +171,8 @@ export function nativeRingLayout(ring: RingGeometry, extension: { notifyWord: nu
 /** One entry of the reader table, as tools show it. */
 export interface RingReader {
   readonly pid: number;
+  /** Low 32 bits of the inode of its /proc/PID/ns/pid; 0: not recorded. */
+  readonly pidNamespace: number;
   /** Ring index of the last frame it consumed. */
   readonly cursor: number;
   /** Slots it holds samples of. */
@@ -187,7 +189,7 @@ export function ringState(metadata: ArrayBuffer, ring: RingGeometry): { head: nu
     const pid = view.getUint32(at, true);
     if (pid === 0) continue;
     const holds = [0, 1, 2, 3].map((hold) => view.getUint32(at + 16 + 4 * hold, true)).filter((slot) => slot !== 0).map((slot) => slot - 1);
-    readers.push({ pid, cursor: Number(view.getBigUint64(at + 8, true)), holds });
+    readers.push({ pid, pidNamespace: view.getUint32(at + 4, true), cursor: Number(view.getBigUint64(at + 8, true)), holds });
   }
   return { head, readers };
 }

@@ -1,12 +1,11 @@
 #include "ring_protocol.h"
 
 #include <atomic>
-#include <cerrno>
-#include <csignal>
 #include <cstring>
 
 #include "clock.h"
 #include "guard/guarded_copy.h"
+#include "owner.h"
 #include "protocol/frame_protocol.h"
 #include "protocol/shared_fields.h"
 #include "wake/futex.h"
@@ -21,7 +20,6 @@ constexpr uint64_t kMaxCounter = 9007199254740992ULL;  // 2^53
 constexpr int64_t kWaitSliceNs = 1000000;
 constexpr int kNewestTries = 1 << 20;
 
-bool ProcessIsGone(uint32_t pid) { return kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH; }
 
 bool CompareExchange(uint32_t* word, uint32_t expected, uint32_t desired) {
   return __atomic_compare_exchange_n(word, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
@@ -59,8 +57,9 @@ bool Ring::ReapIfGone(int entry) const {
   // seq_cst load and CAS: pair with the CAS of a reader claiming the entry
   // (ClaimReader); only one of them takes a dead pid.
   uint32_t pid = __atomic_load_n(EntryPid(entry), __ATOMIC_SEQ_CST);
+  uint32_t pidNamespace = __atomic_load_n(EntryPidNamespace(entry), __ATOMIC_SEQ_CST);
   // Only the pid is taken back: a new owner resets holds and cursor itself.
-  return pid != 0 && ProcessIsGone(pid) && CompareExchange(EntryPid(entry), pid, 0);
+  return OwnerIsGone(pid, pidNamespace) && CompareExchange(EntryPid(entry), pid, 0);
 }
 
 Ring::Room Ring::RoomFor(uint64_t index, uint64_t slot) const {
@@ -108,6 +107,10 @@ Status Ring::BeginWrite(int64_t deadlineNs, uint64_t* index, uint64_t* slot) con
       // with a reader's hold store + seq load in Take (Dekker).
       __atomic_store_n(seq, 2 * next - 1, __ATOMIC_SEQ_CST);
       if (RoomFor(next, candidate) == Room::kFree) {
+        // Release fence: the odd seq is visible before any byte the caller
+        // then writes into the slot; pairs with a copying reader's acquire
+        // fence after its copy, before it loads seq again (Take).
+        std::atomic_thread_fence(std::memory_order_release);
         *index = next;
         *slot = candidate;
         return Status::kFrame;
@@ -191,9 +194,13 @@ int Ring::ClaimReader(uint32_t pid, uint64_t cursor) const {
       // CAS on the pid (ReapIfGone); one of them wins an entry.
       uint32_t current = __atomic_load_n(owner, __ATOMIC_SEQ_CST);
       // First pass: free entries; second: entries of processes that died.
-      bool takeable = pass == 0 ? current == 0 : current != 0 && ProcessIsGone(current);
+      bool takeable = pass == 0 ? current == 0 : OwnerIsGone(current, __atomic_load_n(EntryPidNamespace(static_cast<int>(entry)), __ATOMIC_SEQ_CST));
       if (!takeable || !CompareExchange(owner, current, pid)) continue;
       int claimed = static_cast<int>(entry);
+      // Until this store the word holds 0 (a free entry's) or the dead
+      // owner's, which was ours (the second pass takes no other), so no
+      // writer judges the new owner dead meanwhile.
+      __atomic_store_n(EntryPidNamespace(claimed), OwnPidNamespace(), __ATOMIC_SEQ_CST);
       // A previous owner's holds and cursor are stale; writers may see them
       // for an instant (they then skip a slot or wait one re-check).
       // seq_cst stores: pair with the writer's seq_cst loads in RoomFor.
@@ -211,6 +218,7 @@ int Ring::ClaimReader(uint32_t pid, uint64_t cursor) const {
 void Ring::ReleaseReader(int entry) const {
   for (uint32_t hold = 0; hold < kHoldsPerReader; ++hold) __atomic_store_n(EntryHold(entry, hold), 0, __ATOMIC_SEQ_CST);
   __atomic_store_n(EntryCursor(entry), kNoCursor, __ATOMIC_SEQ_CST);
+  __atomic_store_n(EntryPidNamespace(entry), 0, __ATOMIC_SEQ_CST);
   __atomic_store_n(EntryPid(entry), 0, __ATOMIC_SEQ_CST);
   WakeWriters();
 }

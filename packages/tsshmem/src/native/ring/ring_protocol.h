@@ -96,6 +96,7 @@ class Ring {
   double* SlotTime(uint64_t slot) const { return reinterpret_cast<double*>(Word64(kSlotHeaders + slot * kSlotHeaderBytes + 16)); }
   uint8_t* Entry(int entry) const { return g_.control + kSlotHeaders + g_.slots * kSlotHeaderBytes + entry * kReaderEntryBytes; }
   uint32_t* EntryPid(int entry) const { return reinterpret_cast<uint32_t*>(Entry(entry)); }
+  uint32_t* EntryPidNamespace(int entry) const { return reinterpret_cast<uint32_t*>(Entry(entry) + 4); }
   uint64_t* EntryCursor(int entry) const { return reinterpret_cast<uint64_t*>(Entry(entry) + 8); }
   uint32_t* EntryHold(int entry, uint32_t hold) const { return reinterpret_cast<uint32_t*>(Entry(entry) + 16) + hold; }
 

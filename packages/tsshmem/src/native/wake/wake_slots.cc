@@ -1,7 +1,6 @@
 #include "wake/wake_slots.h"
 
 #include <cerrno>
-#include <csignal>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -11,13 +10,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "owner.h"
 #include "wake/futex.h"
 
 namespace tsshmem {
 
 namespace {
 
-enum SlotField : int { kPid = 0, kToken = 1, kState = 2 };
+enum SlotField : int { kPid = 0, kToken = 1, kState = 2, kPidNamespace = 3 };
 enum SlotState : uint32_t { kIdle = 0, kWaiting = 1, kSleeping = 2 };
 
 socklen_t WakeAddress(uint32_t pid, uint32_t token, sockaddr_un* address) {
@@ -35,8 +35,6 @@ int SendSocket() {
   return fd;
 }
 
-bool ProcessIsGone(uint32_t pid) { return kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH; }
-
 bool CompareExchange(uint32_t* word, uint32_t expected, uint32_t desired) {
   return __atomic_compare_exchange_n(word, &expected, desired, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
@@ -49,8 +47,12 @@ int WakeSlots::Claim(uint32_t pid, uint32_t token) const {
       uint32_t* owner = Field(slot, kPid);
       uint32_t current = __atomic_load_n(owner, __ATOMIC_SEQ_CST);
       // First pass: free slots; second pass: slots of processes that died.
-      bool takeable = pass == 0 ? current == 0 : current != 0 && ProcessIsGone(current);
+      bool takeable = pass == 0 ? current == 0 : OwnerIsGone(current, __atomic_load_n(Field(slot, kPidNamespace), __ATOMIC_SEQ_CST));
       if (!takeable || !CompareExchange(owner, current, pid)) continue;
+      // Until this store the word holds 0 (a free slot's) or the dead owner's,
+      // which was ours (the second pass takes no other), so nobody judges
+      // the new owner dead meanwhile.
+      __atomic_store_n(Field(slot, kPidNamespace), OwnPidNamespace(), __ATOMIC_SEQ_CST);
       Leave(static_cast<int>(slot));
       __atomic_store_n(Field(slot, kToken), token, __ATOMIC_SEQ_CST);
       return static_cast<int>(slot);
@@ -61,6 +63,7 @@ int WakeSlots::Claim(uint32_t pid, uint32_t token) const {
 
 void WakeSlots::Release(int slot) const {
   Leave(slot);
+  __atomic_store_n(Field(slot, kPidNamespace), 0, __ATOMIC_SEQ_CST);
   __atomic_store_n(Field(slot, kPid), 0, __ATOMIC_SEQ_CST);
 }
 
@@ -99,11 +102,14 @@ void WakeSlots::WakeAll(uint32_t* notify) const {
 void WakeSlots::Send(int slot) const {
   static const char kWake = 1;
   sockaddr_un address;
-  socklen_t length = WakeAddress(__atomic_load_n(Field(slot, kPid), __ATOMIC_SEQ_CST),
-                                 __atomic_load_n(Field(slot, kToken), __ATOMIC_SEQ_CST), &address);
+  uint32_t pid = __atomic_load_n(Field(slot, kPid), __ATOMIC_SEQ_CST);
+  uint32_t token = __atomic_load_n(Field(slot, kToken), __ATOMIC_SEQ_CST);
+  socklen_t length = WakeAddress(pid, token, &address);
   if (sendto(SendSocket(), &kWake, 1, MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&address), length) < 0 &&
-      errno == ECONNREFUSED) {
-    // Nobody is bound there any more: the waiter died while waiting.
+      errno == ECONNREFUSED && __atomic_load_n(Field(slot, kPid), __ATOMIC_SEQ_CST) == pid &&
+      __atomic_load_n(Field(slot, kToken), __ATOMIC_SEQ_CST) == token) {
+    // Nobody is bound there any more: the waiter died while waiting. (Unless
+    // the slot changed hands meanwhile: then its new owner stays WAITING.)
     Leave(slot, kWaiting);
   }
 }
@@ -111,7 +117,8 @@ void WakeSlots::Send(int slot) const {
 void WakeSlots::ReapDeadSleepers() const {
   for (uint32_t slot = 0; slot < slot_count_; ++slot) {
     if (__atomic_load_n(Field(slot, kState), __ATOMIC_SEQ_CST) == kSleeping &&
-        ProcessIsGone(__atomic_load_n(Field(slot, kPid), __ATOMIC_SEQ_CST))) {
+        OwnerIsGone(__atomic_load_n(Field(slot, kPid), __ATOMIC_SEQ_CST),
+                    __atomic_load_n(Field(slot, kPidNamespace), __ATOMIC_SEQ_CST))) {
       Leave(static_cast<int>(slot), kSleeping);
     }
   }
