@@ -97,12 +97,18 @@ async function publishOneFrame(t, name, args) {
   return frame;
 }
 
+/**
+ * Closes the subscriber before the test's after hooks stop the server: the
+ * client, closed while it reconnects to a server just killed, can write to
+ * its ended socket (an uncaught ERR_STREAM_WRITE_AFTER_END).
+ */
 async function assertFirstFrame(t, { subscriber, copy, firstFrame }, frame) {
   await firstFrame;
   assert.deepEqual([subscriber.status().frames, subscriber.status().waitingForPublisher], [1, false]);
   const local = open(copy);
   t.after(() => local.close());
   assert.deepEqual(local.read(), frame);
+  await subscriber.close();
 }
 
 test('lossless: the server announcing the publisher\'s stream wakes a waiting subscriber, which then takes the first frame (its periodic look set to 10 minutes)', { timeout: TEST_TIMEOUT }, async (t) => {
