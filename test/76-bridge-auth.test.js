@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { create } from '../packages/tsshmem/dist/index.js';
 import { Publisher } from '../packages/tsshmem-nats/dist/index.js';
 import { leftovers, run, streamName } from './helpers.js';
-import { cliPath, remoteDigest, sha256, startBridge, startNatsServer, startRemoteBridge, temporaryDirectory } from './bridge-helpers.js';
+import { cliPath, freePort, remoteDigest, sha256, startBridge, startNatsServer, startRemoteBridge, temporaryDirectory } from './bridge-helpers.js';
 import { makeOperatorCredentials, makeTlsFiles } from './bridge-credentials.js';
 
 const TEST_TIMEOUT = 60000;
@@ -104,4 +104,47 @@ test('a credentials file (operator mode, signed JWTs): --creds lets a frame cros
   await assert.rejects(Publisher.start({ source, server: server.url, creds: `${credentials.creds}.missing` }), { code: 'ERR_BRIDGE_ARGUMENT', message: /cannot read the credentials file/ });
   const stranger = credentials.strangerCreds;
   await refused(t, { settings: { server: server.url, creds: stranger }, args: ['--server', server.url, '--creds', stranger], subject, reason: /authorization violation/i });
+});
+
+test('mutual TLS (verify: true): --tls-cert and --tls-key let a frame cross; without a client certificate, or with one from another authority, the server refuses', { timeout: TEST_TIMEOUT }, async (t) => {
+  const tls = makeTlsFiles(temporaryDirectory(t, 'bridge-mtls'));
+  const server = await startNatsServer(t, { config: `tls {\n  cert_file: ${JSON.stringify(tls.cert)}\n  key_file: ${JSON.stringify(tls.key)}\n  ca_file: ${JSON.stringify(tls.ca)}\n  verify: true\n}\n` });
+  const tlsUrl = server.url.replace('nats:', 'tls:');
+  const clientArgs = ['--tls-ca', tls.ca, '--tls-cert', tls.clientCert, '--tls-key', tls.clientKey];
+  const { subject } = await frameCrosses(t, {
+    publisherArgs: ['--server', server.url, ...clientArgs],
+    subscriberArgs: ['--server', tlsUrl, ...clientArgs],
+  });
+  const noClientCertificate = /the server ended the TLS handshake with "bad certificate": .*--tls-cert and --tls-key/;
+  await refused(t, { settings: { server: tlsUrl, tlsCa: tls.ca }, args: ['--server', tlsUrl, '--tls-ca', tls.ca], subject, reason: noClientCertificate });
+  const stranger = makeTlsFiles(temporaryDirectory(t, 'bridge-mtls-stranger'));
+  const source = create(streamName(t, 'bridge-mtls-stranger'), { shape: [4] });
+  await assert.rejects(Publisher.start({ source, subject, server: tlsUrl, tlsCa: tls.ca, tlsCert: stranger.clientCert, tlsKey: stranger.clientKey }), {
+    code: 'ERR_BRIDGE_CONNECT',
+    message: noClientCertificate,
+  });
+});
+
+test('client certificate files: a certificate without its key (or a key without its certificate), a missing file or a key of another certificate is ERR_BRIDGE_ARGUMENT naming the option, before any connection', { timeout: TEST_TIMEOUT }, async (t) => {
+  const tls = makeTlsFiles(temporaryDirectory(t, 'bridge-tls-files'));
+  // No server listens there: an argument error comes before any connection attempt.
+  const server = `tls://127.0.0.1:${await freePort()}`;
+  const source = create(streamName(t, 'bridge-tls-files'), { shape: [4] });
+  const start = (files) => Publisher.start({ source, server, tlsCa: tls.ca, ...files });
+  const together = /a client certificate and its private key go together: give both tlsCert and tlsKey \(--tls-cert and --tls-key\)/;
+  await assert.rejects(start({ tlsCert: tls.clientCert }), { code: 'ERR_BRIDGE_ARGUMENT', message: together });
+  await assert.rejects(start({ tlsKey: tls.clientKey }), { code: 'ERR_BRIDGE_ARGUMENT', message: together });
+  await assert.rejects(start({ tlsCert: `${tls.clientCert}.missing`, tlsKey: tls.clientKey }), {
+    code: 'ERR_BRIDGE_ARGUMENT',
+    message: /cannot read the TLS client certificate file .*client\.pem\.missing \(--tls-cert\): ENOENT/,
+  });
+  await assert.rejects(start({ tlsCert: tls.clientCert, tlsKey: `${tls.clientKey}.missing` }), { code: 'ERR_BRIDGE_ARGUMENT', message: /cannot read the TLS client key file .* \(--tls-key\)/ });
+  await assert.rejects(start({ tlsCert: tls.clientCert, tlsKey: tls.key }), { code: 'ERR_BRIDGE_ARGUMENT', message: /are not a PEM certificate and its private key: .*key values mismatch/ });
+  await assert.rejects(Publisher.start({ source, server, tlsCa: tls.key }), { code: 'ERR_BRIDGE_ARGUMENT', message: /the certificate authority file .* \(--tls-ca\) is not a PEM certificate/ });
+  const local = streamName(t, 'bridge-tls-files-copy');
+  const result = await run(process.execPath, [cliPath, 'bridge', 'subscribe', local, '--server', server, '--tls-cert', tls.clientCert, '--json']).done;
+  assert.equal(result.code, 1, result.stdout);
+  assert.match(result.stderr, together);
+  assert.doesNotMatch(result.stderr, /\n\s+at /, 'a message, not a stack');
+  assert.deepEqual(leftovers(local), [], 'the subscriber created no stream');
 });

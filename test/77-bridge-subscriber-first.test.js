@@ -2,11 +2,13 @@
 // it says it is waiting for the publisher, creates nothing, and once the
 // publisher's JetStream stream appears (even with frames in it already) it
 // takes every frame from the first into a stream of the publisher's shape,
-// on another "host" (its own /dev/shm: test/bridge-helpers.js).
+// on another "host" (its own /dev/shm: test/bridge-helpers.js). The server's
+// announcement of the new stream wakes it, not its periodic look.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { create } from '../packages/tsshmem/dist/index.js';
+import { create, open } from '../packages/tsshmem/dist/index.js';
+import { defaultSubject, Subscriber } from '../packages/tsshmem-nats/dist/index.js';
 import { streamName } from './helpers.js';
 import { remoteDigest, sha256, startBridge, startNatsServer, startRemoteBridge } from './bridge-helpers.js';
 
@@ -61,4 +63,74 @@ test('lossless: a waiting subscriber stops cleanly on SIGINT, and fails clearly 
   const result = await subscriber.done;
   assert.equal(result.code, 1);
   assert.match(result.stderr, /carries a latest-value bridge: drop --lossless/);
+});
+
+/**
+ * A lossless subscriber in this process, started before its publisher, and
+ * a promise of its first frame (the local stream is created, and the frame
+ * written, at the first frame).
+ */
+async function waitingSubscriber(t, { name, server, ...options }) {
+  const copy = streamName(t, 'bridge-waiting-copy');
+  let streamCreated;
+  const firstFrame = new Promise((resolve) => (streamCreated = resolve));
+  const subscriber = await Subscriber.start({
+    stream: copy,
+    subject: defaultSubject(name),
+    server,
+    lossless: true,
+    onEvent: (event) => event.event === 'stream' && streamCreated(),
+    ...options,
+  });
+  t.after(() => subscriber.close());
+  assert.equal(subscriber.status().waitingForPublisher, true);
+  return { subscriber, copy, firstFrame };
+}
+
+/** A lossless publisher of a new stream `name`; resolves with the frame it wrote. */
+async function publishOneFrame(t, name, args) {
+  const source = create(name, { shape: [2, 8], dtype: 'float64' });
+  const publisher = startBridge(t, 'publish', [name, '--lossless', ...args]);
+  await publisher.next(started, 'the publisher started');
+  const frame = Float64Array.from({ length: 16 }, (_, index) => index / 3);
+  source.write(frame);
+  return frame;
+}
+
+/**
+ * Closes the subscriber before the test's after hooks stop the server: the
+ * client, closed while it reconnects to a server just killed, can write to
+ * its ended socket (an uncaught ERR_STREAM_WRITE_AFTER_END).
+ */
+async function assertFirstFrame(t, { subscriber, copy, firstFrame }, frame) {
+  await firstFrame;
+  assert.deepEqual([subscriber.status().frames, subscriber.status().waitingForPublisher], [1, false]);
+  const local = open(copy);
+  t.after(() => local.close());
+  assert.deepEqual(local.read(), frame);
+  await subscriber.close();
+}
+
+test('lossless: the server announcing the publisher\'s stream wakes a waiting subscriber, which then takes the first frame (its periodic look set to 10 minutes)', { timeout: TEST_TIMEOUT }, async (t) => {
+  const server = await startNatsServer(t);
+  const name = streamName(t, 'bridge-announced');
+  await assert.rejects(Subscriber.start({ stream: streamName(t, 'bridge-no-interval'), server: server.url, lossless: true, publisherCheckInterval: 0 }), {
+    code: 'ERR_BRIDGE_ARGUMENT',
+    message: /publisherCheckInterval must be a positive number of milliseconds, got 0/,
+  });
+  const waiting = await waitingSubscriber(t, { name, server: server.url, publisherCheckInterval: 10 * 60 * 1000 });
+  const frame = await publishOneFrame(t, name, ['--server', server.url]);
+  await assertFirstFrame(t, waiting, frame);
+});
+
+test('lossless: a subscriber whose user may not hear the announcement ($JS.EVENT.> denied) finds the publisher\'s stream by its periodic look', { timeout: TEST_TIMEOUT }, async (t) => {
+  const users = [
+    '{ user: deaf, password: deaf, permissions: { subscribe: { deny: "$JS.EVENT.>" } } }',
+    '{ user: publisher, password: publisher }',
+  ];
+  const server = await startNatsServer(t, { config: `authorization { users: [\n  ${users.join(',\n  ')}\n] }\n` });
+  const name = streamName(t, 'bridge-unannounced');
+  const waiting = await waitingSubscriber(t, { name, server: server.url, user: 'deaf', password: 'deaf', publisherCheckInterval: 100 });
+  const frame = await publishOneFrame(t, name, ['--server', server.url, '--user', 'publisher', '--password', 'publisher']);
+  await assertFirstFrame(t, waiting, frame);
 });

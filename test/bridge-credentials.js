@@ -1,8 +1,8 @@
 // Throwaway credentials for the bridge's security tests, made in a test's
-// temporary directory: a certificate authority and a server certificate for
-// 127.0.0.1 (openssl), and a NATS operator, account and user with the
-// user's credentials file (@nats-io/jwt, signed NKeys as nats-server's
-// operator mode checks them).
+// temporary directory: a certificate authority, a server certificate for
+// 127.0.0.1 and a client certificate (openssl), and a NATS operator, account
+// and user with the user's credentials file (@nats-io/jwt, signed NKeys as
+// nats-server's operator mode checks them).
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,13 +16,24 @@ function openssl(directory, args) {
 
 const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
-/** ca.pem (the authority), server.pem and server-key.pem (127.0.0.1, signed by it); absolute paths. */
+/**
+ * ca.pem (the authority); server.pem and server-key.pem (127.0.0.1, signed
+ * by it); client.pem and client-key.pem (a client certificate signed by it,
+ * for a server that verifies clients); absolute paths.
+ */
 export function makeTlsFiles(directory) {
   openssl(directory, ['req', '-x509', ...EC_KEY, '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=tsshmem test CA']);
-  openssl(directory, ['req', ...EC_KEY, '-keyout', 'server-key.pem', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
-  writeFileSync(join(directory, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  openssl(directory, ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'server.ext']);
-  return { ca: join(directory, 'ca.pem'), cert: join(directory, 'server.pem'), key: join(directory, 'server-key.pem') };
+  signedCertificate(directory, 'server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1\n');
+  signedCertificate(directory, 'client', '/CN=tsshmem bridge', 'extendedKeyUsage=clientAuth\n');
+  const path = (file) => join(directory, file);
+  return { ca: path('ca.pem'), cert: path('server.pem'), key: path('server-key.pem'), clientCert: path('client.pem'), clientKey: path('client-key.pem') };
+}
+
+/** NAME.pem and NAME-key.pem: a new key and its certificate signed by ca.pem, with the given extensions. */
+function signedCertificate(directory, name, subject, extensions) {
+  openssl(directory, ['req', ...EC_KEY, '-keyout', `${name}-key.pem`, '-out', `${name}.csr`, '-subj', subject]);
+  writeFileSync(join(directory, `${name}.ext`), extensions);
+  openssl(directory, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`]);
 }
 
 /**

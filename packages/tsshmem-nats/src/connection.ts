@@ -5,13 +5,14 @@
  * and password, TLS files).
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 
-import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, errors, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 
-import { BridgeError } from './errors.js';
+import { BridgeError, messageOf } from './errors.js';
+import { checkTlsFiles, tlsOptions, usesTlsFiles, type TlsSettings } from './tls.js';
+import { tlsRefusal } from './tls-refusal.js';
 
-export interface ConnectionSettings {
+export interface ConnectionSettings extends TlsSettings {
   /** nats://HOST:PORT or tls://HOST:PORT; may carry user:password@ or token@. */
   readonly server: string;
   /** A NATS credentials file (JWT and NKey seed). */
@@ -19,11 +20,6 @@ export interface ConnectionSettings {
   readonly token?: string;
   readonly user?: string;
   readonly password?: string;
-  /** PEM file of the certificate authority that signed the server's certificate. */
-  readonly tlsCa?: string;
-  /** PEM files of this client's certificate and key, for servers that verify clients. */
-  readonly tlsCert?: string;
-  readonly tlsKey?: string;
   /** The connection's name as the server's monitoring shows it. */
   readonly name?: string;
 }
@@ -34,14 +30,22 @@ const CONNECT_TIMEOUT_MS = 5000;
 
 export async function connectToServer(settings: ConnectionSettings): Promise<NatsConnection> {
   const options = connectionOptions(settings);
+  await checkTlsFiles(settings);
   try {
     return await connect(options);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = await refusalReason(error, settings, options);
     throw new BridgeError('ERR_BRIDGE_CONNECT', `cannot connect to the NATS server ${redact(settings.server)}: ${reason} (check the address, the credentials and TLS options)`, {
       cause: error,
     });
   }
+}
+
+/** The client's reason; for a timeout over TLS, the server's TLS alert if it sent one (the client loses it, tls-refusal.ts). */
+async function refusalReason(error: unknown, settings: ConnectionSettings, options: NodeConnectionOptions): Promise<string> {
+  const tlsTimeout = error instanceof errors.TimeoutError && options.tls !== undefined;
+  const alert = tlsTimeout ? await tlsRefusal(parseServer(settings.server), settings, CONNECT_TIMEOUT_MS) : undefined;
+  return alert ?? messageOf(error);
 }
 
 export function connectionOptions(settings: ConnectionSettings): NodeConnectionOptions {
@@ -58,25 +62,10 @@ export function connectionOptions(settings: ConnectionSettings): NodeConnectionO
   if (settings.password !== undefined) options.pass = settings.password;
   if (settings.token !== undefined) options.token = settings.token;
   if (settings.creds !== undefined) options.authenticator = credsAuthenticator(readCreds(settings.creds));
-  if (settings.tlsCa !== undefined || settings.tlsCert !== undefined || settings.tlsKey !== undefined || url.protocol === 'tls:') {
+  if (usesTlsFiles(settings) || url.protocol === 'tls:') {
     options.tls = tlsOptions(settings, url);
   }
   return options;
-}
-
-type TlsWithHost = NonNullable<NodeConnectionOptions['tls']> & { host?: string };
-
-/**
- * The client's TLS options. For a server given by IP address the client has
- * no name to check the certificate against (it resolves names only) and
- * Node falls back to "localhost"; `host` makes Node check the IP address,
- * as a certificate for it (subjectAltName IP:...) expects.
- */
-function tlsOptions(settings: ConnectionSettings, url: URL): TlsWithHost {
-  const tls: TlsWithHost = { caFile: settings.tlsCa, certFile: settings.tlsCert, keyFile: settings.tlsKey };
-  const address = url.hostname.replace(/^\[(.*)\]$/, '$1'); // an IPv6 address without its brackets
-  if (isIP(address) !== 0) tls.host = address;
-  return tls;
 }
 
 function readCreds(path: string): Uint8Array {

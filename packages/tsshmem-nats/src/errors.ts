@@ -21,3 +21,8 @@ export class BridgeError extends Error {
     this.code = code;
   }
 }
+
+/** An error's message, or the thrown value as text. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

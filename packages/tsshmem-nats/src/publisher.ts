@@ -25,9 +25,9 @@ import { dtypeByName } from 'tsshmem/internal';
 import { type Deferred, deferred } from './deferred.js';
 import { DEFAULT_KEEP_INTERVAL_MS, DEFAULT_RETENTION_FRAMES } from './defaults.js';
 import { connectToServer, type ConnectionSettings } from './connection.js';
-import { BridgeError } from './errors.js';
+import { BridgeError, messageOf } from './errors.js';
 import { encodeHeader, type FrameInfo } from './header.js';
-import { type BridgeMode, ensureStore, jetStreamOf, messageOf } from './server-store.js';
+import { type BridgeMode, ensureStore, jetStreamOf } from './server-store.js';
 import { checkSubject, type ChunkKind, chunkSubject, defaultSubject } from './subjects.js';
 
 /** Frames between this process and the server in latest-value mode. */

@@ -15,7 +15,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DiscardPolicy, jetstreamManager, type JetStreamManager, type StoredMsg, StorageType, type StreamConfig } from '@nats-io/jetstream';
 
-import { BridgeError } from './errors.js';
+import { BridgeError, messageOf } from './errors.js';
 import { allChunks, chunkSubject, jetStreamName, keptChunks } from './subjects.js';
 
 export type BridgeMode = 'latest' | 'lossless';
@@ -86,8 +86,4 @@ function storeConfig(name: string, settings: StoreSettings): Partial<StreamConfi
 /** The newest stored message of a chunk index, or null. */
 export async function lastChunk(manager: JetStreamManager, name: string, subject: string, index: number): Promise<StoredMsg | null> {
   return manager.direct.getMessage(name, { last_by_subj: chunkSubject(subject, 'k', index) }).catch(() => null);
-}
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -12,7 +12,6 @@
  * takes every frame from the first.
  */
 import { hostname } from 'node:os';
-import { setTimeout as delay } from 'node:timers/promises';
 
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, jetstream, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
@@ -21,18 +20,18 @@ import { dtypeByName } from 'tsshmem/internal';
 
 import { FrameAssembler } from './assembler.js';
 import { connectToServer, type ConnectionSettings } from './connection.js';
+import { DEFAULT_PUBLISHER_CHECK_INTERVAL_MS } from './defaults.js';
 import { type Deferred, deferred } from './deferred.js';
 import { BridgeError } from './errors.js';
 import { type ChunkInfo, decodeHeader, type FrameInfo } from './header.js';
 import { createOrOpen, describeLayout, sameLayout } from './local-stream.js';
+import { PublisherWatch } from './publisher-watch.js';
 import { type BridgeMode, jetStreamOf, lastChunk, storeMode } from './server-store.js';
 import { allChunks, checkSubject, defaultSubject, jetStreamName, parseChunkSubject } from './subjects.js';
 
 const KEPT_FETCH_PARALLEL = 16;
 const LOSSLESS_BATCH = 256;
 const ACK_WAIT_NS = 30e9;
-/** Milliseconds between checks for the publisher's lossless stream while a subscriber waits for it. */
-const STORE_POLL_MS = 250;
 
 export interface SubscriberOptions extends ConnectionSettings {
   /** The local stream frames are written into (created with the publisher's shape and dtype if missing). */
@@ -42,6 +41,12 @@ export interface SubscriberOptions extends ConnectionSettings {
   readonly lossless?: boolean;
   /** Lossless mode: the durable consumer's name, default from the host and stream names. */
   readonly durable?: string;
+  /**
+   * Lossless mode, while waiting for the publisher: milliseconds between
+   * looks for its JetStream stream, a safety net behind the server's
+   * announcement of the stream (default DEFAULT_PUBLISHER_CHECK_INTERVAL_MS).
+   */
+  readonly publisherCheckInterval?: number;
   /** Called when the local stream is created or opened, and once per kind of rejected message. */
   readonly onEvent?: (event: SubscriberEvent) => void;
 }
@@ -92,6 +97,7 @@ export class Subscriber {
   #reportedReasons = new Set<string>();
   #connected = true;
   #waitingForPublisher = false;
+  #publisherWatch: PublisherWatch | null = null;
   #frames = 0;
   #bytes = 0;
   #dropped = 0;
@@ -119,6 +125,7 @@ export class Subscriber {
   static async start(options: SubscriberOptions): Promise<Subscriber> {
     const subject = checkSubject(options.subject ?? defaultSubject(options.stream));
     const mode: BridgeMode = options.lossless === true ? 'lossless' : 'latest';
+    checkPublisherCheckInterval(options.publisherCheckInterval);
     const connection = await connectToServer({ name: `tsshmem bridge subscribe ${subject}`, ...options });
     try {
       const manager = await jetStreamOf(connection);
@@ -213,20 +220,29 @@ export class Subscriber {
     const mode = await storeMode(manager, this.subject);
     if (mode === 'lossless') return this.#consumeLossless(manager, false);
     if (mode === 'latest') throw this.#latestValueBridgeError();
+    const watch = await PublisherWatch.start(this.#connection, this.subject, this.#options.publisherCheckInterval ?? DEFAULT_PUBLISHER_CHECK_INTERVAL_MS);
+    this.#publisherWatch = watch;
     this.#waitingForPublisher = true;
-    void this.#waitForPublisher(manager).catch((error: unknown) => this.#fail(error));
+    void this.#waitForPublisher(manager, watch).catch((error: unknown) => this.#fail(error));
   }
 
-  async #waitForPublisher(manager: JetStreamManager): Promise<void> {
-    for (;;) {
-      await Promise.race([delay(STORE_POLL_MS, undefined, { ref: false }), this.#stopped.promise]);
-      if (this.#closing) return;
-      const mode = await storeMode(manager, this.subject);
-      if (mode === 'latest') throw this.#latestValueBridgeError();
-      if (mode === null) continue;
-      this.#waitingForPublisher = false;
-      return this.#consumeLossless(manager, true);
+  /** Looks first: the stream may have appeared before the watch was subscribed. */
+  async #waitForPublisher(manager: JetStreamManager, watch: PublisherWatch): Promise<void> {
+    try {
+      for (;;) {
+        const mode = await storeMode(manager, this.subject);
+        if (this.#closing) return;
+        if (mode === 'latest') throw this.#latestValueBridgeError();
+        if (mode === 'lossless') break;
+        await Promise.race([watch.next(), this.#stopped.promise]);
+        if (this.#closing) return;
+      }
+    } finally {
+      this.#publisherWatch = null;
+      watch.close();
     }
+    this.#waitingForPublisher = false;
+    await this.#consumeLossless(manager, true);
   }
 
   #latestValueBridgeError(): BridgeError {
@@ -376,6 +392,7 @@ export class Subscriber {
         if (status.type === 'reconnect') {
           this.#connected = true;
           this.#reconnects += 1;
+          this.#publisherWatch?.wake();
         }
       }
     })();
@@ -394,4 +411,10 @@ async function resumePosition(manager: JetStreamManager, name: string, subject: 
   const newest = await lastChunk(manager, name, subject, 0);
   if (newest !== null) return newest.seq;
   return state.last_seq + 1;
+}
+
+function checkPublisherCheckInterval(milliseconds: number | undefined): void {
+  if (milliseconds !== undefined && !(Number.isFinite(milliseconds) && milliseconds > 0)) {
+    throw new BridgeError('ERR_BRIDGE_ARGUMENT', `publisherCheckInterval must be a positive number of milliseconds, got ${milliseconds}`);
+  }
 }

@@ -95,8 +95,8 @@ function withCommonOptions(command: Command): Command {
     .option('--user <user>', 'user name')
     .option('--password <password>', 'password')
     .option('--tls-ca <file>', 'PEM certificate authority for the server certificate')
-    .option('--tls-cert <file>', 'PEM client certificate')
-    .option('--tls-key <file>', 'PEM client key')
+    .option('--tls-cert <file>', 'PEM client certificate, for a server that verifies clients (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('-i, --interval <ms>', 'milliseconds between status lines', parsePositive, DEFAULT_INTERVAL_MS)
     .option('--json', 'JSON lines instead of the live status line (the default when stdout is not a terminal)');
 }
