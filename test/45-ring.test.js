@@ -442,3 +442,53 @@ test('a data object truncated while a sample and a loan are out: their arrays re
   assert.throws(() => writer.write(frame(8)), (error) => error.code === 'ERR_INVALID_STREAM');
   sample.release();
 });
+
+test("next({ newest: true }) and readNewSync({ newest: true }) return the newest write, not the next in order, and never register: a monitor does not hold a block-mode writer back", async (t) => {
+  const { writer, reader: monitor } = ring(t, { history: 2, overflow: 'block' }, 'ring-newest');
+  writer.write(frame(1));
+  assert.deepEqual(await monitor.next({ newest: true, timeout: 5000 }), frame(1));
+  for (let n = 2; n <= 6; n++) writer.write(frame(n), { timeout: 0 });
+  assert.deepEqual(writer.ringStatus().readers, [], 'the monitor is not a registered reader');
+  assert.deepEqual(await monitor.next({ newest: true, timeout: 5000 }), frame(6));
+  assert.equal(monitor.missedWrites, 4, 'the writes it skipped are counted');
+  const pending = monitor.next({ newest: true, timeout: 5000 });
+  writer.write(frame(7), { timeout: 0 });
+  assert.deepEqual(await pending, frame(7));
+  writer.write(frame(8), { timeout: 0 });
+  assert.deepEqual(monitor.readNewSync({ newest: true, timeout: 5000 }), frame(8));
+  await assert.rejects(monitor.next({ newest: 'yes' }), { code: 'ERR_INVALID_ARG_TYPE' });
+});
+
+test("read() of a ring stream whose newest frame is a pyshmem write left half done takes read()'s own options: allowInterrupted returns it as it is, a timeout is validated", (t) => {
+  const { name, writer, reader } = ring(t, {}, 'ring-interrupted');
+  writer.write(frame(1));
+  // A pyshmem writer that died between its count and its even sequence.
+  const fd = openSync(metaPath(name), 'r+');
+  const field = (index, value) => {
+    const bytes = Buffer.alloc(8);
+    bytes.writeDoubleLE(value);
+    writeSync(fd, bytes, 0, 8, 8 * index);
+  };
+  field(1, 2); // count
+  field(9, 2 * 2 + 1); // write sequence, odd
+  closeSync(fd);
+  assert.throws(() => reader.read(), { code: 'ERR_WRITE_INTERRUPTED' });
+  assert.equal(reader.read({ allowInterrupted: true }).length, 8);
+  assert.equal(reader.lastReadCount, 2);
+  assert.throws(() => reader.read({ timeout: -1 }), { code: 'ERR_INVALID_ARG_VALUE' });
+});
+
+test('spin never outlasts timeout: next() and readNewSync() with spin: 400, timeout: 50 spin no longer than 50 ms (plain and ring streams)', async (t) => {
+  for (const history of [undefined, 4]) {
+    const name = streamName(t, `spin-timeout-${history ?? 'plain'}`);
+    const stream = create(name, { shape: [8], dtype: 'int32', ...(history === undefined ? {} : { history }) });
+    t.after(() => stream.close());
+    const before = process.cpuUsage();
+    assert.throws(() => stream.readNewSync({ spin: 400, timeout: 50 }), { code: 'ETIMEDOUT' });
+    await assert.rejects(stream.next({ spin: 400, timeout: 50 }), { code: 'ETIMEDOUT' });
+    // CPU time, not speed: two spins of at most 50 ms use at most ~100 ms of
+    // it; spins of 400 ms would use 800 ms of a core (400 even at half a core).
+    const { user, system } = process.cpuUsage(before);
+    assert.ok((user + system) / 1000 < 250, `${((user + system) / 1000).toFixed(0)} ms of CPU: the spin outlasted the timeout`);
+  }
+});

@@ -13,6 +13,12 @@ export function checkDuration(value: unknown, option: string, fallback: number, 
   return value;
 }
 
+/** WaitOptions.newest: true for the newest write without registering (ring streams). */
+export function checkNewest(value: unknown): boolean {
+  if (value === undefined || typeof value === 'boolean') return value === true;
+  throw invalidArgType(`option newest must be true or false, received ${describeValue(value)}`);
+}
+
 export function checkSignal(value: unknown): AbortSignal | undefined {
   if (value === undefined || value instanceof AbortSignal) return value;
   throw invalidArgType(`option signal must be an AbortSignal, received ${describeValue(value)}`);

@@ -17,7 +17,7 @@ import { nativeRingLayout, type Overflow, type RingGeometry, ringState, type Rin
 import { native, Status, type NativeRing, type NativeStream } from '../native/binding.js';
 import { isCount, readFrame, statusError, throwIfBroken, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
 import type { StreamLock } from './lock.js';
-import { checkDuration, checkSignal } from './options.js';
+import { checkDuration, checkNewest, checkSignal } from './options.js';
 import { Loan, Sample } from './ring-slots.js';
 import {
   DEFAULT_READ_TIMEOUT,
@@ -254,13 +254,14 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   override read(options: ReadOptions<ArrayForDtype[D]> = {}): ArrayForDtype[D] {
     this.#checkUsable();
     if (options.safe === false) return super.read(options);
+    const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_READ_TIMEOUT);
     const destination = this.#destination(options.out);
     const status = this.#ring.newest(this.#header.dtype.nativeView(destination));
     throwIfBroken(status, this.#facts);
     const metaCount = this.#metaCount();
     const payloadNewer = this.#geometry.pyshmemFrame && metaCount > (status === Status.FRAME ? this.#info[InfoIndex.count]! : -1);
     if (status === Status.FRAME && !payloadNewer) this.#observe(this.#info[InfoIndex.count]!, this.#info[InfoIndex.writeTime]!);
-    else this.#readPayload(destination);
+    else this.#readPayload(destination, timeout, options.allowInterrupted === true);
     return destination;
   }
 
@@ -271,11 +272,17 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
    * held, and missedWrites says how many were lost.
    */
   override next(options: WaitOptions<ArrayForDtype[D]> = {}): Promise<ArrayForDtype[D]> {
-    return this.#serialized(() => this.#await(() => this.#takeCopy(options.out), options));
+    return this.#serialized(() => this.#await(this.#taker(options), options));
   }
 
   override readNewSync(options: Omit<WaitOptions<ArrayForDtype[D]>, 'signal'> = {}): ArrayForDtype[D] {
-    return this.#awaitSync(() => this.#takeCopy(options.out), options);
+    return this.#awaitSync(this.#taker(options), options);
+  }
+
+  /** What next() and readNewSync() take: the next frame in order, or with { newest: true } the newest one. */
+  #taker(options: Omit<WaitOptions<ArrayForDtype[D]>, 'signal'>): () => ArrayForDtype[D] | null {
+    const { out, allowInterrupted } = options;
+    return checkNewest(options.newest) ? () => this.#takeNewest({ out, allowInterrupted }) : () => this.#takeCopy(out);
   }
 
   /**
@@ -283,12 +290,12 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
    * writer reuses until sample.release() (or `using`). At most 4 samples per
    * handle (ERR_SAMPLE_LIMIT past that).
    */
-  nextSample(options: Omit<WaitOptions<ArrayForDtype[D]>, 'out' | 'safe' | 'allowInterrupted'> = {}): Promise<Sample<D>> {
+  nextSample(options: Omit<WaitOptions<ArrayForDtype[D]>, 'out' | 'safe' | 'allowInterrupted' | 'newest'> = {}): Promise<Sample<D>> {
     return this.#serialized(() => this.#await(() => this.#takeSample(), options));
   }
 
   /** nextSample() that blocks the calling thread while waiting. */
-  readNewSampleSync(options: Omit<WaitOptions<ArrayForDtype[D]>, 'out' | 'safe' | 'allowInterrupted' | 'signal'> = {}): Sample<D> {
+  readNewSampleSync(options: Omit<WaitOptions<ArrayForDtype[D]>, 'out' | 'safe' | 'allowInterrupted' | 'newest' | 'signal'> = {}): Sample<D> {
     return this.#awaitSync(() => this.#takeSample(), options);
   }
 
@@ -497,7 +504,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
       if (taken !== null) return taken;
       const left = deadline === Infinity ? Infinity : deadline - performance.now();
       if (left <= 0) throw this.#waitTimeout(timeout);
-      const waited = this.#waitAsync(this.#info[InfoIndex.metaCount]!, left, spin, signal);
+      const waited = this.#waitAsync(this.#info[InfoIndex.metaCount]!, left, Math.min(spin, left), signal);
       if (typeof waited === 'number') {
         this.#checkWait(waited, timeout, signal);
         continue;
@@ -519,7 +526,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
       if (taken !== null) return taken;
       const left = deadline - performance.now();
       if (left <= 0) throw this.#waitTimeout(timeout);
-      this.#checkWait(this.#stream.waitSync(this.#info[InfoIndex.metaCount]!, left === Infinity ? -1 : left, spin * 1000), timeout, undefined);
+      this.#checkWait(this.#stream.waitSync(this.#info[InfoIndex.metaCount]!, left === Infinity ? -1 : left, Math.min(spin, left) * 1000), timeout, undefined);
     }
   }
 
@@ -540,6 +547,18 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     // A wait cancelled by close() reports the closed handle.
     if (result === Status.CANCELLED) this.#checkOpen();
     throw statusError(result, this.#facts, { timeout, signal });
+  }
+
+  /**
+   * The newest frame, if a write landed since the last frame this handle
+   * returned, else null; never registers (read() does not).
+   */
+  #takeNewest(options: ReadOptions<ArrayForDtype[D]>): ArrayForDtype[D] | null {
+    this.#checkUsable();
+    const count = this.#metaCount();
+    // As the native takes report it: the count this look saw, past which a wait then waits.
+    this.#info[InfoIndex.metaCount] = count;
+    return count === this.#lastReadCount ? null : this.read(options);
   }
 
   /** The next frame copied into out (or a new array), or null if there is none yet. */
@@ -583,8 +602,8 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   }
 
   /** The pyshmem payload, as a seqlock copy; its write time is read after the copy. */
-  #readPayload(destination: ArrayForDtype[D]): void {
-    const count = readFrame(this.#stream, this.#lock, this.#facts, this.#header.dtype.nativeView(destination), DEFAULT_READ_TIMEOUT, false);
+  #readPayload(destination: ArrayForDtype[D], timeout = DEFAULT_READ_TIMEOUT, allowInterrupted = false): void {
+    const count = readFrame(this.#stream, this.#lock, this.#facts, this.#header.dtype.nativeView(destination), timeout, allowInterrupted);
     this.#observe(count, this.#metaWriteTime());
   }
 

@@ -11,7 +11,7 @@ import type { StreamLocation } from '../format/names.js';
 import { lostWordOf, Status, type NativeStream, type WaitStats } from '../native/binding.js';
 import { isCount, publishFrame, publishFrameAsync, readFrame, statusError, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
-import { checkDuration, checkSignal } from './options.js';
+import { checkDuration, checkNewest, checkSignal } from './options.js';
 import { type AsyncWaiter, NATIVE_ASYNC_WAITS, PolledWait } from './polled-wait.js';
 import { unlinkStream } from './segments.js';
 
@@ -43,9 +43,17 @@ export interface WaitOptions<A> extends Omit<ReadOptions<A>, 'timeout'> {
   /**
    * Milliseconds (fractions allowed: 0.05 is 50 µs) to busy-wait on the
    * calling thread before sleeping in the kernel; default 0. Lowest latency
-   * where a core is spare; the event loop is blocked while spinning.
+   * where a core is spare; the event loop is blocked while spinning. Never
+   * longer than timeout.
    */
   readonly spin?: number;
+  /**
+   * Ring streams: return the newest write instead of the next in order, and
+   * do not register as a reader, so that a monitor (a viewer, a dashboard)
+   * never holds block-mode writers back. Plain streams always return the
+   * newest write. Default false.
+   */
+  readonly newest?: boolean;
 }
 
 export type { WaitStats };
@@ -358,7 +366,8 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
         this.#checkCpuReadable();
         throwIfPayloadLost(this.#facts);
         timeout = checkDuration(options.timeout, 'timeout', Infinity);
-        const spin = checkDuration(options.spin, 'spin', 0);
+        const spin = Math.min(checkDuration(options.spin, 'spin', 0), timeout);
+        checkNewest(options.newest);
         signal = checkSignal(options.signal);
         if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
         const immediate = this.#waiter.waitAsync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000, settle);
@@ -394,7 +403,8 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#checkCpuReadable();
     throwIfPayloadLost(this.#facts);
     const timeout = checkDuration(options.timeout, 'timeout', Infinity);
-    const spin = checkDuration(options.spin, 'spin', 0);
+    const spin = Math.min(checkDuration(options.spin, 'spin', 0), timeout);
+    checkNewest(options.newest);
     const result = native.waitSync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000);
     if (!isCount(result)) throw statusError(result, this.#facts, { timeout });
     return this.#readAfterWait(options);

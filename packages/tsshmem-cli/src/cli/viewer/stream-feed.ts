@@ -83,7 +83,8 @@ export class StreamFeed {
   async #readFrame(signal: AbortSignal): Promise<NumericArray> {
     const stream = this.#stream;
     if (this.#frame === undefined && stream.count > 0) return stream.read();
-    return stream.next({ out: this.#frame, signal });
+    // newest: on a ring stream the page shows the newest frame and never holds writers back.
+    return stream.next({ out: this.#frame, signal, newest: true });
   }
 
   #encode(frame: NumericArray): Buffer {
