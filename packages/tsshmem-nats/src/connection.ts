@@ -10,7 +10,6 @@ import { connect, credsAuthenticator, errors, type NatsConnection, type NodeConn
 
 import { BridgeError, messageOf } from './errors.js';
 import { checkTlsFiles, tlsOptions, usesTlsFiles, type TlsSettings } from './tls.js';
-import { tlsRefusal } from './tls-refusal.js';
 
 export interface ConnectionSettings extends TlsSettings {
   /** nats://HOST:PORT or tls://HOST:PORT; may carry user:password@ or token@. */
@@ -34,18 +33,22 @@ export async function connectToServer(settings: ConnectionSettings): Promise<Nat
   try {
     return await connect(options);
   } catch (error) {
-    const reason = await refusalReason(error, settings, options);
+    const reason = refusalReason(error, options);
     throw new BridgeError('ERR_BRIDGE_CONNECT', `cannot connect to the NATS server ${redact(settings.server)}: ${reason} (check the address, the credentials and TLS options)`, {
       cause: error,
     });
   }
 }
 
-/** The client's reason; for a timeout over TLS, the server's TLS alert if it sent one (the client loses it, tls-refusal.ts). */
-async function refusalReason(error: unknown, settings: ConnectionSettings, options: NodeConnectionOptions): Promise<string> {
-  const tlsTimeout = error instanceof errors.TimeoutError && options.tls !== undefined;
-  const alert = tlsTimeout ? await tlsRefusal(parseServer(settings.server), settings, CONNECT_TIMEOUT_MS) : undefined;
-  return alert ?? messageOf(error);
+/**
+ * The client's reason. A TLS 1.3 server that verifies clients refuses a
+ * missing or untrusted client certificate with an alert after the
+ * handshake, which the client reports only as a timeout: say so.
+ */
+function refusalReason(error: unknown, options: NodeConnectionOptions): string {
+  const reason = messageOf(error);
+  if (!(error instanceof errors.TimeoutError) || options.tls === undefined) return reason;
+  return `${reason}; over TLS this is also how a server that verifies clients (tls { verify: true }) refuses a missing or untrusted client certificate: pass --tls-cert and --tls-key, signed by an authority the server trusts`;
 }
 
 export function connectionOptions(settings: ConnectionSettings): NodeConnectionOptions {

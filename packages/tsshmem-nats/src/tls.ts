@@ -41,7 +41,7 @@ export function tlsOptions(settings: TlsSettings, url: URL): TlsWithHost {
 }
 
 /** The server's host name or IP address (an IPv6 address without its brackets). */
-export function serverAddress(url: URL): string {
+function serverAddress(url: URL): string {
   return url.hostname.replace(/^\[(.*)\]$/, '$1');
 }
 
