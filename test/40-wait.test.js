@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-import { open } from '../packages/tsshmem/dist/index.js';
+import { create, open } from '../packages/tsshmem/dist/index.js';
 import { Extension, WAKE_SLOT_COUNT } from '../packages/tsshmem/dist/format/extension.js';
 import { cliPath, peersDirectory, run, streamName } from './helpers.js';
 import { creators, eventually, metaPath, metaWord, wakeSlotsOf } from './wait-helpers.js';
@@ -385,6 +385,34 @@ test('a timeout or spin too long to count in nanoseconds (Number.MAX_SAFE_INTEGE
   writer.write(frame(2));
   assert.deepEqual(reader.readNewSync({ spin: Number.MAX_SAFE_INTEGER, timeout: Number.MAX_SAFE_INTEGER }), frame(2));
 });
+
+for (const history of [undefined, 4]) {
+  const kind = history === undefined ? 'plain stream' : 'ring stream';
+  test(`a next() queued behind another on the same handle honours its own signal and timeout while queued, and takes no frame once it gave up (${kind})`, async (t) => {
+    const name = streamName(t, `queued-${history ?? 'plain'}`);
+    const writer = create(name, { shape: [ELEMENTS], dtype: 'int32', ...(history === undefined ? {} : { history }) });
+    const reader = open(name);
+    t.after(() => {
+      reader.close();
+      writer.close();
+    });
+    const first = reader.next({ timeout: 20000 });
+    const firstState = track(first);
+    const controller = new AbortController();
+    const aborted = reader.next({ signal: controller.signal });
+    const timedOut = reader.next({ timeout: 50 });
+    controller.abort();
+    await assert.rejects(aborted, isAbortError);
+    await assert.rejects(timedOut, isTimeout);
+    assert.equal(firstState.settled, false, 'the queued calls gave up while the first still waited');
+    writer.write(frame(1));
+    assert.deepEqual(await first, frame(1));
+    const next = reader.next({ timeout: 20000 });
+    writer.write(frame(2));
+    assert.deepEqual(await next, frame(2), 'the calls that gave up took no frame');
+    assert.equal(reader.missedWrites, 0);
+  });
+}
 
 test('spin busy-waits on the calling thread before sleeping; fractions of a millisecond are accepted', async (t) => {
   const { writer, reader } = await openPair(t, 'tsshmem');

@@ -18,6 +18,7 @@ import { native, Status, type NativeRing, type NativeStream } from '../native/bi
 import { isCount, readFrame, statusError, throwIfBroken, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
 import type { StreamLock } from './lock.js';
 import { checkDuration, checkNewest, checkSignal } from './options.js';
+import { QueuedWait } from './queued-wait.js';
 import { Loan, Sample } from './ring-slots.js';
 import {
   DEFAULT_READ_TIMEOUT,
@@ -272,7 +273,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
    * held, and missedWrites says how many were lost.
    */
   override next(options: WaitOptions<ArrayForDtype[D]> = {}): Promise<ArrayForDtype[D]> {
-    return this.#serialized(() => this.#await(this.#taker(options), options));
+    return this.#serialized(options, (timeLeft) => this.#await(this.#taker(options), options, timeLeft));
   }
 
   override readNewSync(options: Omit<WaitOptions<ArrayForDtype[D]>, 'signal'> = {}): ArrayForDtype[D] {
@@ -291,7 +292,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
    * handle (ERR_SAMPLE_LIMIT past that).
    */
   nextSample(options: Omit<WaitOptions<ArrayForDtype[D]>, 'out' | 'safe' | 'allowInterrupted' | 'newest'> = {}): Promise<Sample<D>> {
-    return this.#serialized(() => this.#await(() => this.#takeSample(), options));
+    return this.#serialized(options, (timeLeft) => this.#await(() => this.#takeSample(), options, timeLeft));
   }
 
   /** nextSample() that blocks the calling thread while waiting. */
@@ -458,9 +459,10 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
    * One call at a time per handle: a native wait serves one waiter. With no
    * call in flight, the call starts at once; one that settles without an
    * asynchronous wait (a frame already there, or one arriving while it
-   * spins) is never queued.
+   * spins) is never queued. A queued call's signal and timeout count from
+   * the call (queued-wait.ts); run gets the time left when its turn comes.
    */
-  #serialized<T>(run: () => T | Promise<T>): Promise<T> {
+  #serialized<T>(options: { timeout?: number; signal?: AbortSignal }, run: (timeLeft?: number) => T | Promise<T>): Promise<T> {
     if (this.#inFlight === 0) {
       let outcome: T | Promise<T>;
       try {
@@ -471,7 +473,11 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
       if (!(outcome instanceof Promise)) return Promise.resolve(outcome);
       return this.#track(outcome);
     }
-    return this.#track(this.#pending.then(run, run));
+    const queued = QueuedWait.of(options);
+    if (queued === null) return this.#track(this.#pending.then(() => run(), () => run()));
+    const turn = (): T | Promise<T> | undefined => (queued.start() ? run(queued.timeLeft()) : undefined);
+    const current = this.#track(this.#pending.then(turn, turn));
+    return queued.outcome(current as Promise<T>, (timeout) => this.#waitTimeout(timeout));
   }
 
   #track<T>(current: Promise<T>): Promise<T> {
@@ -489,12 +495,13 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
    * spin; a promise once it has to wait asynchronously. Throws what the
    * returned promise would reject with.
    */
-  #await<T>(take: () => T | null, options: { timeout?: number; spin?: number; signal?: AbortSignal }): T | Promise<T> {
+  #await<T>(take: () => T | null, options: { timeout?: number; spin?: number; signal?: AbortSignal }, timeLeft?: number): T | Promise<T> {
     this.#checkOpen();
     const timeout = checkDuration(options.timeout, 'timeout', Infinity);
     const spin = checkDuration(options.spin, 'spin', 0);
     const signal = checkSignal(options.signal);
-    return this.#awaitUntil(take, timeout === Infinity ? Infinity : performance.now() + timeout, timeout, spin, signal);
+    const left = timeLeft ?? timeout;
+    return this.#awaitUntil(take, left === Infinity ? Infinity : performance.now() + left, timeout, spin, signal);
   }
 
   #awaitUntil<T>(take: () => T | null, deadline: number, timeout: number, spin: number, signal: AbortSignal | undefined): T | Promise<T> {

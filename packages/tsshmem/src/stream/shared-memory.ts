@@ -13,6 +13,7 @@ import { isCount, publishFrame, publishFrameAsync, readFrame, statusError, throw
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
 import { checkDuration, checkNewest, checkSignal } from './options.js';
 import { type AsyncWaiter, NATIVE_ASYNC_WAITS, PolledWait } from './polled-wait.js';
+import { QueuedWait } from './queued-wait.js';
 import { unlinkStream } from './segments.js';
 
 /** How long a safe read waits for a write in progress before ETIMEDOUT, by default. */
@@ -327,15 +328,29 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   /**
    * Resolves with the first write newer than the last one this handle
-   * observed. Calls on one handle are served in order.
+   * observed. Calls on one handle are served in order; a queued call's
+   * signal and timeout count from the call (queued-wait.ts).
    */
   next(options: WaitOptions<ArrayForDtype[D]> = {}): Promise<ArrayForDtype[D]> {
     const previous = this.#lastWait;
     this.#waitsInFlight += 1;
-    const current = previous === null ? this.#nextNow(options) : previous.then(() => this.#nextNow(options), () => this.#nextNow(options));
-    // A wait that settled at once is no longer in flight: nothing to queue behind.
-    if (this.#waitsInFlight > 0) this.#lastWait = current;
-    return current;
+    if (previous === null) {
+      const current = this.#nextNow(options);
+      // A wait that settled at once is no longer in flight: nothing to queue behind.
+      if (this.#waitsInFlight > 0) this.#lastWait = current;
+      return current;
+    }
+    const queued = QueuedWait.of(options);
+    const turn = (): Promise<ArrayForDtype[D]> | undefined => {
+      if (queued === null) return this.#nextNow(options);
+      if (queued.start()) return this.#nextNow(options, queued.timeLeft());
+      this.#waitSettled();
+      return undefined;
+    };
+    const current = previous.then(turn, turn);
+    this.#lastWait = current;
+    if (queued === null) return current as Promise<ArrayForDtype[D]>;
+    return queued.outcome(current as Promise<ArrayForDtype[D]>, (timeout) => statusError(Status.TIMED_OUT, this.#facts, { timeout }));
   }
 
   /** Once per next(), when its wait settles: calls are served in order, so the last one settling empties the queue. */
@@ -344,8 +359,11 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     if (this.#waitsInFlight === 0) this.#lastWait = null;
   }
 
-  /** One wait and its read; the native callback reads and settles the promise directly (no extra promise hop). */
-  #nextNow(options: WaitOptions<ArrayForDtype[D]>): Promise<ArrayForDtype[D]> {
+  /**
+   * One wait and its read; the native callback reads and settles the promise
+   * directly (no extra promise hop). timeLeft: of a queued call's timeout.
+   */
+  #nextNow(options: WaitOptions<ArrayForDtype[D]>, timeLeft?: number): Promise<ArrayForDtype[D]> {
     return new Promise((resolve, reject) => {
       let timeout = Infinity;
       let signal: AbortSignal | undefined;
@@ -366,11 +384,12 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
         this.#checkCpuReadable();
         throwIfPayloadLost(this.#facts);
         timeout = checkDuration(options.timeout, 'timeout', Infinity);
-        const spin = Math.min(checkDuration(options.spin, 'spin', 0), timeout);
+        const left = timeLeft ?? timeout;
+        const spin = Math.min(checkDuration(options.spin, 'spin', 0), left);
         checkNewest(options.newest);
         signal = checkSignal(options.signal);
         if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-        const immediate = this.#waiter.waitAsync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000, settle);
+        const immediate = this.#waiter.waitAsync(this.#lastReadCount, left === Infinity ? -1 : left, spin * 1000, settle);
         if (immediate !== undefined) settle(immediate);
         else if (!settled) signal?.addEventListener('abort', cancel, { once: true });
       } catch (error) {
