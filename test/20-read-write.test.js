@@ -80,6 +80,33 @@ test('float16 reads as IEEE half-precision bits (a Uint16Array where Float16Arra
   assert.deepEqual(Array.from(bitsOf(result)), [0x3c00, 0xc000, 0x3800, 0x7bff, 0x7c00, 0x7e00, 0x8000]);
 });
 
+test('float16 takes a Uint16Array as raw half bits, byte for byte, on every runtime (plain and ring streams, offset views)', (t) => {
+  // 1, -2, the largest half, the smallest subnormal, ±infinity, -0 and a NaN
+  // with a payload, which a numeric round trip would not keep.
+  const bits = Uint16Array.of(0x3c00, 0xc000, 0x7bff, 0x0001, 0x7c00, 0xfc00, 0x8000, 0x7e01);
+  const atOffset = new Uint16Array(bits.length + 1).fill(0xffff);
+  atOffset.set(bits, 1);
+  const inputs = { plain: bits, offsetView: atOffset.subarray(1) };
+  for (const [label, history] of [['plain', undefined], ['ring', 4]]) {
+    for (const [inputLabel, input] of Object.entries(inputs)) {
+      const stream = create(streamName(t, `f16-bits-${label}`), { shape: [bits.length], dtype: 'float16', ...(history && { history }) });
+      stream.write(input);
+      const result = stream.read();
+      stream.close();
+      assert.equal(result.constructor, Float16, `${label} ${inputLabel}`);
+      assert.deepEqual(new Uint8Array(result.buffer, result.byteOffset, result.byteLength), new Uint8Array(bits.buffer), `${label} ${inputLabel}`);
+    }
+  }
+});
+
+test('float16 takes a Float16Array as values where the runtime has one', { skip: globalThis.Float16Array === undefined && 'no Float16Array on this runtime' }, (t) => {
+  const values = Float16Array.of(1, -2, 0.5, 65504, -0, Infinity);
+  const result = roundTrip(t, 'float16', [values.length], values);
+  assert.ok(result instanceof Float16Array);
+  assert.deepEqual(Array.from(result), Array.from(values));
+  assert.deepEqual(Array.from(bitsOf(result)), [0x3c00, 0xc000, 0x3800, 0x7bff, 0x8000, 0x7c00]);
+});
+
 test('read() returns a snapshot: changing it leaves the stream as written', (t) => {
   const stream = create(streamName(t, 'snapshot'), { shape: [3], dtype: 'int32' });
   stream.write([1, 2, 3]);

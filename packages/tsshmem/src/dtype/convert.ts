@@ -1,7 +1,8 @@
 /**
  * Turning what a user passes to write() into the stream's TypedArray, like
  * numpy's `asarray(value, dtype)`: a TypedArray of the stream's dtype passes
- * through untouched (the fast path); anything else is converted element by
+ * through untouched (the fast path), and so does a Uint16Array for float16
+ * (raw half bits, on every runtime); anything else is converted element by
  * element. As in numpy, arrays of numbers are lists (an integer out of the
  * dtype's range, or NaN or Infinity into an integer dtype, is an error) and
  * TypedArrays are arrays (cast like C: truncated and wrapped). Shapes are
@@ -9,7 +10,7 @@
  */
 import { describeValue, invalidArgType, invalidArgValue, ShmError } from '../errors.js';
 import { toFloat16Bits } from './float16.js';
-import type { Dtype, DtypeInfo, NumericArray } from './table.js';
+import type { Dtype, DtypeInfo, Float16ArrayOfRuntime, NumericArray } from './table.js';
 
 type AnyTypedArray =
   | Int8Array
@@ -19,6 +20,7 @@ type AnyTypedArray =
   | Uint16Array
   | Int32Array
   | Uint32Array
+  | Float16ArrayOfRuntime
   | Float32Array
   | Float64Array
   | BigInt64Array
@@ -47,7 +49,7 @@ export function toPayload(value: unknown, dtype: DtypeInfo, shape: readonly numb
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     const typed = value as AnyTypedArray;
     checkCount(typed.length, [typed.length], dtype, shape);
-    return typed.constructor === dtype.ArrayType ? (typed as NumericArray) : convert(typed as ArrayLikeNumbers, dtype, expected, false);
+    return isStoredAsIs(typed, dtype) ? (typed as NumericArray) : convert(typed as ArrayLikeNumbers, dtype, expected, false);
   }
   if (Array.isArray(value)) {
     const received = nestedShape(value);
@@ -63,6 +65,14 @@ export function toPayload(value: unknown, dtype: DtypeInfo, shape: readonly numb
   throw invalidArgType(
     `write() takes a TypedArray, an array of numbers (flat or nested to the shape) or { data, shape }, received ${describeValue(value)}`,
   );
+}
+
+/**
+ * The stream's own array type, or for float16 a Uint16Array: raw half bits on
+ * every runtime, even where the stream's own type is Float16Array (values).
+ */
+function isStoredAsIs(typed: AnyTypedArray, dtype: DtypeInfo): boolean {
+  return typed.constructor === dtype.ArrayType || (dtype.name === 'float16' && typed instanceof Uint16Array);
 }
 
 function checkCount(count: number, received: readonly number[], dtype: DtypeInfo, shape: readonly number[]): void {

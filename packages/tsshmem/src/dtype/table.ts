@@ -18,9 +18,21 @@ export type Dtype =
   | 'float64';
 
 /**
- * The array `read()` returns for each dtype. float16 is a Uint16Array of raw
- * IEEE half-precision bits; on runtimes that have `Float16Array`, read()
- * returns a Float16Array instead (same bits, numeric view).
+ * A `Float16Array` (Node 24+): the runtime's own type where the TypeScript
+ * lib declares it (`esnext.float16`), else the shape that tells it apart from
+ * a Uint16Array, so that the types stay true whatever lib a program compiles
+ * with.
+ */
+export type Float16ArrayOfRuntime = typeof globalThis extends { Float16Array: { prototype: infer Float16 } } ? Float16 : Float16ArrayShape;
+
+export interface Float16ArrayShape extends Omit<Uint16Array, typeof Symbol.toStringTag> {
+  readonly [Symbol.toStringTag]: 'Float16Array';
+}
+
+/**
+ * The array `read()` returns for each dtype. float16: a Float16Array (numeric
+ * values) on runtimes that have one, else a Uint16Array of raw IEEE
+ * half-precision bits; both hold the same bytes.
  */
 export interface ArrayForDtype {
   int8: Int8Array;
@@ -31,7 +43,7 @@ export interface ArrayForDtype {
   uint16: Uint16Array;
   uint32: Uint32Array;
   uint64: BigUint64Array;
-  float16: Uint16Array;
+  float16: Uint16Array | Float16ArrayOfRuntime;
   float32: Float32Array;
   float64: Float64Array;
 }
