@@ -187,3 +187,45 @@ test('locked(fn) runs fn under the lock, returns its result and releases even wh
   assert.equal(await lockFromChild(t, name), 'locked');
   stream.close();
 });
+
+test("close() inside locked(fn) gives the handle's entry back so another process can take the lock, and locked() settles with fn's outcome", async (t) => {
+  const name = streamName(t, 'locked-close');
+  const writer = create(name, { shape: [1] });
+  t.after(() => writer.close());
+
+  const closer = open(name);
+  assert.equal(await closer.locked(async () => (closer.close(), 42)), 42);
+  assert.equal(writer.holdsLock, false);
+  assert.equal(await lockFromChild(t, name, 2000), 'locked', 'the flock was given back');
+
+  const failing = open(name);
+  await assert.rejects(failing.locked(() => {
+    failing.close();
+    throw new Error('inside');
+  }), /^Error: inside$/);
+  assert.equal(await lockFromChild(t, name, 2000), 'locked');
+
+  // An entry this thread took through another handle outlives the closed one.
+  await writer.acquire();
+  const nested = open(name);
+  assert.equal(await nested.locked(() => (nested.close(), 'nested')), 'nested');
+  assert.equal(writer.holdsLock, true);
+  assert.equal(await lockFromChild(t, name), 'busy');
+  writer.release();
+  assert.equal(writer.holdsLock, false);
+  assert.equal(await lockFromChild(t, name, 2000), 'locked');
+});
+
+test('a lock() disposed after its handle closed does not throw, and the lock is free for other processes', async (t) => {
+  const name = streamName(t, 'lock-dispose-closed');
+  const writer = create(name, { shape: [1] });
+  t.after(() => writer.close());
+  const stream = open(name);
+  const held = stream.lock();
+  stream.close();
+  held[Symbol.dispose]();
+  held.release();
+  assert.equal(writer.holdsLock, false);
+  assert.equal(await lockFromChild(t, name, 2000), 'locked');
+  assert.throws(() => stream.release(), { code: 'ERR_STREAM_CLOSED' });
+});

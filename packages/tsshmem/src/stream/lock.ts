@@ -134,6 +134,9 @@ export class StreamLock {
   readonly #native: NativeStream;
   readonly #stream: StreamFacts;
   #claimed = false;
+  /** Entries taken through this handle and not yet released through it: what its close() gives back. */
+  #entries = 0;
+  #closed = false;
 
   /** native: the handle's mapped stream, through which the owner record is kept. */
   constructor(path: string, native: NativeStream, stream: StreamFacts, mode?: number) {
@@ -165,16 +168,18 @@ export class StreamLock {
   /** Records the first entry after a native call took the flock (and the owner record) itself on fd while !held. */
   enteredNatively(): void {
     this.#file.depth = 1;
+    this.#entries++;
   }
 
   /** Records the last entry's release after a native call gave the flock (and the owner record) back itself while lastEntry. */
   releasedNatively(): void {
     this.#file.depth = 0;
+    if (this.#entries > 0) this.#entries--;
   }
 
   /** Takes the lock if it is free (or already ours); never waits. */
   tryAcquire(): boolean {
-    return this.#enter(0, DEFAULT_POLL_INTERVAL);
+    return this.#counted(this.#enter(0, DEFAULT_POLL_INTERVAL));
   }
 
   /** Blocks the calling thread until the lock is taken or timeout passes. */
@@ -186,7 +191,7 @@ export class StreamLock {
 
   /** Blocks up to timeout ms for the lock; false if it stayed held elsewhere. */
   tryAcquireFor(timeout: number, pollInterval = DEFAULT_POLL_INTERVAL): boolean {
-    return this.tryAcquire() || this.#enter(timeout === Infinity ? -1 : timeout, pollInterval);
+    return this.tryAcquire() || this.#counted(this.#enter(timeout === Infinity ? -1 : timeout, pollInterval));
   }
 
   /** Waits without blocking the event loop, polling every pollInterval ms. */
@@ -211,19 +216,25 @@ export class StreamLock {
    */
   claim(): void {
     if (this.#claimed) return;
-    if (!this.tryAcquire()) throw statusError(Status.LOCK_BUSY, this.#stream, { claiming: true });
+    if (!this.#enter(0, DEFAULT_POLL_INTERVAL)) throw statusError(Status.LOCK_BUSY, this.#stream, { claiming: true });
     this.#claimed = true;
   }
 
+  /**
+   * Releases one entry. After close() it does nothing: close() gave back
+   * this handle's entries already (so a locked() or lock() whose handle
+   * closed inside it settles without error).
+   */
   release(): void {
-    if (this.#file.depth === (this.#claimed ? 1 : 0)) {
+    if (this.#closed) return;
+    if (this.#file.depth === this.#claimFloor()) {
       throw new ShmError(
         'ERR_LOCK_NOT_HELD',
         `cannot release the lock of stream ${JSON.stringify(this.#stream.name)}: it is unlocked (release() without acquire())`,
       );
     }
-    this.#file.depth--;
-    this.#native.lockLeave(this.#file.fd, this.#file.depth);
+    this.#leave();
+    if (this.#entries > 0) this.#entries--;
   }
 
   /**
@@ -243,14 +254,17 @@ export class StreamLock {
 
   /**
    * Gives up what this handle holds while its metadata is still mapped: the
-   * claimed writer role, and, if this is the thread's last handle on the lock
-   * file, any hold left unreleased (with its owner record).
+   * claimed writer role, the entries taken through it (those another handle
+   * of this thread took stay held), and, if this is the thread's last handle
+   * on the lock file, any hold left unreleased (with its owner record).
    */
   releaseHeld(): void {
     if (this.#claimed) {
       this.#claimed = false;
-      this.release();
+      this.#leave();
     }
+    for (; this.#entries > 0 && this.#file.depth > this.#claimFloor(); this.#entries--) this.#leave();
+    this.#entries = 0;
     if (this.#file.users === 1 && this.#file.depth > 0) {
       this.#file.depth = 0;
       this.#native.lockLeave(this.#file.fd, 0);
@@ -259,8 +273,27 @@ export class StreamLock {
 
   /** Drops this handle's use of the lock file (after releaseHeld()); the last user closes it. */
   close(): void {
+    this.#closed = true;
     collected.unregister(this);
     dropUse(this.#path, this.#file);
+  }
+
+  /** The depth below which release() finds the lock unlocked: the claimed writer's entry is not released. */
+  #claimFloor(): number {
+    return this.#claimed ? 1 : 0;
+  }
+
+  /** Leaves one level of the thread's depth; the depth is lowered once the native leave succeeded. */
+  #leave(): void {
+    const depth = this.#file.depth - 1;
+    this.#native.lockLeave(this.#file.fd, depth);
+    this.#file.depth = depth;
+  }
+
+  /** Counts an entry taken through this handle. */
+  #counted(entered: boolean): boolean {
+    if (entered) this.#entries++;
+    return entered;
   }
 
   /** Enters the lock once more: takes the flock on first entry (timeoutMs 0: one try, -1: no limit). */

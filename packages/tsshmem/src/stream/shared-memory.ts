@@ -253,19 +253,19 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     return this.#lock.inspect();
   }
 
-  /** Takes the lock synchronously; the returned object releases it, e.g. with `using`. */
+  /** Takes the lock synchronously; the returned object releases it, e.g. with `using`, and does nothing once the handle closed (close() released it). */
   lock(options: AcquireOptions = {}): Disposable & { release(): void } {
     this.acquireSync(options);
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
-      this.release();
+      this.#lock.release();
     };
     return { release, [Symbol.dispose]: release };
   }
 
-  /** Runs fn under the lock (sync or async) and returns its result; releases even if it throws. */
+  /** Runs fn under the lock (sync or async) and returns its result; releases even if it throws, or closes the handle (close() releases). */
   async locked<T>(fn: () => T | PromiseLike<T>, options: AcquireOptions = {}): Promise<Awaited<T>> {
     if (typeof fn !== 'function') throw invalidArgType(`locked() takes a function, received ${describeValue(fn)}`);
     await this.acquire(options);
