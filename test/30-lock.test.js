@@ -229,3 +229,14 @@ test('a lock() disposed after its handle closed does not throw, and the lock is 
   assert.equal(await lockFromChild(t, name, 2000), 'locked');
   assert.throws(() => stream.release(), { code: 'ERR_STREAM_CLOSED' });
 });
+
+test('close() during acquire() waiting for a lock another process holds rejects it with ERR_STREAM_CLOSED', async (t) => {
+  const name = streamName(t, 'acquire-closed');
+  const stream = create(name, { shape: [1] });
+  const holder = await lockHolder(t, name);
+  const acquiring = stream.acquire({ timeout: 20000 });
+  await delay(20);
+  stream.close();
+  await assert.rejects(acquiring, { code: 'ERR_STREAM_CLOSED', message: /reopen it with open/ });
+  await holder.release(0);
+});

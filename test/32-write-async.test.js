@@ -85,3 +85,15 @@ test('writeAsync() refuses a value of the wrong shape, and a bad timeout or sign
   await assert.rejects(stream.writeAsync([1, 2, 3, 4], { signal: 'no' }), { code: 'ERR_INVALID_ARG_TYPE' });
   assert.equal(stream.count, 0);
 });
+
+test('close() during writeAsync() and clearAsync() waiting for the lock rejects them with ERR_STREAM_CLOSED', { timeout: 60000 }, async (t) => {
+  const { stream } = await streamLockedElsewhere(t, 'write-async-closed');
+  const closed = { code: 'ERR_STREAM_CLOSED', message: /reopen it with open/ };
+  const writing = assert.rejects(stream.writeAsync([9, 9, 9, 9]), closed);
+  const clearing = assert.rejects(stream.clearAsync(), closed);
+  await sleep(20);
+  stream.close();
+  await writing;
+  await clearing;
+  assert.equal(stream.closed, true);
+});

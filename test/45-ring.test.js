@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { create, open, RingStream, SharedMemory, ShmError } from '../packages/tsshmem/dist/index.js';
 import { baseName } from '../packages/tsshmem/dist/format/names.js';
 import { RING_CONTROL_OFFSET, RingControl } from '../packages/tsshmem/dist/format/ring.js';
-import { heldResources, leftovers, run, streamName } from './helpers.js';
+import { heldResources, leftovers, run, startNodePeer, streamName } from './helpers.js';
 import { lockPath } from '../packages/tsshmem/dist/format/names.js';
 
 const metaPath = (name) => `/dev/shm/${baseName(name)}_meta`;
@@ -491,4 +491,17 @@ test('spin never outlasts timeout: next() and readNewSync() with spin: 400, time
     const { user, system } = process.cpuUsage(before);
     assert.ok((user + system) / 1000 < 250, `${((user + system) / 1000).toFixed(0)} ms of CPU: the spin outlasted the timeout`);
   }
+});
+
+test('close() during writeAsync() and loanAsync() waiting for a lock another process holds rejects them with ERR_STREAM_CLOSED', { timeout: 60000 }, async (t) => {
+  const { name, writer } = ring(t, {}, 'ring-closed');
+  const holder = startNodePeer(t, 'lock-holder.js', { name }, { timeout: 60000 });
+  await holder.lines.waitFor('locked', 20000);
+  const closed = { code: 'ERR_STREAM_CLOSED', message: /reopen it with open/ };
+  const writing = assert.rejects(writer.writeAsync(frame(1)), closed);
+  const loaning = assert.rejects(writer.loanAsync(), closed);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  writer.close();
+  await writing;
+  await loaning;
 });

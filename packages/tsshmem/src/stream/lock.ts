@@ -133,18 +133,24 @@ export class StreamLock {
   readonly #file: LockFile;
   readonly #native: NativeStream;
   readonly #stream: StreamFacts;
+  readonly #checkOpen: () => void;
   #claimed = false;
   /** Entries taken through this handle and not yet released through it: what its close() gives back. */
   #entries = 0;
   #closed = false;
 
-  /** native: the handle's mapped stream, through which the owner record is kept. */
-  constructor(path: string, native: NativeStream, stream: StreamFacts, mode?: number) {
+  /**
+   * native: the handle's mapped stream, through which the owner record is
+   * kept. checkOpen: the handle's check (and error) for a closed handle, made
+   * on each pass of an asynchronous wait.
+   */
+  constructor(path: string, native: NativeStream, stream: StreamFacts, checkOpen: () => void, mode?: number) {
     this.#path = path;
     this.#file = openLockFile(path, mode);
     collected.register(this, { path, file: this.#file }, this);
     this.#native = native;
     this.#stream = stream;
+    this.#checkOpen = checkOpen;
   }
 
   get held(): boolean {
@@ -201,6 +207,7 @@ export class StreamLock {
     const deadline = performance.now() + timeout;
     for (;;) {
       if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+      this.#checkOpen();
       if (this.tryAcquire()) return;
       const left = deadline - performance.now();
       if (left <= 0) throw statusError(Status.LOCK_BUSY, this.#stream, { timeout });

@@ -125,7 +125,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     this.#waiter = NATIVE_ASYNC_WAITS ? parts.native : new PolledWait(this.#meta);
     this.#lastReadCount = this.#meta[Field.count]!;
     this.#facts = { name: parts.name, meta: this.#meta, lost: lostWordOf(parts.native) };
-    this.#lock = new StreamLock(parts.location.lockPath, parts.native, this.#facts, parts.lockMode);
+    this.#lock = new StreamLock(parts.location.lockPath, parts.native, this.#facts, () => this.#open(), parts.lockMode);
     frameIos.set(this, { lock: this.#lock, facts: this.#facts });
     parts.native.useLockFile(this.#lock.fd);
     if (parts.exclusiveWriter) {
