@@ -234,3 +234,30 @@ test('open() refuses a settleTimeout that is not a duration, before touching the
     assert.throws(() => open(name, { settleTimeout: value }), { code }, `settleTimeout ${String(value)}`);
   }
 });
+
+test('create() and open() refuse options that are not an object, and exclusiveWriter or cpuMirror that is not a boolean, creating and claiming nothing', async (t) => {
+  const name = streamName(t, 'bad-options');
+  const notObject = (error) => {
+    assert.equal(error.code, 'ERR_INVALID_ARG_TYPE');
+    assert.match(error.message, /options must be an object/);
+    return true;
+  };
+  for (const options of [null, 'yes', 5, [1]]) {
+    assert.throws(() => create(name, options), notObject, `create(name, ${JSON.stringify(options)})`);
+  }
+  assert.throws(() => create(name, { shape: [1], exclusiveWriter: 'yes' }), {
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: 'option exclusiveWriter must be true or false, received "yes"',
+  });
+  assert.throws(() => create(name, { shape: [1], cpuMirror: 1 }), { code: 'ERR_INVALID_ARG_TYPE', message: /option cpuMirror must be true or false/ });
+  assert.deepEqual(leftovers(name), []);
+
+  const stream = create(name, { shape: [1] });
+  t.after(() => stream.close());
+  for (const options of [null, 'yes', 5, [1]]) {
+    assert.throws(() => open(name, options), notObject, `open(name, ${JSON.stringify(options)})`);
+  }
+  assert.throws(() => open(name, { exclusiveWriter: 1 }), { code: 'ERR_INVALID_ARG_TYPE', message: /option exclusiveWriter must be true or false, received number 1/ });
+  assert.equal(stream.lockInfo().locked, false, 'nothing claimed the lock');
+  open(name, undefined).close();
+});

@@ -367,3 +367,14 @@ test('clear() zeroes the payload and counts as a write', async (t) => {
   assert.ok(stream.writeTime > firstTime);
   stream.close();
 });
+
+test('read() refuses options that are not an object, and safe or allowInterrupted that is not a boolean, instead of taking a safe read', (t) => {
+  const name = streamName(t, 'read-options');
+  const stream = create(name, { shape: [2], dtype: 'int32' });
+  t.after(() => stream.close());
+  stream.write([1, 2]);
+  assert.throws(() => stream.read(null), { code: 'ERR_INVALID_ARG_TYPE', message: /read\(options\): options must be an object or omitted, received null/ });
+  assert.throws(() => stream.read({ safe: 'no' }), { code: 'ERR_INVALID_ARG_TYPE', message: 'option safe must be true or false, received "no"' });
+  assert.throws(() => stream.read({ allowInterrupted: 1 }), { code: 'ERR_INVALID_ARG_TYPE', message: /option allowInterrupted must be true or false/ });
+  assert.deepEqual(Array.from(stream.read({ safe: true, allowInterrupted: false })), [1, 2]);
+});

@@ -5,7 +5,7 @@ import { dtypeByName, type Dtype } from '../dtype/table.js';
 import { MAX_NDIM, MAX_PAYLOAD_BYTES, type StreamHeader } from '../format/metadata.js';
 import { checkStreamName, locateByBase, locateByName, type StreamLocation } from '../format/names.js';
 import { gpuAvailable } from './gpu.js';
-import { checkDuration } from './options.js';
+import { checkBoolean, checkDuration, checkOptions } from './options.js';
 import { createSegments, DEFAULT_SETTLE_TIMEOUT, openSegments, unlinkStream } from './segments.js';
 import { SharedMemory } from './shared-memory.js';
 import { checkRingOptions, type RingOptions } from './ring-options.js';
@@ -48,11 +48,10 @@ export function create<D extends Dtype = 'float32'>(name: string, options: Creat
 export function create<D extends Dtype = 'float32'>(name: string, options: CreateOptions<D>): SharedMemory<D>;
 export function create<D extends Dtype = 'float32'>(name: string, options: CreateOptions<D>): SharedMemory<D> {
   checkStreamName(name);
-  if (typeof options !== 'object' || options === null) {
-    throw invalidArgType(`create(name, options) needs an options object with a shape, received ${describeValue(options)}`);
-  }
+  checkOptions(options, 'create(name, { shape, ... })', { required: true });
   checkNoGpu(options.gpuDevice);
-  if (options.cpuMirror === false) throw invalidArgValue('cpuMirror: false applies to GPU streams only; a CPU stream always holds its payload');
+  if (!checkBoolean(options.cpuMirror, 'cpuMirror', true)) throw invalidArgValue('cpuMirror: false applies to GPU streams only; a CPU stream always holds its payload');
+  const exclusiveWriter = checkBoolean(options.exclusiveWriter, 'exclusiveWriter', false);
   const dtype = dtypeByName(options.dtype ?? 'float32');
   const shape = checkShape(options.shape);
   const size = shape.reduce((product, dimension) => product * dimension, dtype.itemSize);
@@ -75,7 +74,7 @@ export function create<D extends Dtype = 'float32'>(name: string, options: Creat
   const location = locateByName(name);
   const stream = createSegments(location, header, mode, ring);
   try {
-    const parts = { name, location, header, native: stream, owner: true, exclusiveWriter: options.exclusiveWriter === true, lockMode: mode };
+    const parts = { name, location, header, native: stream, owner: true, exclusiveWriter, lockMode: mode };
     return ring === null ? new SharedMemory<D>(parts) : new RingStream<D>(parts, ring);
   } catch (error) {
     stream.close();
@@ -85,9 +84,9 @@ export function create<D extends Dtype = 'float32'>(name: string, options: Creat
 }
 
 /** Opens an existing stream, created by tsshmem or pyshmem; fails with ENOENT if there is none. */
-export function open(name: string, options: OpenOptions = {}): SharedMemory {
+export function open(name: string, options?: OpenOptions): SharedMemory {
   checkStreamName(name);
-  return openAt(locateByName(name), options);
+  return openAt(locateByName(name), checkOptions(options, 'open(name, options)'));
 }
 
 /**
@@ -95,16 +94,17 @@ export function open(name: string, options: OpenOptions = {}): SharedMemory {
  * it): the only way to address a stream created by pyshmem, which stores no
  * name. For tools; not exported from the package.
  */
-export function openByBase(base: string, options: OpenOptions = {}): SharedMemory {
-  return openAt(locateByBase(base), options);
+export function openByBase(base: string, options?: OpenOptions): SharedMemory {
+  return openAt(locateByBase(base), checkOptions(options, 'open(name, options)'));
 }
 
 function openAt(location: StreamLocation, options: OpenOptions): SharedMemory {
   checkNoGpu(options.gpuDevice);
+  const exclusiveWriter = checkBoolean(options.exclusiveWriter, 'exclusiveWriter', false);
   const settleTimeout = checkDuration(options.settleTimeout, 'settleTimeout', DEFAULT_SETTLE_TIMEOUT);
   const { header, native, ring } = openSegments(location, settleTimeout);
   try {
-    const parts = { name: location.label, location, header, native, owner: false, exclusiveWriter: options.exclusiveWriter === true };
+    const parts = { name: location.label, location, header, native, owner: false, exclusiveWriter };
     return ring === null ? new SharedMemory(parts) : new RingStream(parts, ring);
   } catch (error) {
     native.close();

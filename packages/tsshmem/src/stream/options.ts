@@ -13,10 +13,28 @@ export function checkDuration(value: unknown, option: string, fallback: number, 
   return value;
 }
 
+/** A boolean option: true or false; undefined gives the default. */
+export function checkBoolean(value: unknown, option: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalidArgType(`option ${option} must be true or false, received ${describeValue(value)}`);
+  return value;
+}
+
+/**
+ * The options argument of call (e.g. 'open(name, options)'): an object, or
+ * undefined for none (given as {}) unless required.
+ */
+export function checkOptions<T extends object>(value: T | undefined, call: string, { required = false } = {}): T {
+  if (value === undefined && !required) return {} as T;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidArgType(`${call}: options must be an object${required ? '' : ' or omitted'}, received ${describeValue(value)}`);
+  }
+  return value;
+}
+
 /** WaitOptions.newest: true for the newest write without registering (ring streams). */
 export function checkNewest(value: unknown): boolean {
-  if (value === undefined || typeof value === 'boolean') return value === true;
-  throw invalidArgType(`option newest must be true or false, received ${describeValue(value)}`);
+  return checkBoolean(value, 'newest', false);
 }
 
 export function checkSignal(value: unknown): AbortSignal | undefined {

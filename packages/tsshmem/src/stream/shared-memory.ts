@@ -11,7 +11,7 @@ import type { StreamLocation } from '../format/names.js';
 import { lostWordOf, Status, type NativeStream, type WaitStats } from '../native/binding.js';
 import { isCount, publishFrame, publishFrameAsync, readFrame, statusError, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
-import { checkDuration, checkNewest, checkSignal } from './options.js';
+import { checkBoolean, checkDuration, checkNewest, checkOptions, checkSignal } from './options.js';
 import { type AsyncWaiter, NATIVE_ASYNC_WAITS, PolledWait } from './polled-wait.js';
 import { QueuedWait } from './queued-wait.js';
 import { unlinkStream } from './segments.js';
@@ -315,11 +315,10 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   }
 
   /** A consistent snapshot (default), or the live view under the lock with { safe: false }. */
-  read(options: ReadOptions<ArrayForDtype[D]> = {}): ArrayForDtype[D] {
+  read(options?: ReadOptions<ArrayForDtype[D]>): ArrayForDtype[D] {
     const native = this.#open();
     this.#checkCpuReadable();
-    const { safe = true, out, allowInterrupted = false } = options;
-    const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_READ_TIMEOUT);
+    const { safe, out, allowInterrupted, timeout } = readOptions(options);
     if (!safe) return this.#readLive(native);
     const destination = out === undefined ? this.#allocate() : this.#checkOut(out);
     this.#observe(readFrame(native, this.#lock, this.#facts, this.#header.dtype.nativeView(destination), timeout, allowInterrupted));
@@ -578,4 +577,15 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     );
   }
 
+}
+
+/** read()'s options, checked, with their defaults. */
+function readOptions<A>(options: ReadOptions<A> | undefined): { safe: boolean; out: A | undefined; allowInterrupted: boolean; timeout: number } {
+  const checked = checkOptions(options, 'read(options)');
+  return {
+    safe: checkBoolean(checked.safe, 'safe', true),
+    out: checked.out,
+    allowInterrupted: checkBoolean(checked.allowInterrupted, 'allowInterrupted', false),
+    timeout: checkDuration(checked.timeout, 'timeout', DEFAULT_READ_TIMEOUT),
+  };
 }
