@@ -1,0 +1,51 @@
+// The command line against hostile or awkward conditions: oversized metadata
+// objects, slow peers, out-of-range durations, names only pyshmem knows.
+import assert from 'node:assert/strict';
+import { truncateSync } from 'node:fs';
+import { test } from 'node:test';
+
+import { create } from '../packages/tsshmem/dist/index.js';
+import { baseName } from '../packages/tsshmem/dist/format/names.js';
+import { cliPath, run, streamName } from './helpers.js';
+
+const TEST_TIMEOUT = 120000;
+/** Past 4 GiB: more than one Buffer can hold. */
+const OVERSIZED_METADATA_BYTES = 5 * 2 ** 30;
+
+/** Runs `tsshmem ...args`; resolves with { code, signal, stdout, stderr }. */
+function cli(args, options) {
+  return run(process.execPath, [cliPath, ...args], options).done;
+}
+
+test('ls, info and clean show a stream whose metadata object is sparse-truncated past 4 GiB, and exit 0', { timeout: TEST_TIMEOUT }, async (t) => {
+  const ringName = streamName(t, 'oversized-ring');
+  const plainName = streamName(t, 'oversized-plain');
+  create(ringName, { shape: [4], dtype: 'float32', history: 4 }).close();
+  create(plainName, { shape: [4], dtype: 'float32' }).close();
+  for (const name of [ringName, plainName]) truncateSync(`/dev/shm/${baseName(name)}_meta`, OVERSIZED_METADATA_BYTES);
+
+  const ls = await cli(['ls', '--json']);
+  assert.equal(ls.code, 0, ls.stderr);
+  const records = JSON.parse(ls.stdout);
+  for (const name of [ringName, plainName]) {
+    const record = records.find((candidate) => candidate.base === baseName(name));
+    assert.ok(record, `ls --json has no record of ${name}`);
+    assert.equal(record.objects.meta.bytes, OVERSIZED_METADATA_BYTES);
+    assert.ok(record.metadata !== null || record.problem !== null, `${name}: neither metadata nor a problem`);
+  }
+  const ring = records.find((candidate) => candidate.base === baseName(ringName));
+  assert.equal(ring.ring.history, 4, 'the ring is read from its control area as before');
+
+  const table = await cli(['ls']);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, new RegExp(`^${ringName} `, 'm'));
+
+  const info = await cli(['info', ringName]);
+  assert.equal(info.code, 0, info.stderr);
+  assert.match(info.stdout, /^ring +4 frame slots/m);
+
+  const clean = await cli(['clean', '--dry-run', '--verbose', ringName, plainName]);
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.match(clean.stdout, new RegExp(`${ringName}`));
+  assert.match(clean.stdout, new RegExp(`${plainName}`));
+});
