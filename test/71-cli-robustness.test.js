@@ -2,11 +2,13 @@
 // objects, slow peers, out-of-range durations, names only pyshmem knows.
 import assert from 'node:assert/strict';
 import { truncateSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 
 import { create } from '../packages/tsshmem/dist/index.js';
 import { baseName } from '../packages/tsshmem/dist/format/names.js';
-import { cliPath, run, streamName } from './helpers.js';
+import { cliPath, peersDirectory, run, streamName } from './helpers.js';
 
 const TEST_TIMEOUT = 120000;
 /** Past 4 GiB: more than one Buffer can hold. */
@@ -48,4 +50,18 @@ test('ls, info and clean show a stream whose metadata object is sparse-truncated
   assert.equal(clean.code, 0, clean.stderr);
   assert.match(clean.stdout, new RegExp(`${ringName}`));
   assert.match(clean.stdout, new RegExp(`${plainName}`));
+});
+
+test('demo starts its writer once the reader is ready, however slowly the reader starts', { timeout: TEST_TIMEOUT }, async () => {
+  const slowReader = pathToFileURL(join(peersDirectory, 'slow-demo-reader.mjs')).href;
+  const env = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${slowReader}`.trim() };
+  for (const ring of [[], ['--history', '8']]) {
+    const result = await cli(['demo', '--seconds', '0.5', '--rate', '200', ...ring], { env, timeout: 60000 });
+    assert.equal(result.code, 0, `demo ${ring.join(' ')}: ${result.stderr}`);
+    const [, seen, skipped] = result.stdout.match(/^reader: ([\d,]+) frames seen .*, ([\d,]+) skipped, 0 torn$/m) ?? [];
+    const [, written] = result.stdout.match(/^writer: ([\d,]+) frames/m) ?? [];
+    assert.ok(written !== undefined && seen !== undefined, result.stdout);
+    const count = (text) => Number(text.replaceAll(',', ''));
+    assert.equal(count(seen) + count(skipped), count(written), result.stdout);
+  }
 });

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 
 import { create } from 'tsshmem';
+import { READY_LINE } from '../demo/handshake.js';
 import { formatShapeArgument, parsePositive, parseShape } from '../parse.js';
 
 export interface DemoReport {
@@ -49,9 +50,10 @@ async function runDemo({ seconds, shape, rate, history, block }: DemoOptions): P
     const kind = history === undefined ? 'stream' : `ring stream (history ${history}, overflow '${ring.overflow}')`;
     console.log(`tsshmem demo: ${formatShapeArgument(shape)} float32 frames through ${kind} "${name}" for ${seconds} s, ${pace}`);
     const reader = runRole('reader', name, seconds);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The writer starts once the reader has opened (and registered on) the stream: every frame it writes is one the reader can see.
+    await reader.ready;
     const writer = runRole('writer', name, seconds, rate);
-    const [written, read] = await Promise.all([writer, reader]);
+    const [written, read] = await Promise.all([writer.report, reader.report]);
     const torn = read.torn ?? 0;
     console.log(`writer: ${format(written.frames)} frames in ${written.seconds.toFixed(2)} s = ${format(written.frames / written.seconds)} frames/s`);
     console.log(`reader: ${format(read.frames)} frames seen = ${format(read.frames / read.seconds)} frames/s, ${format(read.skipped ?? 0)} skipped, ${torn} torn`);
@@ -62,18 +64,31 @@ async function runDemo({ seconds, shape, rate, history, block }: DemoOptions): P
   }
 }
 
-function runRole(role: 'writer' | 'reader', name: string, seconds: number, rate = 0): Promise<DemoReport> {
+interface RunningRole {
+  /** Settles when the role prints its ready line (the writer never does). */
+  readonly ready: Promise<void>;
+  readonly report: Promise<DemoReport>;
+}
+
+function runRole(role: 'writer' | 'reader', name: string, seconds: number, rate = 0): RunningRole {
   const script = fileURLToPath(new URL(`../demo/${role}.js`, import.meta.url));
   const child = spawn(process.execPath, [script, name, String(seconds), String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  return new Promise((resolve, reject) => {
+  let markReady = (): void => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+    if (output.startsWith(`${READY_LINE}\n`)) markReady();
+  });
+  const report = new Promise<DemoReport>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) reject(new Error(`the demo ${role} exited with code ${code}`));
-      else resolve(JSON.parse(output) as DemoReport);
+      else resolve(JSON.parse(output.startsWith(`${READY_LINE}\n`) ? output.slice(READY_LINE.length + 1) : output) as DemoReport);
     });
   });
+  // A role that exits before it is ready fails the demo through its report.
+  return { ready: Promise.race([ready, report.then(() => undefined)]), report };
 }
 
 function format(value: number): string {
