@@ -65,3 +65,29 @@ test('demo starts its writer once the reader is ready, however slowly the reader
     assert.equal(count(seen) + count(skipped), count(written), result.stdout);
   }
 });
+
+test('watch --duration/--interval and view --max-fps past the longest timer (2^31-1 ms), or an interval under 1 ms, are usage errors that state the range', { timeout: TEST_TIMEOUT }, async (t) => {
+  // The stream exists, so only the option can be what fails.
+  const name = streamName(t, 'timer-range');
+  create(name, { shape: [4] }).close();
+  const cases = [
+    [['watch', name, '--duration', '2592000'], /--duration .*'2592000' is invalid\. expected seconds above 0 and at most 2147483\.647/],
+    [['watch', name, '--interval', '2147483648'], /--interval .*'2147483648' is invalid\. expected milliseconds from 1 to 2147483647/],
+    [['watch', name, '--interval', '0.5'], /--interval .*'0\.5' is invalid\. expected milliseconds from 1 to 2147483647/],
+    [['view', name, '--max-fps', '1e-7'], /--max-fps .*'1e-7' is invalid\. expected a positive number, at least 1000\/2147483647/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await cli(args, { timeout: 10000 });
+    assert.equal(result.code, 2, `tsshmem ${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.doesNotMatch(result.stderr, /TimeoutOverflowWarning/);
+  }
+  // The longest timer itself is accepted: watch samples once, then waits until stopped.
+  const longest = run(process.execPath, [cliPath, 'watch', name, '--duration', '2147483.647', '--interval', '2147483647'], { timeout: 30000 });
+  t.after(() => longest.child.kill('SIGKILL'));
+  await longest.lines.waitFor(new RegExp(`^${name} rate=- count=0`), 20000);
+  longest.child.kill('SIGINT');
+  const stopped = await longest.done;
+  assert.equal(stopped.code, 0, stopped.stderr);
+  assert.equal(stopped.stderr, '');
+});

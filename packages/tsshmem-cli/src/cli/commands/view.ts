@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 
-import { parsePositive } from '../parse.js';
+import { MAX_TIMER_MS, parseTimerRate } from '../parse.js';
 import { openStream, requireStream } from '../streams.js';
 import { nextStopSignal } from '../stop-signals.js';
 import { isLoopback } from '../viewer/local-origin.js';
@@ -25,7 +25,7 @@ export function registerView(program: Command): void {
     .option('--token <token>', 'the access token in the address (16 to 256 of A-Z a-z 0-9 _ -); default: a new random one each run', parseToken)
     .option('--no-token', 'serve without an access token: only with a loopback --host, and with --insecure')
     .option('--insecure', 'confirms --no-token')
-    .option('--max-fps <n>', 'most frames a second sent to the page per stream', parsePositive, DEFAULT_MAX_FPS)
+    .option('--max-fps <n>', `most frames a second sent to the page per stream, at least 1000/${MAX_TIMER_MS}`, parseTimerRate, DEFAULT_MAX_FPS)
     .action(async (names: string[], options: ViewOptions, command: Command) => runView(names, options, command));
 }
 
