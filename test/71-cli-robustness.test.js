@@ -91,3 +91,18 @@ test('watch --duration/--interval and view --max-fps past the longest timer (2^3
   assert.equal(stopped.code, 0, stopped.stderr);
   assert.equal(stopped.stderr, '');
 });
+
+test('demo refuses a history that is not a whole number from 2 to 65536, and --block without --history, as usage errors', { timeout: TEST_TIMEOUT }, async () => {
+  const cases = [
+    [['--history', '2.5'], /--history .*'2\.5' is invalid\. expected a positive whole number/],
+    [['--history', '1'], /history must be an integer from 2 to 65536 frame slots, received 1/],
+    [['--history', '65537'], /history must be an integer from 2 to 65536 frame slots, received 65537/],
+    [['--block'], /--block needs --history/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await cli(['demo', '--seconds', '0.1', ...args], { timeout: 20000 });
+    assert.equal(result.code, 2, `tsshmem demo ${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.equal(result.stdout, '', 'nothing ran');
+  }
+});

@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 
 import type { Command } from 'commander';
 
-import { create } from 'tsshmem';
+import { create, type SharedMemory } from 'tsshmem';
 import { READY_LINE } from '../demo/handshake.js';
-import { formatShapeArgument, parsePositive, parseShape } from '../parse.js';
+import { formatShapeArgument, parsePositive, parsePositiveInteger, parseShape } from '../parse.js';
 
 export interface DemoReport {
   readonly role: 'writer' | 'reader';
@@ -27,9 +27,9 @@ export function registerDemo(program: Command): void {
     .option('-s, --seconds <n>', 'how long the writer writes', parsePositive, 3)
     .option('--shape <dims>', 'frame shape, e.g. 128x128', parseShape, [128, 128])
     .option('--rate <hz>', 'frames per second the writer aims at (default: as fast as it can)', parsePositive)
-    .option('--history <n>', 'a ring stream of n frame slots: the reader gets every frame while it stays within n', parsePositive)
+    .option('--history <n>', 'a ring stream of n frame slots (2 to 65536): the reader gets every frame while it stays within n', parsePositiveInteger)
     .option('--block', "with --history: overflow 'block', the writer waits for the reader (nothing is skipped)")
-    .action(async (options: DemoOptions) => runDemo(options));
+    .action(async (options: DemoOptions, command: Command) => runDemo(options, command));
 }
 
 interface DemoOptions {
@@ -40,11 +40,11 @@ interface DemoOptions {
   readonly block?: boolean;
 }
 
-async function runDemo({ seconds, shape, rate, history, block }: DemoOptions): Promise<void> {
+async function runDemo({ seconds, shape, rate, history, block }: DemoOptions, command: Command): Promise<void> {
   const name = `tsshmem-demo-${process.pid}`;
-  if (block === true && history === undefined) throw new Error('--block needs --history');
+  if (block === true && history === undefined) command.error('error: --block needs --history');
   const ring = history === undefined ? {} : { history, overflow: block === true ? ('block' as const) : ('overwrite' as const) };
-  const stream = create(name, { shape, dtype: 'float32', ...ring });
+  const stream = createDemoStream(name, { shape, dtype: 'float32', ...ring }, command);
   try {
     const pace = rate === undefined ? 'as fast as the writer can' : `at ${rate} Hz`;
     const kind = history === undefined ? 'stream' : `ring stream (history ${history}, overflow '${ring.overflow}')`;
@@ -68,6 +68,20 @@ interface RunningRole {
   /** Settles when the role prints its ready line (the writer never does). */
   readonly ready: Promise<void>;
   readonly report: Promise<DemoReport>;
+}
+
+/** The options come from the command line: the library's refusal of one (a history past 65536, a frame too large) is a usage error. */
+function createDemoStream(name: string, options: Parameters<typeof create>[1], command: Command): SharedMemory {
+  try {
+    return create(name, options);
+  } catch (error) {
+    if (isInvalidArgument(error)) command.error(`error: ${error.message}`);
+    throw error;
+  }
+}
+
+function isInvalidArgument(error: unknown): error is Error {
+  return error instanceof Error && ['ERR_INVALID_ARG_VALUE', 'ERR_INVALID_ARG_TYPE'].includes((error as { code?: unknown }).code as string);
 }
 
 function runRole(role: 'writer' | 'reader', name: string, seconds: number, rate = 0): RunningRole {
