@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 
-import { create } from '../packages/tsshmem/dist/index.js';
-import { cliPath, leftovers, peersDirectory, run, runNodePeer, streamName } from './helpers.js';
+import { create, open } from '../packages/tsshmem/dist/index.js';
+import { baseName } from '../packages/tsshmem/dist/format/names.js';
+import { cliPath, leftovers, peersDirectory, run, runNodePeer, runPythonPeer, streamName } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -142,6 +143,34 @@ test('the server sends a frame only when asked, the newest one, counting the wri
   socket.send(JSON.stringify({ type: 'next', stream: 0 }));
   const newest = decodeFrame(await messages.next());
   assert.deepEqual({ count: newest.count, dropped: newest.dropped, values: [...newest.values] }, { count: 11, dropped: 9, values: [11, 0, 0, 0] });
+});
+
+test('view shows a stream created by pyshmem, addressed by its ps_ base name', { timeout: 60000 }, async (t) => {
+  const children = [];
+  const sockets = [];
+  t.after(async () => {
+    sockets.forEach((socket) => socket.terminate());
+    await Promise.all(children.map(stopProcess));
+  });
+  const name = streamName(t, 'view-pyshmem');
+  const created = await runPythonPeer('create', { name, shape: [3], dtype: 'float32' }).done;
+  assert.equal(created.code, 0, created.stderr);
+  const writer = open(name);
+  t.after(() => writer.close());
+  writer.write([1, 2, 3]);
+
+  const viewer = run(process.execPath, [cliPath, 'view', baseName(name), '--port', '0'], { timeout: 55000 });
+  children.push(viewer);
+  const url = new URL(await viewerUrl(viewer));
+  const socket = new WebSocket(socketUrl(url), { origin: url.origin });
+  sockets.push(socket);
+  const messages = messageQueue(socket);
+  const [stream] = JSON.parse(await messages.next()).streams;
+  assert.equal(stream.error, undefined, stream.error);
+  assert.deepEqual({ name: stream.name, shape: stream.shape, dtype: stream.dtype }, { name: baseName(name), shape: [3], dtype: 'float32' });
+  socket.send(JSON.stringify({ type: 'next', stream: 0 }));
+  const frame = decodeFrame(await messages.next());
+  assert.deepEqual([...frame.values], [1, 2, 3]);
 });
 
 test('the viewer refuses other hosts and WebSockets from other origins', { timeout: 60000 }, async (t) => {

@@ -125,12 +125,26 @@ export function streamExists(base: string): boolean {
   return objectRecord(base + ObjectSuffix.data) !== null || objectRecord(base + ObjectSuffix.meta) !== null;
 }
 
+/**
+ * What can be told of a stream; a stream that cannot be read in some
+ * unforeseen way gets that as its problem, so that ls and clean go on with
+ * the others.
+ */
 export function inspectStream(base: string): StreamRecord {
   const objects: StreamObjects = {
     data: objectRecord(base + ObjectSuffix.data),
     meta: objectRecord(base + ObjectSuffix.meta),
     gpuHandle: objectRecord(base + ObjectSuffix.gpu),
   };
+  try {
+    return inspectObjects(base, objects);
+  } catch (error) {
+    const problem = `it cannot be inspected: ${error instanceof Error ? error.message : String(error)}`;
+    return { base, name: null, label: base, problem, objects, metadata: null, lock: null, ring: null };
+  }
+}
+
+function inspectObjects(base: string, objects: StreamObjects): StreamRecord {
   const read = readMetadataObject(base);
   const name = 'bytes' in read ? trustedStoredName(read.bytes, base) : null;
   const identity = { base, name, label: name ?? base };

@@ -5,7 +5,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
-import { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, ringState, type StreamHeader } from 'tsshmem/internal';
+import { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, type RingGeometry, ringState, type StreamHeader } from 'tsshmem/internal';
 
 export interface RingReaderRecord {
   readonly pid: number;
@@ -29,6 +29,8 @@ export interface RingRecord {
   readonly readers: readonly RingReaderRecord[];
 }
 
+/** The size of a slot header and of a reader entry. */
+const RING_TABLE_ENTRY_BYTES = 32;
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /** The ring of a stream, null if it has none, or why its ring control area is invalid. */
@@ -47,14 +49,18 @@ export function inspectRing(
   try {
     const metaBytes = fstatSync(fd).size;
     if (metaBytes <= RING_CONTROL_OFFSET) return null;
-    const bytes = Buffer.alloc(metaBytes);
-    readSync(fd, bytes, 0, metaBytes, 0);
-    const control = bytes.subarray(RING_CONTROL_OFFSET, RING_CONTROL_OFFSET + RingControl.slotHeaders);
-    if (!hasRingMagic(control)) return null;
-    const decoded = decodeRingControl(control, header, metaBytes, dataBytes);
+    // Only the control area and the reader table are read: the object's size
+    // is whatever its creator (or a hostile process) made it.
+    const control = Buffer.alloc(RingControl.slotHeaders);
+    const controlLength = readSync(fd, control, 0, control.length, RING_CONTROL_OFFSET);
+    if (!hasRingMagic(control.subarray(0, controlLength))) return null;
+    const decoded = decodeRingControl(control.subarray(0, controlLength), header, metaBytes, dataBytes);
     if ('problem' in decoded) return decoded;
     const { ring } = decoded;
-    const { head, readers } = ringState(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + metaBytes) as ArrayBuffer, ring);
+    // Zero up to the control area, where ringState starts reading.
+    const bytes = Buffer.alloc(RING_CONTROL_OFFSET + readerTableEnd(ring));
+    readSync(fd, bytes, RING_CONTROL_OFFSET, bytes.length - RING_CONTROL_OFFSET, RING_CONTROL_OFFSET);
+    const { head, readers } = ringState(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer, ring);
     return {
       history: ring.slots,
       overflow: ring.overflow,
@@ -71,6 +77,16 @@ export function inspectRing(
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Where the reader table ends, from the start of the control area
+ * (docs/format.md, "Ring control area": 32-byte slot headers, then 32-byte
+ * reader entries). decodeRingControl bounds the slots and entries, so this
+ * stays under 2.2 MB.
+ */
+function readerTableEnd(ring: RingGeometry): number {
+  return RingControl.slotHeaders + (ring.slots + ring.readers) * RING_TABLE_ENTRY_BYTES;
 }
 
 /** "64 overwrite, 2 readers (max 3 behind)" for ls; "-" for a plain stream. */

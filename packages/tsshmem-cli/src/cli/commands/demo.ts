@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 
 import type { Command } from 'commander';
 
-import { create } from 'tsshmem';
-import { formatShapeArgument, parsePositive, parseShape } from '../parse.js';
+import { create, type SharedMemory } from 'tsshmem';
+import { READY_LINE } from '../demo/handshake.js';
+import { formatShapeArgument, parsePositive, parsePositiveInteger, parseShape } from '../parse.js';
 
 export interface DemoReport {
   readonly role: 'writer' | 'reader';
@@ -26,9 +27,9 @@ export function registerDemo(program: Command): void {
     .option('-s, --seconds <n>', 'how long the writer writes', parsePositive, 3)
     .option('--shape <dims>', 'frame shape, e.g. 128x128', parseShape, [128, 128])
     .option('--rate <hz>', 'frames per second the writer aims at (default: as fast as it can)', parsePositive)
-    .option('--history <n>', 'a ring stream of n frame slots: the reader gets every frame while it stays within n', parsePositive)
+    .option('--history <n>', 'a ring stream of n frame slots (2 to 65536): the reader gets every frame while it stays within n', parsePositiveInteger)
     .option('--block', "with --history: overflow 'block', the writer waits for the reader (nothing is skipped)")
-    .action(async (options: DemoOptions) => runDemo(options));
+    .action(async (options: DemoOptions, command: Command) => runDemo(options, command));
 }
 
 interface DemoOptions {
@@ -39,19 +40,20 @@ interface DemoOptions {
   readonly block?: boolean;
 }
 
-async function runDemo({ seconds, shape, rate, history, block }: DemoOptions): Promise<void> {
+async function runDemo({ seconds, shape, rate, history, block }: DemoOptions, command: Command): Promise<void> {
   const name = `tsshmem-demo-${process.pid}`;
-  if (block === true && history === undefined) throw new Error('--block needs --history');
+  if (block === true && history === undefined) command.error('error: --block needs --history');
   const ring = history === undefined ? {} : { history, overflow: block === true ? ('block' as const) : ('overwrite' as const) };
-  const stream = create(name, { shape, dtype: 'float32', ...ring });
+  const stream = createDemoStream(name, { shape, dtype: 'float32', ...ring }, command);
   try {
     const pace = rate === undefined ? 'as fast as the writer can' : `at ${rate} Hz`;
     const kind = history === undefined ? 'stream' : `ring stream (history ${history}, overflow '${ring.overflow}')`;
     console.log(`tsshmem demo: ${formatShapeArgument(shape)} float32 frames through ${kind} "${name}" for ${seconds} s, ${pace}`);
     const reader = runRole('reader', name, seconds);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The writer starts once the reader has opened (and registered on) the stream: every frame it writes is one the reader can see.
+    await reader.ready;
     const writer = runRole('writer', name, seconds, rate);
-    const [written, read] = await Promise.all([writer, reader]);
+    const [written, read] = await Promise.all([writer.report, reader.report]);
     const torn = read.torn ?? 0;
     console.log(`writer: ${format(written.frames)} frames in ${written.seconds.toFixed(2)} s = ${format(written.frames / written.seconds)} frames/s`);
     console.log(`reader: ${format(read.frames)} frames seen = ${format(read.frames / read.seconds)} frames/s, ${format(read.skipped ?? 0)} skipped, ${torn} torn`);
@@ -62,18 +64,45 @@ async function runDemo({ seconds, shape, rate, history, block }: DemoOptions): P
   }
 }
 
-function runRole(role: 'writer' | 'reader', name: string, seconds: number, rate = 0): Promise<DemoReport> {
+interface RunningRole {
+  /** Settles when the role prints its ready line (the writer never does). */
+  readonly ready: Promise<void>;
+  readonly report: Promise<DemoReport>;
+}
+
+/** The options come from the command line: the library's refusal of one (a history past 65536, a frame too large) is a usage error. */
+function createDemoStream(name: string, options: Parameters<typeof create>[1], command: Command): SharedMemory {
+  try {
+    return create(name, options);
+  } catch (error) {
+    if (isInvalidArgument(error)) command.error(`error: ${error.message}`);
+    throw error;
+  }
+}
+
+function isInvalidArgument(error: unknown): error is Error {
+  return error instanceof Error && ['ERR_INVALID_ARG_VALUE', 'ERR_INVALID_ARG_TYPE'].includes((error as { code?: unknown }).code as string);
+}
+
+function runRole(role: 'writer' | 'reader', name: string, seconds: number, rate = 0): RunningRole {
   const script = fileURLToPath(new URL(`../demo/${role}.js`, import.meta.url));
   const child = spawn(process.execPath, [script, name, String(seconds), String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  return new Promise((resolve, reject) => {
+  let markReady = (): void => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+    if (output.startsWith(`${READY_LINE}\n`)) markReady();
+  });
+  const report = new Promise<DemoReport>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) reject(new Error(`the demo ${role} exited with code ${code}`));
-      else resolve(JSON.parse(output) as DemoReport);
+      else resolve(JSON.parse(output.startsWith(`${READY_LINE}\n`) ? output.slice(READY_LINE.length + 1) : output) as DemoReport);
     });
   });
+  // A role that exits before it is ready fails the demo through its report.
+  return { ready: Promise.race([ready, report.then(() => undefined)]), report };
 }
 
 function format(value: number): string {

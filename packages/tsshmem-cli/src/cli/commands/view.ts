@@ -6,8 +6,8 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 
-import { open } from 'tsshmem';
-import { parsePositive } from '../parse.js';
+import { MAX_TIMER_MS, parseTimerRate } from '../parse.js';
+import { openStream, requireStream } from '../streams.js';
 import { nextStopSignal } from '../stop-signals.js';
 import { isLoopback } from '../viewer/local-origin.js';
 import { randomToken, TOKEN_PATTERN } from '../viewer/token.js';
@@ -19,13 +19,13 @@ export function registerView(program: Command): void {
   program
     .command('view')
     .description('show streams live in a browser: images, line plots, rates and statistics')
-    .argument('<names...>', 'names of the streams to show')
+    .argument('<names...>', 'stream names, or ps_ base names shown by ls (streams created by pyshmem have only that)')
     .option('-p, --port <n>', 'port to listen on; 0 picks a free one', parsePort, 0)
     .option('--host <address>', 'address to listen on; any but a loopback one exposes the viewer to the network', DEFAULT_HOST)
     .option('--token <token>', 'the access token in the address (16 to 256 of A-Z a-z 0-9 _ -); default: a new random one each run', parseToken)
     .option('--no-token', 'serve without an access token: only with a loopback --host, and with --insecure')
     .option('--insecure', 'confirms --no-token')
-    .option('--max-fps <n>', 'most frames a second sent to the page per stream', parsePositive, DEFAULT_MAX_FPS)
+    .option('--max-fps <n>', `most frames a second sent to the page per stream, at least 1000/${MAX_TIMER_MS}`, parseTimerRate, DEFAULT_MAX_FPS)
     .action(async (names: string[], options: ViewOptions, command: Command) => runView(names, options, command));
 }
 
@@ -41,11 +41,12 @@ interface ViewOptions {
 async function runView(names: string[], options: ViewOptions, command: Command): Promise<void> {
   if (options.token === false) checkNoTokenAllowed(options, command);
   const token = options.token === false ? null : (options.token ?? randomToken());
-  const uniqueNames = [...new Set(names)];
-  for (const name of uniqueNames) open(name).close();
+  // Each stream must exist and open now; pages open their own handles.
+  const streams = names.map(requireStream).filter((address, index, all) => all.findIndex((other) => other.base === address.base) === index);
+  for (const address of streams) openStream(address).close();
   // Loaded when view runs: the HTTP server must not load with every command.
   const { startViewer } = await import('../viewer/server.js');
-  const viewer = await startViewer({ names: uniqueNames, host: options.host, port: options.port, token, maxFps: options.maxFps });
+  const viewer = await startViewer({ streams, host: options.host, port: options.port, token, maxFps: options.maxFps });
   console.log(`tsshmem view: ${viewer.url}`);
   await nextStopSignal();
   await viewer.close();

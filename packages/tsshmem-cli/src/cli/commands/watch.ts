@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 
 import { RingStream, type SharedMemory, ShmError } from 'tsshmem';
 import { frameStats, type FrameStats } from '../frame-stats.js';
-import { parsePositive } from '../parse.js';
+import { MAX_TIMER_MS, parseIntervalMs, parseTimerSeconds } from '../parse.js';
 import { openStream, requireStream } from '../streams.js';
 import { onStopSignal } from '../stop-signals.js';
 import { formatNumber, formatTable, sparkline } from '../text.js';
@@ -50,8 +50,8 @@ export function registerWatch(program: Command): void {
         'sparkline of the rate and, on ring streams, how far behind each registered reader is (past the history it loses frames). q or Ctrl-C quits. When stdout is not a terminal it prints plain lines instead of redrawing',
     )
     .argument('<names...>', 'stream names, or ps_ base names shown by ls')
-    .option('-i, --interval <ms>', 'milliseconds between samples', parsePositive, 500)
-    .option('-d, --duration <s>', 'stop after this many seconds (default: run until q, Ctrl-C or SIGTERM)', parsePositive)
+    .option('-i, --interval <ms>', `milliseconds between samples, 1 to ${MAX_TIMER_MS}`, parseIntervalMs, 500)
+    .option('-d, --duration <s>', `stop after this many seconds, at most ${MAX_TIMER_MS / 1000} (default: run until q, Ctrl-C or SIGTERM)`, parseTimerSeconds)
     .action((names: string[], options: WatchOptions) => watch(names, options));
 }
 

@@ -1,9 +1,13 @@
 /** The demo's reader process: waits for every next frame until the -1 frame, checking each is whole. */
-import { open } from 'tsshmem';
+import { open, RingStream } from 'tsshmem';
 import type { DemoReport } from '../commands/demo.js';
+import { READY_LINE } from './handshake.js';
 
 const [name, secondsText] = process.argv.slice(2) as [string, string];
 const stream = open(name);
+// Registered now, a ring reader gets every frame from the writer's first one.
+if (stream instanceof RingStream) stream.register();
+process.stdout.write(`${READY_LINE}\n`);
 const frame = new Float32Array(stream.size / 4);
 let frames = 0;
 let torn = 0;

@@ -1,7 +1,7 @@
 /** One page connected over WebSocket: a StreamFeed per stream, fed by the page's `next` requests. */
 import type { WebSocket } from 'ws';
 
-import { open } from 'tsshmem';
+import { openStream, type StreamAddress } from '../streams.js';
 import { parseNextRequest, type FailedStream, type ServerMessage } from './protocol.js';
 import { StreamFeed } from './stream-feed.js';
 
@@ -10,17 +10,17 @@ export class ViewerConnection {
   readonly #feeds: (StreamFeed | null)[];
   #closing: Promise<void> | null = null;
 
-  constructor(socket: WebSocket, names: readonly string[], maxFps: number) {
+  constructor(socket: WebSocket, streams: readonly StreamAddress[], maxFps: number) {
     this.#socket = socket;
-    const opened = names.map((name, index) => this.#openFeed(name, index, maxFps));
+    const opened = streams.map((address, index) => this.#openFeed(address, index, maxFps));
     this.#feeds = opened.map((entry) => (entry instanceof StreamFeed ? entry : null));
-    const streams = opened.map((entry) => (entry instanceof StreamFeed ? entry.describe() : entry));
+    const descriptions = opened.map((entry) => (entry instanceof StreamFeed ? entry.describe() : entry));
     socket.on('message', (data, isBinary) => {
       const stream = isBinary ? null : parseNextRequest(data.toString());
       if (stream !== null) this.#feeds[stream]?.request();
     });
     socket.on('close', () => void this.close());
-    void this.#send(JSON.stringify({ type: 'streams', maxFps, streams } satisfies ServerMessage)).catch(() => undefined);
+    void this.#send(JSON.stringify({ type: 'streams', maxFps, streams: descriptions } satisfies ServerMessage)).catch(() => undefined);
   }
 
   /** Stops every feed and closes their handles; the socket is dropped. Idempotent. */
@@ -32,14 +32,14 @@ export class ViewerConnection {
     return this.#closing;
   }
 
-  #openFeed(name: string, index: number, maxFps: number): StreamFeed | FailedStream {
+  #openFeed(address: StreamAddress, index: number, maxFps: number): StreamFeed | FailedStream {
     try {
-      return new StreamFeed(index, open(name), maxFps, {
+      return new StreamFeed(index, openStream(address), maxFps, {
         frame: (message) => this.#send(message),
         error: (message) => this.#send(JSON.stringify({ type: 'error', stream: index, message } satisfies ServerMessage)),
       });
     } catch (error) {
-      return { name, error: error instanceof Error ? error.message : String(error) };
+      return { name: address.label, error: error instanceof Error ? error.message : String(error) };
     }
   }
 

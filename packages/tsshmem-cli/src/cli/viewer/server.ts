@@ -12,12 +12,14 @@ import { WebSocketServer } from 'ws';
 import { loadAssets, type Asset } from './assets.js';
 import { ViewerConnection } from './connection.js';
 import { isLocalHost, isLoopback, isSameOrigin } from './local-origin.js';
+import type { StreamAddress } from '../streams.js';
 import { tokenGate } from './token.js';
 
 const SOCKET_PATH = '/ws';
 
 export interface ViewerOptions {
-  readonly names: readonly string[];
+  /** The streams shown, each addressed as the command resolved it (a name, or a base name). */
+  readonly streams: readonly StreamAddress[];
   /** The address to listen on. */
   readonly host: string;
   /** 0 picks a free port. */
@@ -60,7 +62,7 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
       return;
     }
     sockets.handleUpgrade(request, socket, head, (webSocket) => {
-      const connection = new ViewerConnection(webSocket, options.names, options.maxFps);
+      const connection = new ViewerConnection(webSocket, options.streams, options.maxFps);
       connections.add(connection);
       webSocket.on('close', () => connections.delete(connection));
     });
