@@ -505,3 +505,23 @@ test('close() during writeAsync() and loanAsync() waiting for a lock another pro
   await writing;
   await loaning;
 });
+
+test('every method that takes options refuses options that are not an object (null) with ERR_INVALID_ARG_TYPE, as a rejection where it returns a promise, and writes nothing', async (t) => {
+  const plain = create(streamName(t, 'options-null-plain'), { shape: [8], dtype: 'int32' });
+  const { writer: ring_ } = ring(t, {}, 'options-null-ring');
+  t.after(() => plain.close());
+  const invalid = { code: 'ERR_INVALID_ARG_TYPE' };
+  for (const stream of [plain, ring_]) {
+    for (const call of [() => stream.write(frame(1), null), () => stream.clear(null), () => stream.read(null), () => stream.readNewSync(null), () => stream.acquireSync(null), () => stream.lock(null), () => stream.repair(null)]) {
+      assert.throws(call, invalid, call.toString());
+    }
+    for (const call of [() => stream.next(null), () => stream.writeAsync(frame(1), null), () => stream.clearAsync(null), () => stream.acquire(null), () => stream.frames(null).next()]) {
+      await assert.rejects(call(), invalid, call.toString());
+    }
+    assert.equal(stream.count, 0, 'nothing was written');
+  }
+  assert.throws(() => ring_.loan(null), invalid);
+  assert.throws(() => ring_.readNewSampleSync(null), invalid);
+  await assert.rejects(ring_.loanAsync(null), invalid);
+  await assert.rejects(ring_.nextSample(null), invalid);
+});

@@ -32,11 +32,6 @@ export function checkOptions<T extends object>(value: T | undefined, call: strin
   return value;
 }
 
-/** WaitOptions.newest: true for the newest write without registering (ring streams). */
-export function checkNewest(value: unknown): boolean {
-  return checkBoolean(value, 'newest', false);
-}
-
 export function checkSignal(value: unknown): AbortSignal | undefined {
   if (value === undefined || value instanceof AbortSignal) return value;
   throw invalidArgType(`option signal must be an AbortSignal, received ${describeValue(value)}`);

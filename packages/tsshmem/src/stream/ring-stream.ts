@@ -17,7 +17,7 @@ import { nativeRingLayout, type Overflow, type RingGeometry, ringState, type Rin
 import { native, Status, type NativeRing, type NativeStream } from '../native/binding.js';
 import { isCount, readFrame, statusError, throwIfBroken, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
 import type { StreamLock } from './lock.js';
-import { checkDuration, checkNewest, checkSignal } from './options.js';
+import { checkBoolean, checkDuration, checkOptions, checkSignal } from './options.js';
 import { QueuedWait } from './queued-wait.js';
 import { Loan, Sample } from './ring-slots.js';
 import {
@@ -25,6 +25,7 @@ import {
   DEFAULT_WRITE_TIMEOUT,
   frameIoOf,
   type ReadOptions,
+  readOptions,
   SharedMemory,
   type StreamParts,
   type WaitOptions,
@@ -182,11 +183,13 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
    * timeout (default 10000 ms; then ETIMEDOUT, nothing written).
    */
   override write(value: WritableValue, options: WriteOptions = {}): void {
+    options = checkOptions(options, 'write(value, options)');
     this.#checkUsable();
     this.#publishCopy(this.#header.dtype.nativeView(toPayload(value, this.#header.dtype, this.#header.shape)), options);
   }
 
   override clear(options: WriteOptions = {}): void {
+    options = checkOptions(options, 'clear(options)');
     this.#checkUsable();
     this.#publishCopy(null, options);
   }
@@ -197,12 +200,14 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
    * covers both; ETIMEDOUT or AbortError with nothing written).
    */
   override async writeAsync(value: WritableValue, options: WriteAsyncOptions = {}): Promise<void> {
+    options = checkOptions(options, 'writeAsync(value, options)');
     this.#checkUsable();
     await this.#publishAsync(this.#header.dtype.nativeView(toPayload(value, this.#header.dtype, this.#header.shape)), options);
   }
 
   /** clear() without blocking the event loop, as writeAsync(). */
   override async clearAsync(options: WriteAsyncOptions = {}): Promise<void> {
+    options = checkOptions(options, 'clearAsync(options)');
     this.#checkUsable();
     await this.#publishAsync(null, options);
   }
@@ -215,6 +220,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
    * timeout (default 10000 ms).
    */
   loan(options: WriteOptions = {}): Loan<D> {
+    options = checkOptions(options, 'loan(options)');
     this.#checkUsable();
     this.#checkNoLoan();
     const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_WRITE_TIMEOUT);
@@ -235,6 +241,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
 
   /** loan() that waits for the lock and for room without blocking the event loop. */
   async loanAsync(options: WriteAsyncOptions = {}): Promise<Loan<D>> {
+    options = checkOptions(options, 'loanAsync(options)');
     this.#checkUsable();
     this.#checkNoLoan();
     const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_WRITE_TIMEOUT);
@@ -252,17 +259,17 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
   }
 
   /** The newest frame (default), or the live pyshmem payload under the lock with { safe: false }. */
-  override read(options: ReadOptions<ArrayForDtype[D]> = {}): ArrayForDtype[D] {
+  override read(options?: ReadOptions<ArrayForDtype[D]>): ArrayForDtype[D] {
     this.#checkUsable();
-    if (options.safe === false) return super.read(options);
-    const timeout = checkDuration(options.timeout, 'timeout', DEFAULT_READ_TIMEOUT);
-    const destination = this.#destination(options.out);
+    const { safe, out, allowInterrupted, timeout } = readOptions(options);
+    if (!safe) return super.read(options);
+    const destination = this.#destination(out);
     const status = this.#ring.newest(this.#header.dtype.nativeView(destination));
     throwIfBroken(status, this.#facts);
     const metaCount = this.#metaCount();
     const payloadNewer = this.#geometry.pyshmemFrame && metaCount > (status === Status.FRAME ? this.#info[InfoIndex.count]! : -1);
     if (status === Status.FRAME && !payloadNewer) this.#observe(this.#info[InfoIndex.count]!, this.#info[InfoIndex.writeTime]!);
-    else this.#readPayload(destination, timeout, options.allowInterrupted === true);
+    else this.#readPayload(destination, timeout, allowInterrupted);
     return destination;
   }
 
@@ -273,17 +280,23 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
    * held, and missedWrites says how many were lost.
    */
   override next(options: WaitOptions<ArrayForDtype[D]> = {}): Promise<ArrayForDtype[D]> {
+    try {
+      options = checkOptions(options, 'next(options)');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#serialized(options, (timeLeft) => this.#await(this.#taker(options), options, timeLeft));
   }
 
   override readNewSync(options: Omit<WaitOptions<ArrayForDtype[D]>, 'signal'> = {}): ArrayForDtype[D] {
+    options = checkOptions(options, 'readNewSync(options)');
     return this.#awaitSync(this.#taker(options), options);
   }
 
   /** What next() and readNewSync() take: the next frame in order, or with { newest: true } the newest one. */
   #taker(options: Omit<WaitOptions<ArrayForDtype[D]>, 'signal'>): () => ArrayForDtype[D] | null {
     const { out, allowInterrupted } = options;
-    return checkNewest(options.newest) ? () => this.#takeNewest({ out, allowInterrupted }) : () => this.#takeCopy(out);
+    return checkBoolean(options.newest, 'newest', false) ? () => this.#takeNewest({ out, allowInterrupted }) : () => this.#takeCopy(out);
   }
 
   /**
@@ -292,11 +305,17 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
    * handle (ERR_SAMPLE_LIMIT past that).
    */
   nextSample(options: Omit<WaitOptions<ArrayForDtype[D]>, 'out' | 'safe' | 'allowInterrupted' | 'newest'> = {}): Promise<Sample<D>> {
+    try {
+      options = checkOptions(options, 'nextSample(options)');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#serialized(options, (timeLeft) => this.#await(() => this.#takeSample(), options, timeLeft));
   }
 
   /** nextSample() that blocks the calling thread while waiting. */
   readNewSampleSync(options: Omit<WaitOptions<ArrayForDtype[D]>, 'out' | 'safe' | 'allowInterrupted' | 'newest' | 'signal'> = {}): Sample<D> {
+    options = checkOptions(options, 'readNewSampleSync(options)');
     return this.#awaitSync(() => this.#takeSample(), options);
   }
 

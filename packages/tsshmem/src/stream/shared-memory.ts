@@ -11,7 +11,7 @@ import type { StreamLocation } from '../format/names.js';
 import { lostWordOf, Status, type NativeStream, type WaitStats } from '../native/binding.js';
 import { isCount, publishFrame, publishFrameAsync, readFrame, statusError, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
-import { checkBoolean, checkDuration, checkNewest, checkOptions, checkSignal } from './options.js';
+import { checkBoolean, checkDuration, checkOptions, checkSignal } from './options.js';
 import { type AsyncWaiter, NATIVE_ASYNC_WAITS, PolledWait } from './polled-wait.js';
 import { QueuedWait } from './queued-wait.js';
 import { unlinkStream } from './segments.js';
@@ -231,6 +231,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   /** Waits (without blocking the event loop) for the cross-process lock. Re-entrant. */
   async acquire(options: AcquireOptions = {}): Promise<void> {
+    options = checkOptions(options, 'acquire(options)');
     this.#open();
     checkSignal(options.signal);
     await this.#lock.acquire(options);
@@ -238,6 +239,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   /** Blocks the calling thread until the lock is taken or timeout passes. Re-entrant. */
   acquireSync(options: AcquireOptions = {}): void {
+    options = checkOptions(options, 'acquireSync(options)');
     this.#open();
     this.#lock.acquireSync(options);
   }
@@ -255,6 +257,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   /** Takes the lock synchronously; the returned object releases it, e.g. with `using`, and does nothing once the handle closed (close() released it). */
   lock(options: AcquireOptions = {}): Disposable & { release(): void } {
+    options = checkOptions(options, 'lock(options)');
     this.acquireSync(options);
     let released = false;
     const release = (): void => {
@@ -282,6 +285,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
    * Synchronous. A rejected value changes nothing.
    */
   write(value: WritableValue, options: WriteOptions = {}): void {
+    options = checkOptions(options, 'write(value, options)');
     const native = this.#open();
     this.#checkCpuWritable();
     const { dtype, shape } = this.#header;
@@ -290,6 +294,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   /** Writes zeros; counts as a write. */
   clear(options: WriteOptions = {}): void {
+    options = checkOptions(options, 'clear(options)');
     const native = this.#open();
     this.#checkCpuWritable();
     this.#publish(native, null, options);
@@ -301,6 +306,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
    * Rejects with ETIMEDOUT or AbortError having written nothing.
    */
   async writeAsync(value: WritableValue, options: WriteAsyncOptions = {}): Promise<void> {
+    options = checkOptions(options, 'writeAsync(value, options)');
     this.#open();
     this.#checkCpuWritable();
     const { dtype, shape } = this.#header;
@@ -309,6 +315,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   /** clear() without blocking the event loop, as writeAsync(). */
   async clearAsync(options: WriteAsyncOptions = {}): Promise<void> {
+    options = checkOptions(options, 'clearAsync(options)');
     this.#open();
     this.#checkCpuWritable();
     await this.#publishAsync(null, options);
@@ -331,6 +338,11 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
    * signal and timeout count from the call (queued-wait.ts).
    */
   next(options: WaitOptions<ArrayForDtype[D]> = {}): Promise<ArrayForDtype[D]> {
+    try {
+      options = checkOptions(options, 'next(options)');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const previous = this.#lastWait;
     this.#waitsInFlight += 1;
     if (previous === null) {
@@ -385,7 +397,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
         timeout = checkDuration(options.timeout, 'timeout', Infinity);
         const left = timeLeft ?? timeout;
         const spin = Math.min(checkDuration(options.spin, 'spin', 0), left);
-        checkNewest(options.newest);
+        checkBoolean(options.newest, 'newest', false);
         signal = checkSignal(options.signal);
         if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
         const immediate = this.#waiter.waitAsync(this.#lastReadCount, left === Infinity ? -1 : left, spin * 1000, settle);
@@ -417,12 +429,13 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   /** Like next(), but blocks the calling thread while waiting (no signal). */
   readNewSync(options: Omit<WaitOptions<ArrayForDtype[D]>, 'signal'> = {}): ArrayForDtype[D] {
+    options = checkOptions(options, 'readNewSync(options)');
     const native = this.#open();
     this.#checkCpuReadable();
     throwIfPayloadLost(this.#facts);
     const timeout = checkDuration(options.timeout, 'timeout', Infinity);
     const spin = Math.min(checkDuration(options.spin, 'spin', 0), timeout);
-    checkNewest(options.newest);
+    checkBoolean(options.newest, 'newest', false);
     const result = native.waitSync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000);
     if (!isCount(result)) throw statusError(result, this.#facts, { timeout });
     return this.#readAfterWait(options);
@@ -430,6 +443,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 
   /** Every new write, as next() returns them, until the signal aborts or the handle closes. */
   async *frames(options: WaitOptions<ArrayForDtype[D]> = {}): AsyncGenerator<ArrayForDtype[D], void, undefined> {
+    options = checkOptions(options, 'frames(options)');
     for (;;) yield await this.next(options);
   }
 
@@ -438,6 +452,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
    * without writing. Returns true if a repair was needed. Takes the lock.
    */
   repair(options: AcquireOptions = {}): boolean {
+    options = checkOptions(options, 'repair(options)');
     const native = this.#open();
     this.#lock.acquireSync(options);
     try {
@@ -580,7 +595,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
 }
 
 /** read()'s options, checked, with their defaults. */
-function readOptions<A>(options: ReadOptions<A> | undefined): { safe: boolean; out: A | undefined; allowInterrupted: boolean; timeout: number } {
+export function readOptions<A>(options: ReadOptions<A> | undefined): { safe: boolean; out: A | undefined; allowInterrupted: boolean; timeout: number } {
   const checked = checkOptions(options, 'read(options)');
   return {
     safe: checkBoolean(checked.safe, 'safe', true),
