@@ -14,4 +14,4 @@ export { dtypeByName, type DtypeInfo } from './dtype/table.js';
 export { fromFloat16Bits } from './dtype/float16.js';
 export { streamNotFound, systemCode } from './errors.js';
 export { native } from './native/binding.js';
-export { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, ringState, type RingGeometry, type RingReader } from './format/ring.js';
+export { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, ringControlBytes, ringState, type RingGeometry, type RingReader } from './format/ring.js';

@@ -5,7 +5,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
-import { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, type RingGeometry, ringState, type StreamHeader } from 'tsshmem/internal';
+import { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, ringControlBytes, ringState, type StreamHeader } from 'tsshmem/internal';
 
 export interface RingReaderRecord {
   readonly pid: number;
@@ -29,8 +29,6 @@ export interface RingRecord {
   readonly readers: readonly RingReaderRecord[];
 }
 
-/** The size of a slot header and of a reader entry. */
-const RING_TABLE_ENTRY_BYTES = 32;
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /** The ring of a stream, null if it has none, or why its ring control area is invalid. */
@@ -58,7 +56,7 @@ export function inspectRing(
     if ('problem' in decoded) return decoded;
     const { ring } = decoded;
     // Zero up to the control area, where ringState starts reading.
-    const bytes = Buffer.alloc(RING_CONTROL_OFFSET + readerTableEnd(ring));
+    const bytes = Buffer.alloc(RING_CONTROL_OFFSET + ringControlBytes(ring));
     readSync(fd, bytes, RING_CONTROL_OFFSET, bytes.length - RING_CONTROL_OFFSET, RING_CONTROL_OFFSET);
     const { head, readers } = ringState(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer, ring);
     return {
@@ -77,16 +75,6 @@ export function inspectRing(
   } finally {
     closeSync(fd);
   }
-}
-
-/**
- * Where the reader table ends, from the start of the control area
- * (docs/format.md, "Ring control area": 32-byte slot headers, then 32-byte
- * reader entries). decodeRingControl bounds the slots and entries, so this
- * stays under 2.2 MB.
- */
-function readerTableEnd(ring: RingGeometry): number {
-  return RingControl.slotHeaders + (ring.slots + ring.readers) * RING_TABLE_ENTRY_BYTES;
 }
 
 /** "64 overwrite, 2 readers (max 3 behind)" for ls; "-" for a plain stream. */

@@ -81,6 +81,11 @@ function controlBytes(slots: number, readers: number): number {
   return RingControl.slotHeaders + slots * SLOT_HEADER_BYTES + readers * READER_ENTRY_BYTES;
 }
 
+/** The bytes of a ring's control area, from its start to the end of its reader table. */
+export function ringControlBytes(ring: Pick<RingGeometry, 'slots' | 'readers'>): number {
+  return controlBytes(ring.slots, ring.readers);
+}
+
 /** The geometry of a new ring; null if its data object would be too large. */
 export function planRing(frameBytes: number, slots: number, overflow: Overflow, pyshmemFrame: boolean): RingGeometry | null {
   const stride = roundUp(frameBytes, SLOT_ALIGNMENT);

@@ -8,7 +8,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 
 import type { ConnectionSettings, PublisherStatus, SubscriberEvent, SubscriberStatus } from 'tsshmem-nats';
 import { DEFAULT_KEEP_INTERVAL_MS, DEFAULT_RETENTION_FRAMES } from 'tsshmem-nats/defaults';
-import { parsePositive } from '../parse.js';
+import { parseIntervalMs, parsePositive } from '../parse.js';
 import { onStopSignal } from '../stop-signals.js';
 import { openStream, requireStream } from '../streams.js';
 
@@ -97,7 +97,7 @@ function withCommonOptions(command: Command): Command {
     .option('--tls-ca <file>', 'PEM certificate authority for the server certificate')
     .option('--tls-cert <file>', 'PEM client certificate, for a server that verifies clients (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
-    .option('-i, --interval <ms>', 'milliseconds between status lines', parsePositive, DEFAULT_INTERVAL_MS)
+    .option('-i, --interval <ms>', 'milliseconds between status lines', parseIntervalMs, DEFAULT_INTERVAL_MS)
     .option('--json', 'JSON lines instead of the live status line (the default when stdout is not a terminal)');
 }
 
