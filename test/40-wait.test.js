@@ -386,6 +386,14 @@ test('a timeout or spin too long to count in nanoseconds (Number.MAX_SAFE_INTEGE
   assert.deepEqual(reader.readNewSync({ spin: Number.MAX_SAFE_INTEGER, timeout: Number.MAX_SAFE_INTEGER }), frame(2));
 });
 
+test('next() and readNewSync() check their read options before waiting: a wrong out, or safe: false without the lock, is refused at once, not after a write or the timeout', async (t) => {
+  const { reader } = await openPair(t, 'tsshmem');
+  await assert.rejects(reader.next({ out: new Float32Array(ELEMENTS), timeout: 100 }), { code: 'ERR_INVALID_ARG_TYPE' });
+  assert.throws(() => reader.readNewSync({ out: new Int32Array(ELEMENTS + 1), timeout: 100 }), { code: 'ERR_INVALID_ARG_TYPE' });
+  await assert.rejects(reader.next({ safe: false, timeout: 100 }), { code: 'ERR_LOCK_NOT_HELD' });
+  assert.throws(() => reader.readNewSync({ safe: false, timeout: 100 }), { code: 'ERR_LOCK_NOT_HELD' });
+});
+
 for (const history of [undefined, 4]) {
   const kind = history === undefined ? 'plain stream' : 'ring stream';
   test(`a next() queued behind another on the same handle honours its own signal and timeout while queued, and takes no frame once it gave up (${kind})`, async (t) => {

@@ -398,6 +398,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
         const left = timeLeft ?? timeout;
         const spin = Math.min(checkDuration(options.spin, 'spin', 0), left);
         checkBoolean(options.newest, 'newest', false);
+        this.#checkReadAfterWait(options);
         signal = checkSignal(options.signal);
         if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
         const immediate = this.#waiter.waitAsync(this.#lastReadCount, left === Infinity ? -1 : left, spin * 1000, settle);
@@ -436,6 +437,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     const timeout = checkDuration(options.timeout, 'timeout', Infinity);
     const spin = Math.min(checkDuration(options.spin, 'spin', 0), timeout);
     checkBoolean(options.newest, 'newest', false);
+    this.#checkReadAfterWait(options);
     const result = native.waitSync(this.#lastReadCount, timeout === Infinity ? -1 : timeout, spin * 1000);
     if (!isCount(result)) throw statusError(result, this.#facts, { timeout });
     return this.#readAfterWait(options);
@@ -538,13 +540,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   #readLive(native: NativeStream): ArrayForDtype[D] {
     // The guard may have replaced a truncated payload with zeros: they are no frame.
     throwIfPayloadLost(this.#facts);
-    if (!this.#lock.held) {
-      throw new ShmError(
-        'ERR_LOCK_NOT_HELD',
-        `read({ safe: false }) returns the live payload and requires holding the lock of stream ${JSON.stringify(this.#name)}: ` +
-          'call acquire() first, or use lock() / locked()',
-      );
-    }
+    this.#checkLockForLiveRead();
     this.#liveView ??= new this.#header.dtype.ArrayType(native.dataBuffer(), 0, this.#elements()) as ArrayForDtype[D];
     this.#observe(this.#field(Field.count));
     return this.#liveView;
@@ -564,6 +560,22 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
   #allocate(): ArrayForDtype[D] {
     // Uninitialised memory: every byte is overwritten by the copy.
     return new this.#header.dtype.ArrayType(Buffer.allocUnsafeSlow(this.#header.size).buffer, 0, this.#elements()) as ArrayForDtype[D];
+  }
+
+  #checkLockForLiveRead(): void {
+    if (this.#lock.held) return;
+    throw new ShmError(
+      'ERR_LOCK_NOT_HELD',
+      `read({ safe: false }) returns the live payload and requires holding the lock of stream ${JSON.stringify(this.#name)}: ` +
+        'call acquire() first, or use lock() / locked()',
+    );
+  }
+
+  /** A wait's read options, checked before it waits, so that a write is never taken for a read that would refuse it. */
+  #checkReadAfterWait(options: ReadOptions<ArrayForDtype[D]>): void {
+    const { safe, out } = readOptions(options);
+    if (out !== undefined) this.#checkOut(out);
+    if (!safe) this.#checkLockForLiveRead();
   }
 
   #checkOut(out: unknown): ArrayForDtype[D] {
