@@ -109,12 +109,7 @@ test('view shows a live 2-D stream as an image, a 1-D stream as a plot, and stop
 });
 
 test('the server sends a frame only when asked, the newest one, counting the writes it skipped', { timeout: 60000 }, async (t) => {
-  const children = [];
-  const sockets = [];
-  t.after(async () => {
-    sockets.forEach((socket) => socket.terminate());
-    await Promise.all(children.map(stopProcess));
-  });
+  const { children, sockets } = stoppedAfter(t);
   const name = streamName(t, 'view-protocol');
   const stream = create(name, { shape: [4], dtype: 'float16' });
   t.after(() => stream.close());
@@ -146,12 +141,7 @@ test('the server sends a frame only when asked, the newest one, counting the wri
 });
 
 test('view shows a stream created by pyshmem, addressed by its ps_ base name', { timeout: 60000 }, async (t) => {
-  const children = [];
-  const sockets = [];
-  t.after(async () => {
-    sockets.forEach((socket) => socket.terminate());
-    await Promise.all(children.map(stopProcess));
-  });
+  const { children, sockets } = stoppedAfter(t);
   const name = streamName(t, 'view-pyshmem');
   const created = await runPythonPeer('create', { name, shape: [3], dtype: 'float32' }).done;
   assert.equal(created.code, 0, created.stderr);
@@ -272,6 +262,17 @@ test('view of a stream that does not exist fails with exit code 3', { timeout: 6
 });
 
 /** The page's WebSocket address: `ws` next to the page, under the token. */
+/** The viewer processes and WebSockets a test starts, stopped after it even when it fails. */
+function stoppedAfter(t) {
+  const children = [];
+  const sockets = [];
+  t.after(async () => {
+    sockets.forEach((socket) => socket.terminate());
+    await Promise.all(children.map(stopProcess));
+  });
+  return { children, sockets };
+}
+
 function socketUrl(pageUrl) {
   return new URL('ws', pageUrl).href.replace(/^http/, 'ws');
 }
