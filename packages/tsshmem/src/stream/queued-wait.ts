@@ -7,7 +7,30 @@
  */
 import { AbortError } from '../errors.js';
 
-export class QueuedWait {
+/**
+ * run, queued behind previous. turn: settles once run has run (with the
+ * time left of a finite timeout) or was skipped (skipped() is then called
+ * instead), for the next call to queue behind; outcome: what the caller gets.
+ */
+export function queueBehind<T>(
+  previous: Promise<unknown>,
+  options: { readonly timeout?: unknown; readonly signal?: unknown },
+  run: (timeLeft?: number) => T | Promise<T>,
+  timedOut: (timeout: number) => Error,
+  skipped: () => void = () => undefined,
+): { turn: Promise<T | undefined>; outcome: Promise<T> } {
+  const queued = QueuedWait.of(options);
+  const start = (): T | Promise<T> | undefined => {
+    if (queued === null) return run();
+    if (queued.start()) return run(queued.timeLeft());
+    skipped();
+    return undefined;
+  };
+  const turn = previous.then(start, start);
+  return { turn, outcome: queued === null ? (turn as Promise<T>) : queued.outcome(turn as Promise<T>, timedOut) };
+}
+
+class QueuedWait {
   readonly #timeout: number;
   readonly #signal: AbortSignal | undefined;
   readonly #queuedAt = performance.now();

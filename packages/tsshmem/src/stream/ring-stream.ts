@@ -18,7 +18,7 @@ import { native, Status, type NativeRing, type NativeStream } from '../native/bi
 import { isCount, readFrame, statusError, throwIfBroken, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
 import type { StreamLock } from './lock.js';
 import { checkBoolean, checkDuration, checkOptions, checkSignal } from './options.js';
-import { QueuedWait } from './queued-wait.js';
+import { queueBehind } from './queued-wait.js';
 import { Loan, Sample } from './ring-slots.js';
 import {
   DEFAULT_READ_TIMEOUT,
@@ -492,11 +492,9 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
       if (!(outcome instanceof Promise)) return Promise.resolve(outcome);
       return this.#track(outcome);
     }
-    const queued = QueuedWait.of(options);
-    if (queued === null) return this.#track(this.#pending.then(() => run(), () => run()));
-    const turn = (): T | Promise<T> | undefined => (queued.start() ? run(queued.timeLeft()) : undefined);
-    const current = this.#track(this.#pending.then(turn, turn));
-    return queued.outcome(current as Promise<T>, (timeout) => this.#waitTimeout(timeout));
+    const { turn, outcome } = queueBehind(this.#pending, options, run, (timeout) => this.#waitTimeout(timeout));
+    this.#track(turn);
+    return outcome;
   }
 
   #track<T>(current: Promise<T>): Promise<T> {

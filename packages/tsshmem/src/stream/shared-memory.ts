@@ -13,7 +13,7 @@ import { isCount, publishFrame, publishFrameAsync, readFrame, statusError, throw
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
 import { checkBoolean, checkDuration, checkOptions, checkSignal } from './options.js';
 import { type AsyncWaiter, NATIVE_ASYNC_WAITS, PolledWait } from './polled-wait.js';
-import { QueuedWait } from './queued-wait.js';
+import { queueBehind } from './queued-wait.js';
 import { unlinkStream } from './segments.js';
 
 /** How long a safe read waits for a write in progress before ETIMEDOUT, by default. */
@@ -351,17 +351,15 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
       if (this.#waitsInFlight > 0) this.#lastWait = current;
       return current;
     }
-    const queued = QueuedWait.of(options);
-    const turn = (): Promise<ArrayForDtype[D]> | undefined => {
-      if (queued === null) return this.#nextNow(options);
-      if (queued.start()) return this.#nextNow(options, queued.timeLeft());
-      this.#waitSettled();
-      return undefined;
-    };
-    const current = previous.then(turn, turn);
-    this.#lastWait = current;
-    if (queued === null) return current as Promise<ArrayForDtype[D]>;
-    return queued.outcome(current as Promise<ArrayForDtype[D]>, (timeout) => statusError(Status.TIMED_OUT, this.#facts, { timeout }));
+    const { turn, outcome } = queueBehind(
+      previous,
+      options,
+      (timeLeft) => this.#nextNow(options, timeLeft),
+      (timeout) => statusError(Status.TIMED_OUT, this.#facts, { timeout }),
+      () => this.#waitSettled(),
+    );
+    this.#lastWait = turn;
+    return outcome;
   }
 
   /** Once per next(), when its wait settles: calls are served in order, so the last one settling empties the queue. */
