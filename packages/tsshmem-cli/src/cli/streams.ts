@@ -44,18 +44,28 @@ export function missingStream(nameOrBase: string, remedy = 'see tsshmem ls'): Sh
  * command goes on with the others.
  */
 export function resolveStreams(names: readonly string[]): { addresses: StreamAddress[]; missing: boolean } {
-  const addresses: StreamAddress[] = [];
+  const found: StreamAddress[] = [];
   let missing = false;
   for (const name of names) {
     const address = findStream(name);
-    if (address === null) {
+    if (address !== null) {
+      found.push(address);
+    } else {
       missing = true;
       reportError(missingStream(name));
-    } else if (!addresses.some((known) => known.base === address.base)) {
-      addresses.push(address);
     }
   }
-  return { addresses, missing };
+  return { addresses: eachOnce(found), missing };
+}
+
+/** The streams named on a command line, each once; throws for the first name that matches no stream. */
+export function requireStreams(names: readonly string[]): StreamAddress[] {
+  return eachOnce(names.map(requireStream));
+}
+
+/** Each stream once (two names may address one stream: its name and its base name), in order. */
+function eachOnce(addresses: readonly StreamAddress[]): StreamAddress[] {
+  return addresses.filter((address, index) => addresses.findIndex((other) => other.base === address.base) === index);
 }
 
 export function openStream(address: StreamAddress): SharedMemory {

@@ -7,7 +7,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 
 import { MAX_TIMER_MS, parseTimerRate } from '../parse.js';
-import { openStream, requireStream } from '../streams.js';
+import { openStream, requireStreams } from '../streams.js';
 import { nextStopSignal } from '../stop-signals.js';
 import { isLoopback } from '../viewer/local-origin.js';
 import { randomToken, TOKEN_PATTERN } from '../viewer/token.js';
@@ -42,7 +42,7 @@ async function runView(names: string[], options: ViewOptions, command: Command):
   if (options.token === false) checkNoTokenAllowed(options, command);
   const token = options.token === false ? null : (options.token ?? randomToken());
   // Each stream must exist and open now; pages open their own handles.
-  const streams = names.map(requireStream).filter((address, index, all) => all.findIndex((other) => other.base === address.base) === index);
+  const streams = requireStreams(names);
   for (const address of streams) openStream(address).close();
   // Loaded when view runs: the HTTP server must not load with every command.
   const { startViewer } = await import('../viewer/server.js');
