@@ -260,11 +260,15 @@ function lockRecord(base: string, fields: Float64Array): LockRecord {
  * pid names some other process or none.
  */
 function ownerAlive(pid: number, pidNamespace: number): boolean | null {
-  return pidNamespace !== 0 && pidNamespace !== ownPidNamespace() ? null : processAlive(pid);
+  ownPidNamespace ??= readOwnPidNamespace();
+  return pidNamespace !== 0 && pidNamespace !== ownPidNamespace ? null : processAlive(pid);
 }
 
+/** Read on the first ring reader shown: a process keeps its pid namespace for life. */
+let ownPidNamespace: number | undefined;
+
 /** The low 32 bits of the inode of /proc/self/ns/pid; 0 where that cannot be read. */
-function ownPidNamespace(): number {
+function readOwnPidNamespace(): number {
   try {
     return statSync('/proc/self/ns/pid').ino % 2 ** 32;
   } catch {
