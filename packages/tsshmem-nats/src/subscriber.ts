@@ -406,11 +406,10 @@ export class Subscriber {
 async function resumePosition(manager: JetStreamManager, name: string, subject: string, durable: string, fromStart: boolean): Promise<number> {
   const existing = await manager.consumers.info(name, durable).catch(() => null);
   if (existing !== null) return existing.ack_floor.stream_seq + 1;
-  const { state } = await manager.streams.info(name);
-  if (fromStart) return Math.max(1, state.first_seq);
+  if (fromStart) return Math.max(1, (await manager.streams.info(name)).state.first_seq);
   const newest = await lastChunk(manager, name, subject, 0);
   if (newest !== null) return newest.seq;
-  return state.last_seq + 1;
+  return (await manager.streams.info(name)).state.last_seq + 1;
 }
 
 function checkPublisherCheckInterval(milliseconds: number | undefined): void {
