@@ -5,13 +5,16 @@
  *   bare-futex      one shared word, futex wait and wake
  *   bare-socket     one shared word; the wake is a one-byte datagram to the
  *                   other side's abstract AF_UNIX socket, awaited in
- *                   epoll_wait: the transport that wakes next() (an event
- *                   loop cannot sleep in futex(2))
+ *                   epoll_wait as Node's event loop awaits it: the transport
+ *                   that wakes next() (an event loop cannot sleep in futex(2))
  *   bare-spin       one shared word, busy-spin
  *   protocol-futex  per hop the work a stream round trip must do: one
  *                   compatible write of BYTES (flock pair, sequence updates,
  *                   copy in), the wake, then one safe read (copy out); the
  *                   reader sleeps on the notify word
+ *   protocol-socket the same, woken as next() is: the writer sends the datagram
+ *                   while the reader is registered as waiting, and the reader
+ *                   awaits it as Node's event loop does
  *   protocol-spin   the same, the reader busy-spins on the count
  *
  * The initiator runs on INITIATOR_CPU and the echo on ECHO_CPU (-1: wherever
@@ -82,12 +85,29 @@ static void open_wake_socket(wake_socket *wake, pid_t parent, const char *side, 
   if (wake->epoll < 0 || epoll_ctl(wake->epoll, EPOLL_CTL_ADD, wake->fd, &readable) != 0) fail("epoll");
 }
 
+static void send_wake(const wake_socket *wake) {
+  static const char byte = 1;
+  sendto(wake->fd, &byte, 1, MSG_DONTWAIT, (const struct sockaddr *)&wake->peer, wake->peer_length);
+}
+
+/*
+ * As libuv waits in Node: Node has it measure the loop's idle time
+ * (UV_METRICS_IDLE_TIME), so each poll that would sleep is first made with a
+ * zero timeout; the second waits up to the nearest timer, next()'s 10 ms
+ * check. Then the wake byte is read.
+ */
+static void await_wake(const wake_socket *wake) {
+  struct epoll_event ready;
+  char byte;
+  if (epoll_wait(wake->epoll, &ready, 1, 0) == 0) epoll_wait(wake->epoll, &ready, 1, 10);
+  recv(wake->fd, &byte, 1, MSG_DONTWAIT);
+}
+
 /* Bare modes: the initiator makes the turn odd, the echo makes it even. */
 static void pass_turn(session *s, uint32_t value) {
   __atomic_store_n(&s->control->turn, value, __ATOMIC_SEQ_CST);
   if (s->socket) {
-    static const char byte = 1;
-    sendto(s->wake.fd, &byte, 1, MSG_DONTWAIT, (struct sockaddr *)&s->wake.peer, s->wake.peer_length);
+    send_wake(&s->wake);
   } else if (!s->spin) {
     futex_wake_all(&s->control->turn);
   }
@@ -100,10 +120,7 @@ static void await_turn(session *s, uint32_t value) {
     if (s->spin) {
       cpu_relax();
     } else if (s->socket) {
-      struct epoll_event ready;
-      char byte;
-      epoll_wait(s->wake.epoll, &ready, 1, -1);
-      recv(s->wake.fd, &byte, 1, MSG_DONTWAIT);
+      await_wake(&s->wake);
     } else {
       futex_wait(&s->control->turn, seen);
     }
@@ -113,11 +130,38 @@ static void await_turn(session *s, uint32_t value) {
 /* Protocol modes: one hop is a write of `to`, and the other side's wait and safe read. */
 static void send_frame(session *s, shm_stream *to) {
   stream_write(to, s->frame, s->pid);
-  stream_notify(to);
+  if (!s->socket) {
+    stream_notify(to);
+    return;
+  }
+  /* seq_cst: pairs with the reader's registration in stream_wait_socket. */
+  __atomic_fetch_add(to->notify, 1, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(to->waiters, __ATOMIC_SEQ_CST) != 0) send_wake(&s->wake);
+}
+
+/*
+ * next()'s wait: registered as waiting before the count is checked (seq_cst,
+ * pairs with send_frame's notify and waiters), so that either the writer sees
+ * the registration and sends, or this side sees the new count. A byte that
+ * arrives after the count was seen changed is read by a later wait, which
+ * then finds the count unchanged and waits again, as next() does.
+ */
+static double stream_wait_socket(session *s, shm_stream *stream, double last_count) {
+  for (;;) {
+    __atomic_fetch_add(stream->waiters, 1, __ATOMIC_SEQ_CST);
+    double count = load_field(stream->meta, FIELD_COUNT, __ATOMIC_SEQ_CST);
+    if (count == last_count) await_wake(&s->wake);
+    __atomic_fetch_sub(stream->waiters, 1, __ATOMIC_SEQ_CST);
+    if (count != last_count) return count;
+    count = load_field(stream->meta, FIELD_COUNT, __ATOMIC_ACQUIRE);
+    if (count != last_count) return count;
+  }
 }
 
 static double receive_frame(session *s, shm_stream *from, double last_count) {
-  double count = s->spin ? stream_wait_spinning(from, last_count) : stream_wait_sleeping(from, last_count);
+  double count = s->spin     ? stream_wait_spinning(from, last_count)
+                 : s->socket ? stream_wait_socket(s, from, last_count)
+                             : stream_wait_sleeping(from, last_count);
   stream_read(from, s->received);
   return count;
 }
@@ -161,14 +205,14 @@ static void prepare_echo(void *state) { prepare_side(state, "echo", "initiator")
 int main(int argc, char **argv) {
   end_with_parent();
   if (argc != 8) {
-    fprintf(stderr, "usage: %s bare-futex|bare-socket|bare-spin|protocol-futex|protocol-spin BYTES SECONDS WARMUP_SECONDS INITIATOR_CPU ECHO_CPU LOCK_DIR\n",
+    fprintf(stderr, "usage: %s bare-futex|bare-socket|bare-spin|protocol-futex|protocol-socket|protocol-spin BYTES SECONDS WARMUP_SECONDS INITIATOR_CPU ECHO_CPU LOCK_DIR\n",
             argv[0]);
     return 2;
   }
   session s = {0};
   s.protocol = strncmp(argv[1], "protocol", 8) == 0;
   s.spin = strstr(argv[1], "spin") != NULL;
-  s.socket = strcmp(argv[1], "bare-socket") == 0;
+  s.socket = strstr(argv[1], "socket") != NULL;
   size_t bytes = strtoull(argv[2], NULL, 10);
   s.control = mmap(NULL, sizeof *s.control, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (s.control == MAP_FAILED) fail("mmap");

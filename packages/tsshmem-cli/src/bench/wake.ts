@@ -3,7 +3,8 @@
  * 99th percentile round trip of tsshmem's ways to wait, beside C references
  * measured in the same run and the same placement (bare futex and spin on one
  * word: the kernel's and the cores' limits; protocol + futex and protocol +
- * spin: the same work a stream round trip must do), with both sides on one
+ * spin: the same work a stream round trip must do; protocol + datagram: that
+ * work woken as next() is, by its event loop), with both sides on one
  * CPU and on separate CPUs (placement.ts). Also the CPU use of a reader idle in next(),
  * and how soon next() returns the writes of a writer that wakes nobody
  * (pyshmem's kind, played by bench/c/silent_writer.c).
@@ -33,7 +34,7 @@ const QUICK_SILENT_WRITES = 60;
 const SILENT_GAP_MS = [2, 12] as const;
 const SILENT_WRITE_LIMIT_US = 2000;
 
-type ReferenceKey = 'bareFutex' | 'bareSocket' | 'bareSpin' | 'protocolFutex' | 'protocolSpin';
+type ReferenceKey = 'bareFutex' | 'bareSocket' | 'bareSpin' | 'protocolFutex' | 'protocolSocket' | 'protocolSpin';
 type TsshmemKey = 'next' | 'spin' | 'readNewSync' | 'exclusiveNext' | 'exclusiveSpin';
 type SilentKey = 'attached' | 'attachEach';
 
@@ -54,9 +55,10 @@ interface TsshmemCase {
 
 const REFERENCE_CASES: Readonly<Record<ReferenceKey, ReferenceCase>> = {
   bareFutex: { mode: 'bare-futex', label: 'C: bare futex ping-pong on one word', spins: false },
-  bareSocket: { mode: 'bare-socket', label: "C: bare ping-pong woken by a datagram in epoll_wait (next()'s wake transport)", spins: false },
+  bareSocket: { mode: 'bare-socket', label: "C: bare ping-pong woken by a datagram, awaited as Node's event loop does (next()'s wake transport)", spins: false },
   bareSpin: { mode: 'bare-spin', label: 'C: bare spin ping-pong on one word', spins: true },
   protocolFutex: { mode: 'protocol-futex', label: 'C: protocol (write + safe read of 64 KiB) + futex wake', spins: false },
+  protocolSocket: { mode: 'protocol-socket', label: "C: protocol (write + safe read of 64 KiB) + next()'s datagram wake, awaited as Node's event loop does", spins: false },
   protocolSpin: { mode: 'protocol-spin', label: 'C: protocol (write + safe read of 64 KiB) + spin', spins: true },
 };
 
@@ -218,10 +220,25 @@ function latencyTable(figures: WakeFigures): Table {
       'A round trip is two hops; each hop is one write of the frame, the wake, and one safe read of it into a reused array.',
       `Placements: ${measured.map(({ placement }) => `${PLACEMENT_TITLES[placement.key]}, ${describePlacement(placement)}`).join('; ')}. Each tsshmem row is compared with the same-work C reference of its placement (protocol + futex, or protocol + spin for the spinning rows).`,
       'Spinning rows run only across CPUs: on one CPU a spinning side holds the CPU its partner needs, and the figure would be the scheduler\'s time slice.',
-      'An event loop cannot sleep in futex(2): next() is woken by a datagram its loop awaits in epoll_wait. The bare datagram row, beside the bare futex row, is what that transport costs by itself; readNewSync() sleeps in futex(2) as the C references do.',
+      "An event loop cannot sleep in futex(2): next() is woken by a datagram its loop awaits in epoll_wait. Node's libuv measures the loop's idle time, so each poll that would sleep is first made with a zero timeout, then with the nearest timer's; the datagram rows in C wait the same way. The bare datagram row, beside the bare futex row, is what that transport costs by itself; readNewSync() sleeps in futex(2) as the C references do.",
+      ...measured.flatMap((placement) => sameWakeNote(placement)),
       `Idle reader awaiting next() with no writes: ${formatPercent(idle.coreShare)} of a core (process.cpuUsage over ${idle.seconds.toFixed(1)} s).`,
     ],
   };
+}
+
+/**
+ * await next() beside C doing the same work with the same wake: what the
+ * event loop's wake costs (protocol + datagram over protocol + futex), and
+ * what is Node's and tsshmem's own (next() over protocol + datagram).
+ */
+function sameWakeNote({ placement, references, tsshmem }: PlacementFigures): string[] {
+  const { protocolFutex, protocolSocket } = references;
+  const next = tsshmem.next;
+  if (next === undefined || protocolFutex === undefined || protocolSocket === undefined || isSkipped(protocolFutex) || isSkipped(protocolSocket)) return [];
+  return [
+    `${PLACEMENT_TITLES[placement.key]}: await next() is ${formatTimes(next.medianUs / protocolFutex.medianUs)} of protocol + futex = ${formatTimes(protocolSocket.medianUs / protocolFutex.medianUs)} for the event loop's wake (protocol + datagram in C) x ${formatTimes(next.medianUs / protocolSocket.medianUs)} for Node and tsshmem doing the same work with the same wake (medians).`,
+  ];
 }
 
 /** Median, p99 and the ratios to the reference; dashes for a case not run in this placement. */
