@@ -141,7 +141,7 @@ test('bench --quick measures every wake case on one CPU and across CPUs beside i
   const { oneCpu, separateCpus } = placements;
   assert.equal(oneCpu.placement.initiatorCpu, oneCpu.placement.echoCpu);
   assert.notEqual(separateCpus.placement.initiatorCpu, separateCpus.placement.echoCpu);
-  for (const key of ['bareFutex', 'bareSocket', 'protocolFutex']) {
+  for (const key of ['bareFutex', 'bareSocket', 'protocolFutex', 'protocolSocket']) {
     assert.ok(isLatency(oneCpu.references[key]), `one CPU, C ${key}`);
     assert.ok(isLatency(separateCpus.references[key]), `separate CPUs, C ${key}`);
   }
@@ -154,6 +154,11 @@ test('bench --quick measures every wake case on one CPU and across CPUs beside i
     assert.ok(isLatency(separateCpus.tsshmem[key]), `separate CPUs, ${key}`);
   }
   assert.ok(isLatency(separateCpus.references.protocolSpin));
+  for (const where of ['one CPU', 'separate CPUs']) {
+    const note = new RegExp(`^${where}: await next\\(\\) is ([\\d.]+)x of protocol \\+ futex = ([\\d.]+)x for the event loop's wake .* x ([\\d.]+)x for Node and tsshmem`, 'm');
+    const [, whole, wake, own] = stdout.match(note) ?? assert.fail(`no next() breakdown for ${where}`);
+    assert.ok(Math.abs(Number(wake) * Number(own) - Number(whole)) <= 0.02 * Number(whole), `${where}: ${wake} x ${own} makes ${whole}`);
+  }
   const wakeTargets = report.targets.filter((check) => check.target.startsWith('wake, '));
   assert.deepEqual(
     wakeTargets.map((check) => check.target),
