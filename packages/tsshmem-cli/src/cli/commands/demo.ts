@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 
 import { create, type SharedMemory } from 'tsshmem';
 import { READY_LINE } from '../demo/handshake.js';
-import { formatShapeArgument, parsePositive, parsePositiveInteger, parseShape } from '../parse.js';
+import { formatShapeArgument, MAX_TIMER_MS, parsePositiveInteger, parseShape, parseTimerRate, parseTimerSeconds } from '../parse.js';
 
 export interface DemoReport {
   readonly role: 'writer' | 'reader';
@@ -24,9 +24,9 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('stream frames from a writer process to a reader process and print the rates')
-    .option('-s, --seconds <n>', 'how long the writer writes', parsePositive, 3)
+    .option('-s, --seconds <n>', `how long the writer writes, at most ${MAX_TIMER_MS / 1000}`, parseTimerSeconds, 3)
     .option('--shape <dims>', 'frame shape, e.g. 128x128', parseShape, [128, 128])
-    .option('--rate <hz>', 'frames per second the writer aims at (default: as fast as it can)', parsePositive)
+    .option('--rate <hz>', `frames per second the writer aims at, at least 1000/${MAX_TIMER_MS} (default: as fast as it can)`, parseTimerRate)
     .option('--history <n>', 'a ring stream of n frame slots (2 to 65536): the reader gets every frame while it stays within n', parsePositiveInteger)
     .option('--block', "with --history: overflow 'block', the writer waits for the reader (nothing is skipped)")
     .action(async (options: DemoOptions, command: Command) => runDemo(options, command));
