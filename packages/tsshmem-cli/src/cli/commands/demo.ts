@@ -3,13 +3,16 @@
  * float32 frames through one stream for a few seconds; the reader checks every
  * frame it sees is whole (constant-filled) and reports what it saw and skipped.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { spawn } from 'node:child_process';
+import { statfsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import type { Command } from 'commander';
 
 import { create, type SharedMemory } from 'tsshmem';
 import { READY_LINE } from '../demo/handshake.js';
+import { SHM_DIRECTORY } from '../inspect.js';
 import { formatShapeArgument, MAX_TIMER_MS, parsePositiveInteger, parseShape, parseTimerRate, parseTimerSeconds } from '../parse.js';
 
 export interface DemoReport {
@@ -44,6 +47,7 @@ async function runDemo({ seconds, shape, rate, history, block }: DemoOptions, co
   const name = `tsshmem-demo-${process.pid}`;
   if (block === true && history === undefined) command.error('error: --block needs --history');
   const ring = history === undefined ? {} : { history, overflow: block === true ? ('block' as const) : ('overwrite' as const) };
+  checkDemoFits(shape, history, command);
   const stream = createDemoStream(name, { shape, dtype: 'float32', ...ring }, command);
   try {
     const pace = rate === undefined ? 'as fast as the writer can' : `at ${rate} Hz`;
@@ -77,6 +81,28 @@ function createDemoStream(name: string, options: Parameters<typeof create>[1], c
   } catch (error) {
     if (isInvalidArgument(error)) command.error(`error: ${error.message}`);
     throw error;
+  }
+}
+
+const FLOAT32_BYTES = 4;
+
+/**
+ * Before anything is created: each role holds a whole frame in one buffer
+ * (at most buffer.constants.MAX_LENGTH bytes), and the writer fills every
+ * frame slot of the stream, which must fit in the free space of /dev/shm (a
+ * write past it would end the writer with SIGBUS).
+ */
+function checkDemoFits(shape: readonly number[], history: number | undefined, command: Command): void {
+  const frameBytes = shape.reduce((product, dimension) => product * dimension, FLOAT32_BYTES);
+  const frame = `a ${formatShapeArgument(shape)} float32 frame (${frameBytes} bytes)`;
+  if (frameBytes > bufferConstants.MAX_LENGTH) {
+    command.error(`error: ${frame} is larger than a buffer can be (${bufferConstants.MAX_LENGTH} bytes): use a smaller --shape`);
+  }
+  const streamBytes = frameBytes * (history ?? 1);
+  const { bavail, bsize } = statfsSync(SHM_DIRECTORY);
+  if (streamBytes > bavail * bsize) {
+    const slots = history === undefined ? '' : ` x ${history} slots`;
+    command.error(`error: ${frame}${slots} needs more than the ${bavail * bsize} bytes free in ${SHM_DIRECTORY}: use a smaller --shape${history === undefined ? '' : ' or --history'}`);
   }
 }
 
