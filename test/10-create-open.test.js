@@ -261,3 +261,12 @@ test('create() and open() refuse options that are not an object, and exclusiveWr
   assert.equal(stream.lockInfo().locked, false, 'nothing claimed the lock');
   open(name, undefined).close();
 });
+
+test('create() with a shape no process can map (4e15 bytes, past the address space) is ERR_INVALID_ARG_VALUE naming the size and the remedy, and leaves nothing', (t) => {
+  const name = streamName(t, 'unmappable');
+  assert.throws(() => create(name, { shape: [100000, 100000, 100000] }), {
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: `stream ${JSON.stringify(name)} of 4000000000000000 bytes cannot be mapped (ENOMEM: not enough memory or address space): use a smaller shape`,
+  });
+  assert.deepEqual(leftovers(name), []);
+});

@@ -422,6 +422,20 @@ for (const history of [undefined, 4]) {
   });
 }
 
+test('a next() queued with a timeout past the longest timer (2^31-1 ms) waits its turn: it does not time out after 1 ms', async (t) => {
+  const { writer, reader } = await openPair(t, 'tsshmem');
+  const first = reader.next({ timeout: 20000 });
+  const long = reader.next({ timeout: 2 ** 31 });
+  const longState = track(long);
+  // Queued behind both, it times out after 50 ms: long time for a wrongly clamped 1 ms timer to have fired.
+  await assert.rejects(reader.next({ timeout: 50 }), isTimeout);
+  assert.equal(longState.settled, false, 'the long-timeout call gave up while queued');
+  writer.write(frame(1));
+  assert.deepEqual(await first, frame(1));
+  writer.write(frame(2));
+  assert.deepEqual(await long, frame(2));
+});
+
 test('spin busy-waits on the calling thread before sleeping; fractions of a millisecond are accepted', async (t) => {
   const { writer, reader } = await openPair(t, 'tsshmem');
   // Loose bounds on CPU time, not on speed: a 300 ms spin on a shared 2-core

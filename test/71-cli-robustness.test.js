@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 
-import { create } from '../packages/tsshmem/dist/index.js';
+import { create, unlink } from '../packages/tsshmem/dist/index.js';
 import { baseName } from '../packages/tsshmem/dist/format/names.js';
 import { cliPath, peersDirectory, run, streamName } from './helpers.js';
 
@@ -17,6 +17,21 @@ const OVERSIZED_METADATA_BYTES = 5 * 2 ** 30;
 /** Runs `tsshmem ...args`; resolves with { code, signal, stdout, stderr }. */
 function cli(args, options) {
   return run(process.execPath, [cliPath, ...args], options).done;
+}
+
+/**
+ * Runs `tsshmem ...args`; resolves with { code, stdout, stderr, left }: left
+ * names the streams it left in /dev/shm (those whose name holds its pid, as
+ * tsshmem-demo-PID and tsshmem-bench/PID/... do), which are then removed.
+ */
+async function cliLeaving(args, options) {
+  const running = run(process.execPath, [cliPath, ...args], options);
+  const result = await running.done;
+  const pid = String(running.child.pid);
+  const ls = await cli(['ls', '--json']);
+  const left = JSON.parse(ls.stdout).map((record) => record.name).filter((name) => name?.split(/[-/]/).includes(pid));
+  for (const name of left) unlink(name);
+  return { ...result, left };
 }
 
 test('ls, info and clean show a stream whose metadata object is sparse-truncated past 4 GiB, and exit 0', { timeout: TEST_TIMEOUT }, async (t) => {
@@ -90,6 +105,38 @@ test('watch --duration/--interval and view --max-fps past the longest timer (2^3
   const stopped = await longest.done;
   assert.equal(stopped.code, 0, stopped.stderr);
   assert.equal(stopped.stderr, '');
+});
+
+test('bench --duration and demo --seconds past the longest timer (2^31-1 ms), and demo --rate slower than one frame in it, are usage errors that state the range, and create nothing', { timeout: TEST_TIMEOUT }, async () => {
+  const cases = [
+    [['bench', '--duration', '1e12', '--sections', 'io'], /--duration .*'1e12' is invalid\. expected seconds above 0 and at most 2147483\.647/],
+    [['bench', '--duration', '0', '--sections', 'io'], /--duration .*'0' is invalid\. expected seconds above 0 and at most 2147483\.647/],
+    [['demo', '--seconds', '2147483.648'], /--seconds .*'2147483\.648' is invalid\. expected seconds above 0 and at most 2147483\.647/],
+    [['demo', '--seconds', '0.1', '--rate', '1e-7'], /--rate .*'1e-7' is invalid\. expected a positive number, at least 1000\/2147483647/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await cliLeaving(args, { timeout: 20000 });
+    assert.equal(result.code, 2, `tsshmem ${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.equal(result.stdout, '', 'nothing ran');
+    assert.deepEqual(result.left, [], 'nothing was created');
+  }
+});
+
+test('demo refuses a --shape whose frame no buffer can hold, or whose stream does not fit in the free space of /dev/shm, before creating anything', { timeout: TEST_TIMEOUT }, async () => {
+  const cases = [
+    [['--shape', '100000x100000x100000'], /a 100000x100000x100000 float32 frame \(4000000000000000 bytes\) is larger than a buffer can be \(\d+ bytes\): use a smaller --shape/],
+    [['--shape', '9007199254740991x2'], /is larger than a buffer can be \(\d+ bytes\): use a smaller --shape/],
+    // 1 GiB frames: a buffer holds one, but 65536 of them fit in no /dev/shm here.
+    [['--shape', '16384x16384', '--history', '65536'], /a 16384x16384 float32 frame \(1073741824 bytes\) x 65536 slots needs more than the \d+ bytes free in \/dev\/shm: use a smaller --shape or --history/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await cliLeaving(['demo', '--seconds', '0.1', ...args], { timeout: 20000 });
+    assert.equal(result.code, 2, `tsshmem demo ${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.equal(result.stdout, '', 'nothing ran');
+    assert.deepEqual(result.left, [], 'nothing was created');
+  }
 });
 
 test('demo refuses a history that is not a whole number from 2 to 65536, and --block without --history, as usage errors', { timeout: TEST_TIMEOUT }, async () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { create, open } from '../packages/tsshmem/dist/index.js';
-import { defaultSubject, Subscriber } from '../packages/tsshmem-nats/dist/index.js';
+import { defaultSubject, Publisher, Subscriber } from '../packages/tsshmem-nats/dist/index.js';
 import { streamName } from './helpers.js';
 import { remoteDigest, sha256, startBridge, startNatsServer, startRemoteBridge } from './bridge-helpers.js';
 
@@ -111,13 +111,24 @@ async function assertFirstFrame(t, { subscriber, copy, firstFrame }, frame) {
   await subscriber.close();
 }
 
+test('publisherCheckInterval and keepInterval outside 0 < ms <= 2^31-1 (Node\'s longest timer) are ERR_BRIDGE_ARGUMENT stating the range, before any connection', { timeout: TEST_TIMEOUT }, async (t) => {
+  // Nothing listens on port 1: a check made after connecting would fail with ERR_BRIDGE_CONNECT instead.
+  const server = 'nats://127.0.0.1:1';
+  const name = streamName(t, 'bridge-timer-options');
+  const source = create(name, { shape: [4] });
+  t.after(() => source.close());
+  const range = (option, value) => new RegExp(`^${option} must be milliseconds above 0 and at most 2147483647 \\(2\\^31 - 1, Node's longest timer\\), got ${value}$`);
+  for (const value of [0, -1, Number.NaN, 2 ** 31, Infinity]) {
+    const stream = streamName(t, 'bridge-timer-subscriber');
+    await assert.rejects(Subscriber.start({ stream, server, lossless: true, publisherCheckInterval: value }), { code: 'ERR_BRIDGE_ARGUMENT', message: range('publisherCheckInterval', value) });
+    assert.throws(() => open(stream), { code: 'ENOENT' }, 'the subscriber created nothing');
+    await assert.rejects(Publisher.start({ source, server, keepInterval: value }), { code: 'ERR_BRIDGE_ARGUMENT', message: range('keepInterval', value) });
+  }
+});
+
 test('lossless: the server announcing the publisher\'s stream wakes a waiting subscriber, which then takes the first frame (its periodic look set to 10 minutes)', { timeout: TEST_TIMEOUT }, async (t) => {
   const server = await startNatsServer(t);
   const name = streamName(t, 'bridge-announced');
-  await assert.rejects(Subscriber.start({ stream: streamName(t, 'bridge-no-interval'), server: server.url, lossless: true, publisherCheckInterval: 0 }), {
-    code: 'ERR_BRIDGE_ARGUMENT',
-    message: /publisherCheckInterval must be a positive number of milliseconds, got 0/,
-  });
   const waiting = await waitingSubscriber(t, { name, server: server.url, publisherCheckInterval: 10 * 60 * 1000 });
   const frame = await publishOneFrame(t, name, ['--server', server.url]);
   await assertFirstFrame(t, waiting, frame);

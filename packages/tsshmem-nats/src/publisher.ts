@@ -29,6 +29,7 @@ import { BridgeError, messageOf } from './errors.js';
 import { encodeHeader, type FrameInfo } from './header.js';
 import { type BridgeMode, ensureStore, jetStreamOf } from './server-store.js';
 import { checkSubject, type ChunkKind, chunkSubject, defaultSubject } from './subjects.js';
+import { checkTimerMilliseconds } from './timer-option.js';
 
 /** Frames between this process and the server in latest-value mode. */
 const IN_FLIGHT = 2;
@@ -45,7 +46,11 @@ export interface PublisherOptions extends ConnectionSettings {
   readonly lossless?: boolean;
   /** Lossless mode: the frames the server keeps for subscribers that were away. */
   readonly retentionFrames?: number;
-  /** Latest-value mode: milliseconds between frames the server keeps for late subscribers. */
+  /**
+   * Latest-value mode: milliseconds between frames the server keeps for late
+   * subscribers; above 0 and at most 2^31 - 1 (it is also how long a quiet
+   * source is waited on), else ERR_BRIDGE_ARGUMENT.
+   */
   readonly keepInterval?: number;
 }
 
@@ -124,6 +129,7 @@ export class Publisher {
     const subject = checkSubject(options.subject ?? defaultSubject(options.source.name));
     const mode: BridgeMode = options.lossless === true ? 'lossless' : 'latest';
     checkRetention(options.retentionFrames);
+    checkTimerMilliseconds(options.keepInterval, 'keepInterval');
     const connection = await connectToServer({ name: `tsshmem bridge publish ${subject}`, ...options });
     try {
       const keeps = await prepareStore(connection, subject, mode, options, chunkCount(options.source.size, connection));

@@ -28,6 +28,7 @@ import { createOrOpen, describeLayout, sameLayout } from './local-stream.js';
 import { PublisherWatch } from './publisher-watch.js';
 import { type BridgeMode, jetStreamOf, lastChunk, storeMode } from './server-store.js';
 import { allChunks, checkSubject, defaultSubject, jetStreamName, parseChunkSubject } from './subjects.js';
+import { checkTimerMilliseconds } from './timer-option.js';
 
 const KEPT_FETCH_PARALLEL = 16;
 const LOSSLESS_BATCH = 256;
@@ -44,7 +45,8 @@ export interface SubscriberOptions extends ConnectionSettings {
   /**
    * Lossless mode, while waiting for the publisher: milliseconds between
    * looks for its JetStream stream, a safety net behind the server's
-   * announcement of the stream (default DEFAULT_PUBLISHER_CHECK_INTERVAL_MS).
+   * announcement of the stream (default DEFAULT_PUBLISHER_CHECK_INTERVAL_MS);
+   * above 0 and at most 2^31 - 1 (Node's longest timer), else ERR_BRIDGE_ARGUMENT.
    */
   readonly publisherCheckInterval?: number;
   /** Called when the local stream is created or opened, and once per kind of rejected message. */
@@ -125,7 +127,7 @@ export class Subscriber {
   static async start(options: SubscriberOptions): Promise<Subscriber> {
     const subject = checkSubject(options.subject ?? defaultSubject(options.stream));
     const mode: BridgeMode = options.lossless === true ? 'lossless' : 'latest';
-    checkPublisherCheckInterval(options.publisherCheckInterval);
+    checkTimerMilliseconds(options.publisherCheckInterval, 'publisherCheckInterval');
     const connection = await connectToServer({ name: `tsshmem bridge subscribe ${subject}`, ...options });
     try {
       const manager = await jetStreamOf(connection);
@@ -410,10 +412,4 @@ async function resumePosition(manager: JetStreamManager, name: string, subject: 
   const newest = await lastChunk(manager, name, subject, 0);
   if (newest !== null) return newest.seq;
   return (await manager.streams.info(name)).state.last_seq + 1;
-}
-
-function checkPublisherCheckInterval(milliseconds: number | undefined): void {
-  if (milliseconds !== undefined && !(Number.isFinite(milliseconds) && milliseconds > 0)) {
-    throw new BridgeError('ERR_BRIDGE_ARGUMENT', `publisherCheckInterval must be a positive number of milliseconds, got ${milliseconds}`);
-  }
 }

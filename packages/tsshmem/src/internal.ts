@@ -12,6 +12,7 @@ export { baseName, baseOfObject, isBaseName, locateByBase, locateByName, lockPat
 export { formatShape } from './dtype/convert.js';
 export { dtypeByName, type DtypeInfo } from './dtype/table.js';
 export { fromFloat16Bits } from './dtype/float16.js';
+export { MAX_TIMER_MS } from './timer-limit.js';
 export { streamNotFound, systemCode } from './errors.js';
 export { native } from './native/binding.js';
 export { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, ringControlBytes, ringState, type RingGeometry, type RingReader } from './format/ring.js';

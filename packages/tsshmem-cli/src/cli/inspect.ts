@@ -27,7 +27,7 @@ import {
 } from 'tsshmem/internal';
 import { inspectRing, type RingRecord } from './ring-inspect.js';
 
-const SHM_DIRECTORY = '/dev/shm';
+export const SHM_DIRECTORY = '/dev/shm';
 
 /** Opening never blocks (a planted FIFO) and never follows a planted symlink. */
 const INSPECT_OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;

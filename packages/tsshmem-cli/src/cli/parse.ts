@@ -1,14 +1,8 @@
 /** Parsers for command-line option values, with errors commander prints as usage errors. */
 import { InvalidArgumentError } from 'commander';
+import { MAX_TIMER_MS } from 'tsshmem/internal';
 
-export function parsePositive(text: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError('expected a positive number');
-  return value;
-}
-
-/** Node's longest timer, in milliseconds (2^31 - 1, about 24.8 days): longer ones fire after 1 ms. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+export { MAX_TIMER_MS };
 
 /** A whole positive number, e.g. frame slots. */
 export function parsePositiveInteger(text: string): number {

@@ -1,5 +1,5 @@
 /** create(), open() and unlink(): the entry points that validate what users pass. */
-import { describeValue, invalidArgType, invalidArgValue, ShmError } from '../errors.js';
+import { describeValue, invalidArgType, invalidArgValue, ShmError, systemCode } from '../errors.js';
 import { formatShape } from '../dtype/convert.js';
 import { dtypeByName, type Dtype } from '../dtype/table.js';
 import { MAX_NDIM, MAX_PAYLOAD_BYTES, type StreamHeader } from '../format/metadata.js';
@@ -10,6 +10,8 @@ import { createSegments, DEFAULT_SETTLE_TIMEOUT, openSegments, unlinkStream } fr
 import { SharedMemory } from './shared-memory.js';
 import { checkRingOptions, type RingOptions } from './ring-options.js';
 import { RingStream } from './ring-stream.js';
+import type { RingGeometry } from '../format/ring.js';
+import type { NativeStream } from '../native/binding.js';
 
 export interface CreateOptions<D extends Dtype = Dtype> extends RingOptions {
   /** Dimensions, outermost first: a positive integer or an array of 1 to 19 of them. */
@@ -72,7 +74,7 @@ export function create<D extends Dtype = 'float32'>(name: string, options: Creat
     ringOnly: ring !== null && !ring.pyshmemFrame,
   };
   const location = locateByName(name);
-  const stream = createSegments(location, header, mode, ring);
+  const stream = createMappable(location, header, mode, ring, ring === null ? 'shape' : 'shape or history');
   try {
     const parts = { name, location, header, native: stream, owner: true, exclusiveWriter, lockMode: mode };
     return ring === null ? new SharedMemory<D>(parts) : new RingStream<D>(parts, ring);
@@ -80,6 +82,23 @@ export function create<D extends Dtype = 'float32'>(name: string, options: Creat
     stream.close();
     unlinkStream(location);
     throw error;
+  }
+}
+
+/**
+ * createSegments(), with a mapping refused for its size (ENOMEM: past the
+ * address space or the memory the system lets a process map) reported as the
+ * argument it comes from. createSegments has removed the objects by then.
+ */
+function createMappable(location: StreamLocation, header: StreamHeader, mode: number, ring: RingGeometry | null, remedy: string): NativeStream {
+  try {
+    return createSegments(location, header, mode, ring);
+  } catch (error) {
+    if (systemCode(error) !== 'ENOMEM') throw error;
+    const bytes = ring?.dataBytes ?? header.size;
+    throw Object.assign(invalidArgValue(`stream ${JSON.stringify(location.label)} of ${bytes} bytes cannot be mapped (ENOMEM: not enough memory or address space): use a smaller ${remedy}`), {
+      cause: error,
+    });
   }
 }
 

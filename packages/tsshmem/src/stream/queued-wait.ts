@@ -6,6 +6,7 @@
  * frame. A turn that has started waits with the time left.
  */
 import { AbortError } from '../errors.js';
+import { MAX_TIMER_MS } from '../timer-limit.js';
 
 /**
  * run, queued behind previous. turn: settles once run has run (with the
@@ -67,7 +68,13 @@ class QueuedWait {
       };
       const signal = this.#signal;
       const onAbort = (): void => abandon(new AbortError(undefined, { cause: signal?.reason }));
-      const timer = this.#timeout === Infinity ? undefined : setTimeout(() => abandon(timedOut(this.#timeout)), this.#timeout);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // A timeout past Node's longest timer (which would fire after 1 ms) runs as a chain of timers of at most that length.
+      const armTimer = (): void => {
+        const left = this.timeLeft();
+        timer = left > MAX_TIMER_MS ? setTimeout(armTimer, MAX_TIMER_MS) : setTimeout(() => abandon(timedOut(this.#timeout)), left);
+      };
+      if (this.#timeout !== Infinity) armTimer();
       this.#stopWatching = () => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);

@@ -6,7 +6,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
 import { DEFAULT_SIZES, runBench, SECTION_NAMES, type SectionName } from '../../bench/runner.js';
-import { formatShapeArgument, parsePositive, parseShape } from '../parse.js';
+import { formatShapeArgument, MAX_TIMER_MS, parseShape, parseTimerSeconds } from '../parse.js';
 
 const DEFAULT_SECONDS = 1.5;
 const QUICK_SECONDS = 0.3;
@@ -25,7 +25,7 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('measure throughput and wake latency beside C references, and print Markdown tables')
     .option('--quick', `short cases (${QUICK_SECONDS} s each) for a quick look`)
-    .option('--duration <seconds>', `seconds measured per case, after a warm-up (default ${DEFAULT_SECONDS})`, parsePositive)
+    .option('--duration <seconds>', `seconds measured per case, after a warm-up, at most ${MAX_TIMER_MS / 1000} (default ${DEFAULT_SECONDS})`, parseTimerSeconds)
     .addOption(
       new Option('--sizes <shapes>', 'payloads of the IO section, comma-separated')
         .argParser(parseSizes)

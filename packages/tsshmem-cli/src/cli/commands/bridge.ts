@@ -8,7 +8,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 
 import type { ConnectionSettings, PublisherStatus, SubscriberEvent, SubscriberStatus } from 'tsshmem-nats';
 import { DEFAULT_KEEP_INTERVAL_MS, DEFAULT_RETENTION_FRAMES } from 'tsshmem-nats/defaults';
-import { parseIntervalMs, parsePositive } from '../parse.js';
+import { MAX_TIMER_MS, parseIntervalMs } from '../parse.js';
 import { onStopSignal } from '../stop-signals.js';
 import { openStream, requireStream } from '../streams.js';
 
@@ -52,7 +52,7 @@ export function registerBridge(program: Command): void {
       .command('publish')
       .description('publish every new frame of a local stream (tsshmem or pyshmem) on a NATS subject')
       .argument('<stream>', 'stream name, or ps_ base name shown by ls')
-      .option('--keep-interval <ms>', 'latest-value mode: milliseconds between frames the server keeps for late subscribers', parsePositive, DEFAULT_KEEP_INTERVAL_MS)
+      .option('--keep-interval <ms>', `latest-value mode: milliseconds between frames the server keeps for late subscribers, 1 to ${MAX_TIMER_MS}`, parseIntervalMs, DEFAULT_KEEP_INTERVAL_MS)
       .option('--retention-frames <n>', 'lossless mode: frames the server keeps for subscribers that were away', parseCount, DEFAULT_RETENTION_FRAMES),
   ).action(async (name: string, options: BridgeCommandOptions) => {
     const source = openStream(requireStream(name));

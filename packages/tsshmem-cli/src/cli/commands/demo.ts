@@ -3,14 +3,17 @@
  * float32 frames through one stream for a few seconds; the reader checks every
  * frame it sees is whole (constant-filled) and reports what it saw and skipped.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { spawn } from 'node:child_process';
+import { statfsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import type { Command } from 'commander';
 
 import { create, type SharedMemory } from 'tsshmem';
 import { READY_LINE } from '../demo/handshake.js';
-import { formatShapeArgument, parsePositive, parsePositiveInteger, parseShape } from '../parse.js';
+import { SHM_DIRECTORY } from '../inspect.js';
+import { formatShapeArgument, MAX_TIMER_MS, parsePositiveInteger, parseShape, parseTimerRate, parseTimerSeconds } from '../parse.js';
 
 export interface DemoReport {
   readonly role: 'writer' | 'reader';
@@ -24,9 +27,9 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('stream frames from a writer process to a reader process and print the rates')
-    .option('-s, --seconds <n>', 'how long the writer writes', parsePositive, 3)
+    .option('-s, --seconds <n>', `how long the writer writes, at most ${MAX_TIMER_MS / 1000}`, parseTimerSeconds, 3)
     .option('--shape <dims>', 'frame shape, e.g. 128x128', parseShape, [128, 128])
-    .option('--rate <hz>', 'frames per second the writer aims at (default: as fast as it can)', parsePositive)
+    .option('--rate <hz>', `frames per second the writer aims at, at least 1000/${MAX_TIMER_MS} (default: as fast as it can)`, parseTimerRate)
     .option('--history <n>', 'a ring stream of n frame slots (2 to 65536): the reader gets every frame while it stays within n', parsePositiveInteger)
     .option('--block', "with --history: overflow 'block', the writer waits for the reader (nothing is skipped)")
     .action(async (options: DemoOptions, command: Command) => runDemo(options, command));
@@ -44,6 +47,7 @@ async function runDemo({ seconds, shape, rate, history, block }: DemoOptions, co
   const name = `tsshmem-demo-${process.pid}`;
   if (block === true && history === undefined) command.error('error: --block needs --history');
   const ring = history === undefined ? {} : { history, overflow: block === true ? ('block' as const) : ('overwrite' as const) };
+  checkDemoFits(shape, history, command);
   const stream = createDemoStream(name, { shape, dtype: 'float32', ...ring }, command);
   try {
     const pace = rate === undefined ? 'as fast as the writer can' : `at ${rate} Hz`;
@@ -77,6 +81,28 @@ function createDemoStream(name: string, options: Parameters<typeof create>[1], c
   } catch (error) {
     if (isInvalidArgument(error)) command.error(`error: ${error.message}`);
     throw error;
+  }
+}
+
+const FLOAT32_BYTES = 4;
+
+/**
+ * Before anything is created: each role holds a whole frame in one buffer
+ * (at most buffer.constants.MAX_LENGTH bytes), and the writer fills every
+ * frame slot of the stream, which must fit in the free space of /dev/shm (a
+ * write past it would end the writer with SIGBUS).
+ */
+function checkDemoFits(shape: readonly number[], history: number | undefined, command: Command): void {
+  const frameBytes = shape.reduce((product, dimension) => product * dimension, FLOAT32_BYTES);
+  const frame = `a ${formatShapeArgument(shape)} float32 frame (${frameBytes} bytes)`;
+  if (frameBytes > bufferConstants.MAX_LENGTH) {
+    command.error(`error: ${frame} is larger than a buffer can be (${bufferConstants.MAX_LENGTH} bytes): use a smaller --shape`);
+  }
+  const streamBytes = frameBytes * (history ?? 1);
+  const { bavail, bsize } = statfsSync(SHM_DIRECTORY);
+  if (streamBytes > bavail * bsize) {
+    const slots = history === undefined ? '' : ` x ${history} slots`;
+    command.error(`error: ${frame}${slots} needs more than the ${bavail * bsize} bytes free in ${SHM_DIRECTORY}: use a smaller --shape${history === undefined ? '' : ' or --history'}`);
   }
 }
 
