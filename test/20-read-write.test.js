@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { constants as bufferConstants } from 'node:buffer';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -353,6 +354,19 @@ test('read({ safe: false }) under the lock returns a live view of the payload', 
   assert.deepEqual(other.read(), Int32Array.of(40, 5, 6));
   other.close();
   stream.close();
+});
+
+test('a live view of a payload larger than one buffer of the runtime (4 GiB on Node 20) fails with ERR_BUFFER_TOO_LARGE, never aborting the process', async (t) => {
+  const bytes = 2 ** 32 + 8;
+  const stream = create(streamName(t, 'huge-live'), { shape: [bytes], dtype: 'uint8' });
+  t.after(() => stream.close());
+  await stream.acquire();
+  if (bytes > bufferConstants.MAX_LENGTH) {
+    assert.throws(() => stream.read({ safe: false }), (error) => error.code === 'ERR_BUFFER_TOO_LARGE' && error.message.includes('a live view') && /Node 22/.test(error.message));
+  } else {
+    assert.equal(stream.read({ safe: false }).length, bytes);
+  }
+  stream.release();
 });
 
 test('clear() zeroes the payload and counts as a write', async (t) => {

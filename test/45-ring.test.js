@@ -3,6 +3,7 @@
 // overflow modes, loans and samples without copies, and hostile ring
 // metadata.
 import assert from 'node:assert/strict';
+import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
@@ -343,6 +344,34 @@ test('hostile ring metadata: open() refuses impossible layouts with ERR_INVALID_
   // A head that went backwards (the reader is past it) is as corrupt.
   pokeControl(name, RingControl.head, 0);
   await assert.rejects(reader.next({ timeout: 100 }), (error) => error.code === 'ERR_INVALID_STREAM');
+});
+
+test('a ring larger than one buffer of the runtime (4 GiB on Node 20): create() refuses it and creates nothing, open() fails with ERR_BUFFER_TOO_LARGE and holds nothing, never aborting the process', (t) => {
+  const oneBuffer = bufferConstants.MAX_LENGTH;
+  const name = streamName(t, 'huge');
+  const frameBytes = 1 << 28;
+  const history = Math.floor(oneBuffer / frameBytes) + 1;
+  if (history <= 65536) {
+    assert.throws(
+      () => create(name, { shape: [frameBytes], dtype: 'uint8', history }),
+      (error) => error.code === 'ERR_INVALID_ARG_VALUE' && error.message.includes(`${oneBuffer} bytes`) && /smaller history or shape/.test(error.message),
+    );
+    assert.deepEqual(leftovers(name), [], 'nothing created');
+  }
+  // A ring made elsewhere (Python, Node 22): its sparse data object reaches past one buffer.
+  create(name, { shape: [8], dtype: 'int32', history: 4 }).close();
+  const stride = 2 ** 31;
+  pokeControl(name, RingControl.stride, stride);
+  const dataBytes = 2 ** 34;
+  truncateSync(dataPath(name), dataBytes);
+  if (dataBytes > oneBuffer) {
+    assert.throws(() => open(name), (error) => error.code === 'ERR_BUFFER_TOO_LARGE' && error.message.includes(JSON.stringify(name)) && /Node 22/.test(error.message));
+    assert.deepEqual(heldResources(name), { descriptors: [], mappings: 0 });
+  } else {
+    const stream = open(name);
+    assert.equal(stream.history, 4);
+    stream.close();
+  }
 });
 
 test('close() with a loan and samples outstanding empties their arrays, leaves the reader table, gives the lock back and unmaps at once', async (t) => {

@@ -1,6 +1,7 @@
 /** Validation of create()'s ring options (history, overflow, pyshmemFrame). */
 import { describeValue, invalidArgType, invalidArgValue } from '../errors.js';
 import { MAX_HISTORY, MIN_HISTORY, type Overflow, planRing, type RingGeometry } from '../format/ring.js';
+import { LARGER_BUFFERS_REMEDY, MAX_BUFFER_BYTES } from './buffer-limit.js';
 
 export interface RingOptions {
   /**
@@ -39,5 +40,10 @@ export function checkRingOptions(options: RingOptions, frameBytes: number): Ring
   }
   const ring = planRing(frameBytes, history, overflow ?? 'overwrite', pyshmemFrame ?? true);
   if (ring === null) throw invalidArgValue(`a history of ${history} frames of ${frameBytes} bytes is too large`);
+  if (ring.dataBytes > MAX_BUFFER_BYTES) {
+    throw invalidArgValue(
+      `a history of ${history} frames of ${frameBytes} bytes needs one buffer of ${ring.dataBytes} bytes, more than this runtime makes (${MAX_BUFFER_BYTES} bytes, buffer.constants.MAX_LENGTH): use a smaller history or shape (${LARGER_BUFFERS_REMEDY})`,
+    );
+  }
   return ring;
 }

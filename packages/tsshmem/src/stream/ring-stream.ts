@@ -15,6 +15,7 @@ import { NATIVE_EXTENSION_LAYOUT } from '../format/extension.js';
 import { Field, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import { nativeRingLayout, type Overflow, type RingGeometry, ringState, type RingReader } from '../format/ring.js';
 import { native, Status, type NativeRing, type NativeStream } from '../native/binding.js';
+import { dataBufferOf } from './buffer-limit.js';
 import { isCount, readFrame, statusError, throwIfBroken, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
 import type { StreamLock } from './lock.js';
 import { checkBoolean, checkDuration, checkOptions, checkSignal } from './options.js';
@@ -85,6 +86,8 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
 
   /** @internal Use create() with a history, or open(). */
   constructor(parts: StreamParts, geometry: RingGeometry) {
+    // Before the base class opens the lock file: a refusal holds nothing.
+    const data = dataBufferOf(parts.native, geometry.dataBytes, parts.name, 'a ring stream');
     super(parts);
     this.#header = parts.header;
     this.#geometry = geometry;
@@ -95,7 +98,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
     ({ lock: this.#lock, facts: this.#facts } = frameIoOf(this));
     this.#ring = new native.NativeRing(
       parts.native.metaBuffer(),
-      parts.native.dataBuffer(),
+      data,
       parts.native.guardEntry(),
       nativeRingLayout(geometry, NATIVE_EXTENSION_LAYOUT),
       this.#info,

@@ -9,6 +9,7 @@ import type { ArrayForDtype, Dtype } from '../dtype/table.js';
 import { Field, gpuDeviceLabel, METADATA_FIELDS, type StreamHeader } from '../format/metadata.js';
 import type { StreamLocation } from '../format/names.js';
 import { lostWordOf, Status, type NativeStream, type WaitStats } from '../native/binding.js';
+import { dataBufferOf } from './buffer-limit.js';
 import { isCount, publishFrame, publishFrameAsync, readFrame, statusError, throwIfMetadataLost, throwIfPayloadLost, type StreamFacts } from './frame-io.js';
 import { type AcquireOptions, type LockInfo, StreamLock } from './lock.js';
 import { checkBoolean, checkDuration, checkOptions, checkSignal } from './options.js';
@@ -539,7 +540,7 @@ export class SharedMemory<D extends Dtype = Dtype> implements Disposable {
     // The guard may have replaced a truncated payload with zeros: they are no frame.
     throwIfPayloadLost(this.#facts);
     this.#checkLockForLiveRead();
-    this.#liveView ??= new this.#header.dtype.ArrayType(native.dataBuffer(), 0, this.#elements()) as ArrayForDtype[D];
+    this.#liveView ??= new this.#header.dtype.ArrayType(dataBufferOf(native, this.#header.size, this.name, 'a live view'), 0, this.#elements()) as ArrayForDtype[D];
     this.#observe(this.#field(Field.count));
     return this.#liveView;
   }
