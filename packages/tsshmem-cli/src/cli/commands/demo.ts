@@ -98,7 +98,8 @@ function checkDemoFits(shape: readonly number[], history: number | undefined, co
   if (frameBytes > bufferConstants.MAX_LENGTH) {
     command.error(`error: ${frame} is larger than a buffer can be (${bufferConstants.MAX_LENGTH} bytes): use a smaller --shape`);
   }
-  const streamBytes = frameBytes * (history ?? 1);
+  // A ring holds its slots and the pyshmem-visible frame.
+  const streamBytes = frameBytes * (history === undefined ? 1 : history + 1);
   const { bavail, bsize } = statfsSync(SHM_DIRECTORY);
   if (streamBytes > bavail * bsize) {
     const slots = history === undefined ? '' : ` x ${history} slots`;
