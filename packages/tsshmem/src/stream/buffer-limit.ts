@@ -14,7 +14,7 @@ import type { NativeStream } from '../native/binding.js';
 export const MAX_BUFFER_BYTES: number = constants.MAX_LENGTH;
 
 /** What to do about a data object larger than one buffer of this runtime. */
-export const LARGER_BUFFERS_REMEDY = `Node 22 and later make buffers of up to ${Number.MAX_SAFE_INTEGER} bytes`;
+export const LARGER_BUFFERS_REMEDY = `Node 22 or later, whose buffers reach ${Number.MAX_SAFE_INTEGER} bytes`;
 
 /**
  * The stream's data object as one ArrayBuffer of dataBytes, or
@@ -25,7 +25,7 @@ export function dataBufferOf(native: NativeStream, dataBytes: number, label: str
   if (dataBytes > MAX_BUFFER_BYTES) {
     throw new ShmError(
       'ERR_BUFFER_TOO_LARGE',
-      `stream ${JSON.stringify(label)}: ${purpose} needs one buffer over its ${dataBytes} bytes of data, more than this runtime makes (${MAX_BUFFER_BYTES} bytes, buffer.constants.MAX_LENGTH): ${LARGER_BUFFERS_REMEDY}`,
+      `stream ${JSON.stringify(label)}: ${purpose} needs one buffer over its ${dataBytes} bytes of data, more than this runtime makes (${MAX_BUFFER_BYTES} bytes, buffer.constants.MAX_LENGTH): use ${LARGER_BUFFERS_REMEDY}`,
     );
   }
   return native.dataBuffer();

@@ -42,7 +42,7 @@ export function checkRingOptions(options: RingOptions, frameBytes: number): Ring
   if (ring === null) throw invalidArgValue(`a history of ${history} frames of ${frameBytes} bytes is too large`);
   if (ring.dataBytes > MAX_BUFFER_BYTES) {
     throw invalidArgValue(
-      `a history of ${history} frames of ${frameBytes} bytes needs one buffer of ${ring.dataBytes} bytes, more than this runtime makes (${MAX_BUFFER_BYTES} bytes, buffer.constants.MAX_LENGTH): use a smaller history or shape (${LARGER_BUFFERS_REMEDY})`,
+      `a history of ${history} frames of ${frameBytes} bytes needs one buffer of ${ring.dataBytes} bytes, more than this runtime makes (${MAX_BUFFER_BYTES} bytes, buffer.constants.MAX_LENGTH): use a smaller history or shape, or ${LARGER_BUFFERS_REMEDY}`,
     );
   }
   return ring;
