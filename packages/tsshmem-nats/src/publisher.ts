@@ -280,11 +280,11 @@ export class Publisher {
   /** A free buffer, once the window has room and the connection is up; null when stopping. */
   async #takeBuffer(): Promise<NumericArray | null> {
     for (;;) {
-      if (this.#stop.signal.aborted) return null;
       await this.#waitForConnection();
+      // Looked at after the wait: a close() during it found no window wait to wake, and the window may stay full.
+      if (this.#stop.signal.aborted) return null;
       const buffer = this.#free.pop();
-      if (buffer !== undefined && !this.#stop.signal.aborted) return buffer;
-      if (buffer !== undefined) this.#free.push(buffer);
+      if (buffer !== undefined) return buffer;
       this.#windowFreed = deferred();
       await this.#windowFreed.promise;
       this.#windowFreed = null;
