@@ -16,7 +16,7 @@ import { startBridge, startNatsServer } from './bridge-helpers.js';
 const TEST_TIMEOUT = 60000;
 const CHILD_TIMEOUT = 20000;
 
-/** The bridge side in a child process; `lines.next(event)` resolves at its first JSON line of that event. */
+/** The bridge side in a child process: `command(line)` on its stdin; `next(event)` resolves with its first JSON line of that event. */
 function startCloser(t, settings) {
   const child = spawn(process.execPath, [join(peersDirectory, 'bridge-closer.js'), JSON.stringify(settings)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
@@ -101,35 +101,36 @@ async function holdDials(t, port) {
 }
 
 /**
- * The moments of close(), after the server was stopped:
- * stopped: at once; disconnected: once the bridge reports it;
+ * close() at a moment of the reconnection, the server stopped meanwhile:
+ * server-end: from the client's socket's 'end' event (the server's FIN seen, the socket not yet closed);
+ * stopped: at once after the server exited; disconnected: once the bridge reports it;
  * dialling: while a reconnection attempt has a TCP connection and awaits the server's INFO;
- * restarted: at once after the server is up again;
- * reconnected: once the bridge counts the reconnection.
+ * restarted: at once after the server is up again; reconnected: once the bridge counts the reconnection.
  */
-async function closeAt(moment, server, closer, t) {
-  if (moment === 'stopped') return closer.command('close');
-  if (moment === 'server-end') return;
-  if (moment === 'disconnected') return closer.command('close-when-disconnected');
+async function stopServerAndClose(moment, signal, server, closer, t) {
+  if (moment === 'server-end') {
+    closer.command('close-on-server-end');
+    await closer.next('armed');
+  }
+  await server.stop(signal);
+  if (moment === 'stopped') closer.command('close');
+  if (moment === 'disconnected') closer.command('close-when-disconnected');
   if (moment === 'dialling') {
     const held = await holdDials(t, server.port);
     await held.dial;
     closer.command('close');
     await closer.next('closed');
-    return held.release();
+    await held.release();
   }
-  if (moment === 'restarted') {
-    await server.start();
-    return closer.command('close');
-  }
-  await server.start();
-  closer.command('close-when-reconnected');
+  if (moment === 'restarted' || moment === 'reconnected') await server.start();
+  if (moment === 'restarted') closer.command('close');
+  if (moment === 'reconnected') closer.command('close-when-reconnected');
 }
 
-const ROLES = (process.env.ROLES ?? 'subscriber,publisher').split(',');
-const MODES = (process.env.MODES ?? 'latest,lossless').split(',');
+const ROLES = ['subscriber', 'publisher'];
+const MODES = ['latest', 'lossless'];
 const SIGNALS = ['SIGKILL', 'SIGTERM'];
-const MOMENTS = (process.env.MOMENTS ?? 'server-end,stopped,disconnected,dialling,restarted,reconnected').split(',');
+const MOMENTS = ['server-end', 'stopped', 'disconnected', 'dialling', 'restarted', 'reconnected'];
 
 for (const role of ROLES) {
   for (const mode of MODES) {
@@ -142,12 +143,7 @@ for (const role of ROLES) {
             const subject = role === 'subscriber' ? await startPublishing(t, server, mode) : undefined;
             const closer = startCloser(t, { role, lossless: mode === 'lossless', server: server.url, stream, subject });
             await closer.next('ready');
-            if (moment === 'server-end') {
-              closer.command('close-on-server-end');
-              await closer.next('armed');
-            }
-            await server.stop(signal);
-            await closeAt(moment, server, closer, t);
+            await stopServerAndClose(moment, signal, server, closer, t);
             const { code, signal: killedBy, stderr } = await closer.exit();
             assert.equal(stderr, '', 'nothing on stderr');
             assert.deepEqual([code, killedBy], [0, null], 'the child exits 0');

@@ -21,7 +21,6 @@ import { create } from '../../packages/tsshmem/dist/index.js';
 import { Publisher, Subscriber } from '../../packages/tsshmem-nats/dist/index.js';
 
 const { role, lossless = false, server, stream, subject } = JSON.parse(process.argv[2]);
-let closing = null;
 
 function report(record) {
   process.stdout.write(`${JSON.stringify(record)}\n`);
@@ -54,6 +53,8 @@ function until(predicate) {
     look();
   });
 }
+
+let closing = null;
 
 function closeBridge() {
   closing ??= closeNow();
