@@ -127,29 +127,32 @@ async function stopServerAndClose(moment, signal, server, closer, t) {
   if (moment === 'reconnected') closer.command('close-when-reconnected');
 }
 
-const ROLES = ['subscriber', 'publisher'];
-const MODES = ['latest', 'lossless'];
+const SIDES = [
+  { role: 'subscriber', mode: 'latest', label: 'latest subscriber' },
+  { role: 'subscriber', mode: 'lossless', label: 'lossless subscriber' },
+  { role: 'subscriber', mode: 'lossless', label: 'lossless subscriber waiting for its publisher', waiting: true },
+  { role: 'publisher', mode: 'latest', label: 'latest publisher' },
+  { role: 'publisher', mode: 'lossless', label: 'lossless publisher' },
+];
 const SIGNALS = ['SIGKILL', 'SIGTERM'];
 const MOMENTS = ['server-end', 'stopped', 'disconnected', 'dialling', 'restarted', 'reconnected'];
 
-for (const role of ROLES) {
-  for (const mode of MODES) {
-    test(`a ${mode} ${role} closed while its client reconnects exits cleanly`, { timeout: TEST_TIMEOUT * 4 }, async (t) => {
-      for (const signal of SIGNALS) {
-        for (const moment of MOMENTS) {
-          await t.test(`server stopped with ${signal}, close() ${moment}`, { timeout: TEST_TIMEOUT }, async (t) => {
-            const server = await startNatsServer(t);
-            const stream = streamName(t, `bridge-close-${role}`);
-            const subject = role === 'subscriber' ? await startPublishing(t, server, mode) : undefined;
-            const closer = startCloser(t, { role, lossless: mode === 'lossless', server: server.url, stream, subject });
-            await closer.next('ready');
-            await stopServerAndClose(moment, signal, server, closer, t);
-            const { code, signal: killedBy, stderr } = await closer.exit();
-            assert.equal(stderr, '', 'nothing on stderr');
-            assert.deepEqual([code, killedBy], [0, null], 'the child exits 0');
-          });
-        }
+for (const { role, mode, label, waiting = false } of SIDES) {
+  test(`a ${label} closed while its client reconnects exits cleanly`, { timeout: TEST_TIMEOUT * 4 }, async (t) => {
+    for (const signal of SIGNALS) {
+      for (const moment of MOMENTS) {
+        await t.test(`server stopped with ${signal}, close() ${moment}`, { timeout: TEST_TIMEOUT }, async (t) => {
+          const server = await startNatsServer(t);
+          const stream = streamName(t, `bridge-close-${role}`);
+          const subject = role === 'subscriber' && !waiting ? await startPublishing(t, server, mode) : undefined;
+          const closer = startCloser(t, { role, lossless: mode === 'lossless', server: server.url, stream, subject });
+          await closer.next('ready');
+          await stopServerAndClose(moment, signal, server, closer, t);
+          const { code, signal: killedBy, stderr } = await closer.exit();
+          assert.equal(stderr, '', 'nothing on stderr');
+          assert.deepEqual([code, killedBy], [0, null], 'the child exits 0');
+        });
       }
-    });
-  }
+    }
+  });
 }

@@ -13,7 +13,8 @@
 //                           answers {"event":"armed"}
 // Usage: node bridge-closer.js '{"role": "publisher"|"subscriber", "lossless", "server", "stream", "subject"}'
 // A publisher creates its source stream `stream` and writes a frame every 5 ms until it closes;
-// a subscriber given a subject (of a running publisher) is ready once it wrote a frame.
+// a subscriber given a subject (of a running publisher) is ready once it wrote a frame,
+// one without (lossless) waits for its publisher.
 import { subscribe } from 'node:diagnostics_channel';
 import { createInterface } from 'node:readline';
 
