@@ -46,11 +46,13 @@ export async function connectToServer(settings: ConnectionSettings): Promise<Nat
  * command (the UNSUB of a stopped consumer or watch, a PUB), never in the
  * same turn. With @nats-io/transport-node and nats-core 3.4.0, a command is
  * written to the socket in a microtask; if the server has just gone, the
- * socket has already been ended (the client answers the server's FIN with
- * end()), the write fails, and its 'error' is emitted in a later tick. A
- * close() in the same turn first removes every listener of that socket, so
- * the error is uncaught and ends the process (ERR_STREAM_WRITE_AFTER_END).
- * A turn later the client's own listener has taken the error.
+ * socket has already been ended (Node answers the server's FIN with end()
+ * and the client has not yet seen the socket close), the write fails, and
+ * its 'error' is emitted on the next tick, after the pending microtasks. A
+ * close() started in the same turn gets through those microtasks to the
+ * transport, which removes every listener of the socket, so the error is
+ * uncaught and ends the process (ERR_STREAM_WRITE_AFTER_END, test/78). A
+ * turn later the client's own 'error' listener has taken it.
  */
 export async function closeConnection(connection: NatsConnection): Promise<void> {
   await nextTurn();
