@@ -5,6 +5,7 @@
  * and password, TLS files).
  */
 import { readFileSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import { connect, credsAuthenticator, errors, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 
@@ -38,6 +39,24 @@ export async function connectToServer(settings: ConnectionSettings): Promise<Nat
       cause: error,
     });
   }
+}
+
+/**
+ * Closes the connection one turn of the event loop after the caller's last
+ * command (the UNSUB of a stopped consumer or watch, a PUB), never in the
+ * same turn. With @nats-io/transport-node and nats-core 3.4.0, a command is
+ * written to the socket in a microtask; if the server has just gone, the
+ * socket has already been ended (Node answers the server's FIN with end()
+ * and the client has not yet seen the socket close), the write fails, and
+ * its 'error' is emitted on the next tick, after the pending microtasks. A
+ * close() started in the same turn gets through those microtasks to the
+ * transport, which removes every listener of the socket, so the error is
+ * uncaught and ends the process (ERR_STREAM_WRITE_AFTER_END, test/78). A
+ * turn later the client's own 'error' listener has taken it.
+ */
+export async function closeConnection(connection: NatsConnection): Promise<void> {
+  await nextTurn();
+  await connection.close();
 }
 
 /**

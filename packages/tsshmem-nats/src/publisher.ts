@@ -24,7 +24,7 @@ import { dtypeByName } from 'tsshmem/internal';
 
 import { type Deferred, deferred } from './deferred.js';
 import { DEFAULT_KEEP_INTERVAL_MS, DEFAULT_RETENTION_FRAMES } from './defaults.js';
-import { connectToServer, type ConnectionSettings } from './connection.js';
+import { closeConnection, connectToServer, type ConnectionSettings } from './connection.js';
 import { BridgeError, messageOf } from './errors.js';
 import { encodeHeader, type FrameInfo } from './header.js';
 import { type BridgeMode, ensureStore, jetStreamOf } from './server-store.js';
@@ -119,7 +119,7 @@ export class Publisher {
     const { ArrayType, itemSize } = dtypeByName(options.source.dtype);
     this.#free = Array.from({ length: mode === 'lossless' ? 1 : IN_FLIGHT }, () => new ArrayType(options.source.size / itemSize));
     this.#watchConnection(options);
-    this.finished = this.#publishLoop().finally(() => connection.close());
+    this.finished = this.#publishLoop().finally(() => closeConnection(connection));
     // Observed here so that a failure nobody awaits does not end the process; awaiting finished still sees it.
     this.finished.catch(() => undefined);
   }
@@ -135,7 +135,7 @@ export class Publisher {
       const keeps = await prepareStore(connection, subject, mode, options, chunkCount(options.source.size, connection));
       return new Publisher(connection, options, subject, mode, keeps);
     } catch (error) {
-      await connection.close();
+      await closeConnection(connection);
       throw error;
     }
   }
@@ -280,11 +280,11 @@ export class Publisher {
   /** A free buffer, once the window has room and the connection is up; null when stopping. */
   async #takeBuffer(): Promise<NumericArray | null> {
     for (;;) {
-      if (this.#stop.signal.aborted) return null;
       await this.#waitForConnection();
+      // Looked at after the wait: a close() during it found no window wait to wake, and the window may stay full.
+      if (this.#stop.signal.aborted) return null;
       const buffer = this.#free.pop();
-      if (buffer !== undefined && !this.#stop.signal.aborted) return buffer;
-      if (buffer !== undefined) this.#free.push(buffer);
+      if (buffer !== undefined) return buffer;
       this.#windowFreed = deferred();
       await this.#windowFreed.promise;
       this.#windowFreed = null;

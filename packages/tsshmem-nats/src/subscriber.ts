@@ -19,7 +19,7 @@ import { type SharedMemory, ShmError } from 'tsshmem';
 import { dtypeByName } from 'tsshmem/internal';
 
 import { FrameAssembler } from './assembler.js';
-import { connectToServer, type ConnectionSettings } from './connection.js';
+import { closeConnection, connectToServer, type ConnectionSettings } from './connection.js';
 import { DEFAULT_PUBLISHER_CHECK_INTERVAL_MS } from './defaults.js';
 import { type Deferred, deferred } from './deferred.js';
 import { BridgeError } from './errors.js';
@@ -136,7 +136,7 @@ export class Subscriber {
       else await subscriber.#startLatest(manager);
       return subscriber;
     } catch (error) {
-      await connection.close();
+      await closeConnection(connection);
       throw error;
     }
   }
@@ -167,7 +167,7 @@ export class Subscriber {
 
   async #shutDown(): Promise<void> {
     this.#closing = true;
-    await this.#connection.close().catch(() => undefined);
+    await closeConnection(this.#connection).catch(() => undefined);
     this.#local?.close();
     if (this.#failure !== null) throw this.#failure;
   }
