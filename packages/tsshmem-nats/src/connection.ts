@@ -94,7 +94,7 @@ function readCreds(path: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (error) {
-    throw new BridgeError('ERR_BRIDGE_ARGUMENT', `cannot read the credentials file ${path}: ${(error as Error).message}`, { cause: error });
+    throw new BridgeError('ERR_BRIDGE_ARGUMENT', `cannot read the credentials file ${path}: ${messageOf(error)}`, { cause: error });
   }
 }
 

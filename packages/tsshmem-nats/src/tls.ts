@@ -11,7 +11,7 @@ import { createSecureContext } from 'node:tls';
 
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 
-import { BridgeError } from './errors.js';
+import { BridgeError, messageOf } from './errors.js';
 
 export interface TlsSettings {
   /** PEM file of the certificate authority that signed the server's certificate. */
@@ -66,7 +66,7 @@ async function readTlsFile(path: string, role: string, option: string): Promise<
   try {
     return await readFile(path);
   } catch (error) {
-    throw new BridgeError('ERR_BRIDGE_ARGUMENT', `cannot read the TLS ${role} file ${path} (${option}): ${(error as Error).message}`, { cause: error });
+    throw new BridgeError('ERR_BRIDGE_ARGUMENT', `cannot read the TLS ${role} file ${path} (${option}): ${messageOf(error)}`, { cause: error });
   }
 }
 
@@ -74,6 +74,6 @@ function usable(check: () => unknown, problem: string): void {
   try {
     check();
   } catch (error) {
-    throw new BridgeError('ERR_BRIDGE_ARGUMENT', `${problem}: ${(error as Error).message}`, { cause: error });
+    throw new BridgeError('ERR_BRIDGE_ARGUMENT', `${problem}: ${messageOf(error)}`, { cause: error });
   }
 }
