@@ -1,6 +1,8 @@
 """Unit tests of python/tsshmem in one process (threads stand in for peers).
 Run: PYTHONPATH=python python3 -m unittest discover -s python/tests"""
 import os
+import select
+import signal
 import subprocess
 import sys
 import threading
@@ -167,6 +169,118 @@ class BadInput(RingTestCase):
             tsshmem.open(name)
         self.assertEqual(caught.exception.code, 'ERR_NOT_RING')
         self.assertIn('pyshmem', str(caught.exception))
+
+
+# A reader in another process: opens the stream, registers, prints its entry, then waits for stdin to close.
+_CHILD_READER = ('import sys, tsshmem; r = tsshmem.open(sys.argv[1]); assert r.register(); print(r._entry, flush=True); '
+                 'sys.stdin.read(); r.close()')
+# No process has this pid anywhere: Linux pid_max is at most 2^22.
+_NO_SUCH_PID = 2 ** 22 + 1
+
+
+class ReaderLiveness(RingTestCase):
+    """Ring layout version 2: a registered reader's liveness is its OFD lock on its entry, not its pid."""
+
+    def spawn(self, argv, **options):
+        process = subprocess.Popen(argv, stdin=subprocess.PIPE, **options)
+
+        def stop():
+            if process.poll() is None:
+                process.kill()
+            process.wait(30)
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    pipe.close()
+        self.addCleanup(stop)
+        return process
+
+    def child_reader(self, name):
+        env = dict(os.environ, PYTHONPATH=os.path.join(HERE, '..'))
+        child = self.spawn([sys.executable, '-c', _CHILD_READER, name], stdout=subprocess.PIPE, env=env)
+        ready, _, _ = select.select([child.stdout], [], [], 30)
+        line = child.stdout.readline() if ready else b''
+        self.assertTrue(line.strip().isdigit(), f'the child reader did not register: {line!r}')
+        return child, int(line)
+
+    def entry_pid_word(self, name, writer, entry):
+        """The pid word of a reader entry, as a writable NumPy view of the _meta object."""
+        words = np.memmap(_layout.Location(name).meta, '<u4', 'r+', offset=_layout.reader_entry_offset(writer.history, entry), shape=(1,))
+        self.addCleanup(lambda: words._mmap.close())
+        return words
+
+    def block_stream(self):
+        name, writer, reader = self.stream(history=2, overflow='block')
+        reader.close()
+        return name, writer
+
+    def fill(self, writer):
+        for _ in range(writer.history):
+            writer.write(np.zeros((2, 3), np.int32), timeout=1)
+
+    def test_a_killed_reader_whose_pid_now_names_a_live_process_is_reaped(self):
+        name, writer = self.block_stream()
+        child, entry = self.child_reader(name)
+        self.fill(writer)
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        # Its pid reused: the entry now names a live, unrelated process of this namespace.
+        sleeper = self.spawn(['sleep', '30'])
+        self.entry_pid_word(name, writer, entry)[0] = sleeper.pid
+        writer.write(np.ones((2, 3), np.int32), timeout=2)  # kill(pid, 0) said alive: this timed out
+        self.assertEqual(writer.count, 3)
+
+    def test_a_new_reader_takes_the_entry_of_a_killed_one_whose_pid_names_a_live_process(self):
+        name, writer = self.block_stream()
+        child, entry = self.child_reader(name)
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+        sleeper = self.spawn(['sleep', '30'])
+        self.entry_pid_word(name, writer, entry)[0] = sleeper.pid
+        reader = tsshmem.open(name)
+        self.addCleanup(reader.close)
+        self.assertTrue(reader.register())
+        self.assertEqual(reader._entry, entry)
+
+    def test_a_live_reader_in_another_process_keeps_block_mode_writers_waiting(self):
+        name, writer = self.block_stream()
+        child, entry = self.child_reader(name)
+        self.fill(writer)
+        with self.assertRaises(tsshmem.StreamTimeoutError):
+            writer.write(np.ones((2, 3), np.int32), timeout=0.1)
+        # Its pid word names no process here (as a reader of another pid namespace may): its lock still counts.
+        self.entry_pid_word(name, writer, entry)[0] = _NO_SUCH_PID
+        with self.assertRaises(tsshmem.StreamTimeoutError):
+            writer.write(np.ones((2, 3), np.int32), timeout=0.1)
+        self.assertEqual(writer.count, 2)
+        child.stdin.close()  # the child closes its handle and exits
+        child.wait(30)
+        writer.write(np.ones((2, 3), np.int32), timeout=2)
+        self.assertEqual(writer.count, 3)
+
+    def test_a_handle_registered_as_a_reader_never_reaps_its_own_entry(self):
+        name, writer = self.block_stream()
+        self.assertTrue(writer.register())
+        self.fill(writer)
+        with self.assertRaises(tsshmem.StreamTimeoutError):
+            writer.write(np.ones((2, 3), np.int32), timeout=0.05)
+        other = tsshmem.open(name)
+        self.addCleanup(other.close)
+        self.assertTrue(other.register())
+        self.assertNotEqual(other._entry, writer._entry)
+
+    def test_a_ring_of_layout_version_1_is_refused_with_a_pointer_to_recreate_it(self):
+        name, writer = self.block_stream()
+        writer.close()
+        version = np.memmap(_layout.Location(name).meta, '<u4', 'r+', offset=_layout.RING_CONTROL_OFFSET + _layout.C_LAYOUT_VERSION, shape=(1,))
+        self.assertEqual(int(version[0]), 2)
+        version[0] = 1
+        version.flush()
+        del version
+        with self.assertRaises(tsshmem.InvalidStreamError) as caught:
+            tsshmem.open(name)
+        self.assertEqual(caught.exception.code, 'ERR_INVALID_STREAM')
+        self.assertIn('ring layout version 1 was written by an older tsshmem, whose readers hold no liveness lock: '
+                      'remove the stream and create it again', str(caught.exception))
 
 
 class Atomics(unittest.TestCase):

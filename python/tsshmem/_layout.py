@@ -81,7 +81,7 @@ IDLE, WAITING, SLEEPING = 0, 1, 2
 # --- Part 3: the ring control area, at byte 4096 of the metadata object ---
 RING_CONTROL_OFFSET = 4096
 RING_MAGIC = b'tsring01'
-RING_LAYOUT_VERSION = 1
+RING_LAYOUT_VERSION = 2  # 2: each registered reader holds an OFD lock on its entry (liveness)
 MIN_HISTORY = 2
 MAX_HISTORY = 65536
 READER_CAPACITY = 64
@@ -104,6 +104,11 @@ def round_up(value, to):
 
 def control_bytes(slots, readers):
     return C_SLOT_HEADERS + slots * SLOT_HEADER_BYTES + readers * READER_ENTRY_BYTES
+
+
+def reader_entry_offset(slots, entry):
+    """Byte offset of reader entry `entry` in the metadata object: also the start of its liveness lock range."""
+    return RING_CONTROL_OFFSET + C_SLOT_HEADERS + slots * SLOT_HEADER_BYTES + entry * READER_ENTRY_BYTES
 
 
 class Geometry:
@@ -203,6 +208,9 @@ def decode_ring_control(control, header, meta_object_bytes, data_object_bytes):
     u32 = lambda offset: int.from_bytes(control[offset:offset + 4], 'little')
     u64 = lambda offset: int.from_bytes(control[offset:offset + 8], 'little')
     version = u32(C_LAYOUT_VERSION)
+    if version == 1:
+        return None, ('ring layout version 1 was written by an older tsshmem, whose readers hold no liveness lock: '
+                      'remove the stream and create it again')
     if version != RING_LAYOUT_VERSION:
         return None, f'ring layout version {version} is not {RING_LAYOUT_VERSION}'
     flags, slots, stride, slots_offset = u32(C_FLAGS), u64(C_SLOTS), u64(C_STRIDE), u64(C_SLOTS_OFFSET)

@@ -8,25 +8,53 @@ are single plain loads and stores. Where the spec asks for acquire loads and
 release stores they are enough on x86-64 (TSO) and get a barrier elsewhere
 (_atomics.acquire / release). Where it asks for a sequentially consistent
 store followed by a load (Dekker pairs), a full barrier (mfence or
-atomic_thread_fence) follows the store: _sc_store."""
+atomic_thread_fence) follows the store: _sc_store.
+
+Reader liveness (ring layout version 2): a registered reader holds an OFD write lock (fcntl F_OFD_SETLK)
+on its entry's 32 bytes of the metadata object, taken on its handle's descriptor of that object. The kernel
+drops it when the process dies, in any pid namespace, and a reused pid cannot fake it: an entry whose lock
+another handle can take has no live owner."""
+import fcntl
+import os
+import struct
 import time
 
 import numpy as np
 
 from . import _atomics
 from ._layout import (C_HEAD, C_PROGRESS, C_SLOT_HEADERS, C_WRITERS_WAITING, COUNT, HOLDS_PER_READER, MAX_COUNTER,
-                      NO_CURSOR, READER_ENTRY_BYTES, RING_CONTROL_OFFSET, SEQUENCE, SLOT_HEADER_BYTES, WRITE_TIME, is_counter)
-from ._system import OWN_PID_NAMESPACE, owner_is_gone
+                      NO_CURSOR, READER_ENTRY_BYTES, RING_CONTROL_OFFSET, SEQUENCE, SLOT_HEADER_BYTES, WRITE_TIME, is_counter,
+                      reader_entry_offset)
+from ._system import OWN_PID_NAMESPACE
 
 FRAME, NOTHING, BLOCKED, CORRUPT = 'frame', 'nothing', 'blocked', 'corrupt'
 _FREE, _HELD = 'free', 'held'
 _WAIT_SLICE = 1e-3
 
+# fcntl(2) F_OFD_SETLK (Linux 3.15; Python 3.9+ names it) and struct flock: short l_type, short l_whence,
+# off_t l_start, off_t l_len, pid_t l_pid, padded to 32 bytes on 64-bit Linux (x86-64, arm64).
+_F_OFD_SETLK = getattr(fcntl, 'F_OFD_SETLK', 37)
+_FLOCK = struct.Struct('hhqqi4x')
+
+
+def _entry_lock(fd, start, kind):
+    """F_OFD_SETLK of [start, start + 32) (never waits): True if done, False if another open file
+    description holds a conflicting lock (EAGAIN, EACCES) or the call failed otherwise, which counts
+    the same (docs/format.md, "Reader liveness"). kind: fcntl.F_WRLCK or fcntl.F_UNLCK."""
+    try:
+        fcntl.fcntl(fd, _F_OFD_SETLK, _FLOCK.pack(kind, os.SEEK_SET, start, READER_ENTRY_BYTES, 0))
+    except OSError:
+        return False
+    return True
+
 
 class Ring:
-    def __init__(self, meta, data, geometry, fields, wake, atomics, futex):
-        """meta, data: the mappings; fields: the 32 metadata fields (a live view); wake: WakeSlots."""
+    def __init__(self, meta, data, geometry, fields, wake, atomics, futex, meta_fd):
+        """meta, data: the mappings; fields: the 32 metadata fields (a live view); wake: WakeSlots;
+        meta_fd: the handle's descriptor of the metadata object (open for its lifetime): entry locks go on it."""
         self.g = geometry
+        self._meta_fd = meta_fd
+        self._own_entry = -1  # the entry this handle registered (and whose lock it holds), or -1
         self._fields = fields
         self._wake = wake
         self._atomics = atomics
@@ -83,10 +111,24 @@ class Ring:
                 count = max(count, float(self._slot_count[slot]))
         return count + 1
 
+    def _lock_entry(self, entry):
+        return _entry_lock(self._meta_fd, reader_entry_offset(self.g.slots, entry), fcntl.F_WRLCK)
+
+    def _unlock_entry(self, entry):
+        _entry_lock(self._meta_fd, reader_entry_offset(self.g.slots, entry), fcntl.F_UNLCK)
+
     def _reap_if_gone(self, entry):
-        pid = int(self._entry_pid[entry])
-        # Only the pid is taken back: a new owner resets holds and cursor itself.
-        return owner_is_gone(pid, int(self._entry_pid_namespace[entry])) and self._atomics.cas32(self._entry_pid_address(entry), pid, 0)
+        """Frees the entry if no live process owns it (nobody holds its lock); True if this call freed it."""
+        if entry == self._own_entry:
+            return False  # our own lock does not conflict with itself, and unlocking would drop it
+        if not self._lock_entry(entry):
+            return False  # its owner holds the lock: alive
+        try:
+            pid = int(self._entry_pid[entry])
+            # Only the pid is taken back: a new owner resets holds and cursor itself.
+            return pid != 0 and self._atomics.cas32(self._entry_pid_address(entry), pid, 0)
+        finally:
+            self._unlock_entry(entry)
 
     def _room_for(self, index, slot):
         """Whether frame `index` may go to its slot: not held, and (block mode) every live reader consumed
@@ -184,20 +226,25 @@ class Ring:
     # --- reader side ---
 
     def claim_reader(self, pid, cursor):
-        for reclaim in (False, True):
-            for entry in range(self.g.readers):
-                current = int(self._entry_pid[entry])
-                takeable = owner_is_gone(current, int(self._entry_pid_namespace[entry])) if reclaim else current == 0
-                if not takeable or not self._atomics.cas32(self._entry_pid_address(entry), current, pid):
-                    continue
-                # Until now the word held 0 or the dead owner's namespace, which was ours.
-                self._sc_store(self._entry_pid_namespace, entry, OWN_PID_NAMESPACE)
-                # A previous owner's holds and cursor are stale; writers may see them for an instant.
-                for hold in range(HOLDS_PER_READER):
-                    self._sc_store(self._entry_holds, (entry, hold), 0)
-                self._sc_store(self._entry_cursor, entry, cursor)
-                self.wake_writers()
-                return entry
+        """Registers in the first entry whose lock this handle can take, keeping the lock until
+        release_reader: the entry number, or -1 if every entry's lock is held (64 live readers)."""
+        for entry in range(self.g.readers):
+            if not self._lock_entry(entry):
+                continue  # a live owner, or another handle claiming or reaping it right now
+            # 0 if free, else the pid of an owner that died (we hold its lock); whatever its namespace.
+            current = int(self._entry_pid[entry])
+            if not self._atomics.cas32(self._entry_pid_address(entry), current, pid):
+                self._unlock_entry(entry)
+                continue
+            self._own_entry = entry
+            # The namespace is informational only now: liveness is the lock.
+            self._sc_store(self._entry_pid_namespace, entry, OWN_PID_NAMESPACE)
+            # A previous owner's holds and cursor are stale; writers may see them for an instant.
+            for hold in range(HOLDS_PER_READER):
+                self._sc_store(self._entry_holds, (entry, hold), 0)
+            self._sc_store(self._entry_cursor, entry, cursor)
+            self.wake_writers()
+            return entry
         return -1
 
     def release_reader(self, entry):
@@ -206,6 +253,10 @@ class Ring:
         self._sc_store(self._entry_cursor, entry, NO_CURSOR)
         self._sc_store(self._entry_pid_namespace, entry, 0)
         self._sc_store(self._entry_pid, entry, 0)
+        # After the entry reads free: a claimer that takes the lock next sees pid 0.
+        self._unlock_entry(entry)
+        if self._own_entry == entry:
+            self._own_entry = -1
         self.wake_writers()
 
     def publish_cursor(self, entry, cursor):

@@ -66,14 +66,16 @@ def create(name, shape, dtype='float32', *, history, overflow='overwrite', pyshm
         _remove(location.meta)
         if data_fd >= 0:
             _remove(location.data)
+        os.close(meta_fd)
         raise
     finally:
-        os.close(meta_fd)
         if data_fd >= 0:
             os.close(data_fd)
     try:
-        return RingStream(name, location, meta, data, geometry, atomics, lock_mode=mode)
+        # The handle keeps meta_fd: its reader entry's liveness lock lives on it.
+        return RingStream(name, location, meta, data, geometry, atomics, meta_fd, lock_mode=mode)
     except BaseException:
+        os.close(meta_fd)
         unlink(name)
         raise
 
@@ -87,8 +89,12 @@ def open(name):  # noqa: A001 - the library's verb, as tsshmem.open in Node
     while True:
         attempt = _try_open(name, location)
         if not isinstance(attempt, Exception):
-            meta, data, geometry = attempt
-            return RingStream(name, location, meta, data, geometry, atomics)
+            meta, data, geometry, meta_fd = attempt
+            try:
+                return RingStream(name, location, meta, data, geometry, atomics, meta_fd)
+            except BaseException:
+                os.close(meta_fd)
+                raise
         if time.monotonic() >= deadline:
             raise attempt
         time.sleep(_OPEN_RETRY)
@@ -172,7 +178,9 @@ class View:
 class RingStream:
     """A handle on a ring stream. Not thread-safe: use one handle per thread."""
 
-    def __init__(self, name, location, meta, data, geometry, atomics, lock_mode=None):
+    def __init__(self, name, location, meta, data, geometry, atomics, meta_fd, lock_mode=None):
+        """meta_fd: a descriptor of the metadata object (O_CLOEXEC) that the handle owns from here on and
+        closes in close(): its reader entry's liveness lock (format.md Part 3) is an OFD lock on it."""
         self._name = name
         self._location = location
         self._meta_map = meta
@@ -185,7 +193,8 @@ class RingStream:
         self._label = f'ring stream {name!r}'
         self._futex = Futex()
         self._wake = WakeSlots(meta, atomics, self._futex)
-        self._ring = Ring(meta, data, geometry, self._fields, self._wake, atomics, self._futex)
+        self._ring = Ring(meta, data, geometry, self._fields, self._wake, atomics, self._futex, meta_fd)
+        self._meta_fd = meta_fd
         self._lock = StreamLock(location.lock, self._fields, self._label, lock_mode)
         self._cursor = self._ring.load_head()
         self._last_count = float(self._fields[COUNT])
@@ -358,6 +367,8 @@ class RingStream:
             self._wake.release(self._wake_slot)
         self._wake.close()
         self._lock.close()
+        os.close(self._meta_fd)  # after release_reader unlocked the entry (closing would drop the lock too)
+        self._meta_fd = -1
         self._ring = self._wake = self._fields = None
         for mapping in (self._meta_map, self._data_map):
             try:
@@ -548,12 +559,14 @@ def _remove(path):
 
 
 def _try_open(name, location):
-    """(meta, data, geometry), or an exception to raise if it persists (a creator may still be at work)."""
+    """(meta, data, geometry, meta_fd), or an exception to raise if it persists (a creator may still be at
+    work). The caller owns meta_fd, open on success only."""
     try:
         meta_fd = os.open(location.meta, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
     except FileNotFoundError:
         raise StreamNotFoundError(f'stream {name!r} does not exist: create it with tsshmem.create({name!r}, shape=..., dtype=..., history=...)') from None
     data_fd = -1
+    keep_meta_fd = False
     try:
         meta_bytes = os.fstat(meta_fd).st_size
         head = os.pread(meta_fd, min(meta_bytes, EXTENDED_METADATA_BYTES), 0)
@@ -586,9 +599,12 @@ def _try_open(name, location):
             raise _invalid(name, problem)
         if header['gpu']:
             raise _invalid(name, 'it is a GPU stream, which tsshmem for Python does not map')
-        return mmap.mmap(meta_fd, meta_bytes), mmap.mmap(data_fd, data_bytes), geometry
+        meta, data = mmap.mmap(meta_fd, meta_bytes), mmap.mmap(data_fd, data_bytes)
+        keep_meta_fd = True
+        return meta, data, geometry, meta_fd
     finally:
-        os.close(meta_fd)
+        if not keep_meta_fd:
+            os.close(meta_fd)
         if data_fd >= 0:
             os.close(data_fd)
 
