@@ -3,9 +3,13 @@
 // ring stream, and peers killed with SIGKILL mid-loan or while holding
 // samples.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { create, open } from '../packages/tsshmem/dist/index.js';
+import { baseName } from '../packages/tsshmem/dist/internal.js';
 import { leftovers, startNodePeer, startNodePeerInPidNamespace, startPythonPeer, streamName } from './helpers.js';
 
 const frame = (n) => new Int32Array(64).fill(n);
@@ -189,6 +193,51 @@ test("overflow 'block': a registered reader killed with SIGKILL while behind no 
   for (let n = 5; n <= 12; n++) writer.write(frame(n), { timeout: 0 });
   assert.equal(writer.count, 12);
 });
+
+// A reader's liveness is the OFD lock it holds on its entry (docs/format.md,
+// "Reader liveness"), not its pid: a reused pid cannot keep a dead reader's
+// entry, and a dead reader of another pid namespace is reaped here too.
+test("overflow 'block': a dead reader whose pid now names a live process (a reused pid) no longer holds the writer back", { timeout: 30000 }, async (t) => {
+  const { name, stream: writer } = ringStream(t, { history: 4, overflow: 'block' }, 'reused-pid');
+  const peer = startNodePeer(t, 'ring-peer.js', { command: 'register', name });
+  await peer.lines.waitFor('registered');
+  for (let n = 1; n <= 4; n++) writer.write(frame(n), { timeout: 0 });
+  const [entry] = writer.ringStatus().readers;
+  peer.child.kill('SIGKILL');
+  await peer.done;
+  const bystander = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.after(() => bystander.kill('SIGKILL'));
+  overwritePid(name, entry.entryOffset, bystander.pid);
+  assert.deepEqual(writer.ringStatus().readers.map((reader) => reader.pid), [bystander.pid], 'the entry now names a live process');
+  for (let n = 5; n <= 12; n++) writer.write(frame(n), { timeout: 0 });
+  assert.equal(writer.count, 12);
+  assert.deepEqual(writer.ringStatus().readers, [], 'the dead reader was dropped from the table');
+});
+
+test("overflow 'block': a reader of another pid namespace holds the writer back while it lives, and is reaped here once it is killed", { timeout: 30000 }, async (t) => {
+  const { name, stream: writer } = ringStream(t, { history: 4, overflow: 'block' }, 'namespace-reaped');
+  const peer = startNodePeerInPidNamespace(t, 'ring-peer.js', { command: 'register', name });
+  await peer.lines.waitFor('registered');
+  for (let n = 1; n <= 4; n++) writer.write(frame(n), { timeout: 0 });
+  assert.throws(() => writer.write(frame(5), { timeout: 20 }), (error) => error.code === 'ETIMEDOUT', 'the live reader holds the writer back');
+  peer.child.kill('SIGKILL'); // unshare --kill-child takes the reader with it
+  await peer.done;
+  for (let n = 5; n <= 12; n++) writer.write(frame(n), { timeout: 0 });
+  assert.equal(writer.count, 12);
+  assert.deepEqual(writer.ringStatus().readers, []);
+});
+
+/** Stores pid in the pid word of the reader entry at entryOffset of stream name's metadata object. */
+function overwritePid(name, entryOffset, pid) {
+  const fd = openSync(join('/dev/shm', `${baseName(name)}_meta`), 'r+');
+  try {
+    const word = Buffer.alloc(4);
+    word.writeUInt32LE(pid);
+    writeSync(fd, word, 0, 4, entryOffset);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 test('writeAsync() waiting for a lock held by another process refuses to write once a loan of this thread took the lock meanwhile (ERR_LOAN_ACTIVE)', { timeout: 30000 }, async (t) => {
   const { name, stream: first } = ringStream(t, { history: 4 }, 'loan-race');

@@ -15,4 +15,4 @@ export { fromFloat16Bits } from './dtype/float16.js';
 export { MAX_TIMER_MS } from './timer-limit.js';
 export { streamNotFound, systemCode } from './errors.js';
 export { native } from './native/binding.js';
-export { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, ringControlBytes, ringState, type RingGeometry, type RingReader } from './format/ring.js';
+export { decodeRingControl, hasRingMagic, READER_ENTRY_LOCK_BYTES, RING_CONTROL_OFFSET, RingControl, ringControlBytes, ringState, type RingGeometry, type RingReader } from './format/ring.js';

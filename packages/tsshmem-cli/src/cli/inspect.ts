@@ -154,7 +154,7 @@ function inspectObjects(base: string, objects: StreamObjects): StreamRecord {
   if (!decoded.ok) return { ...identity, problem: decoded.problem, objects, metadata: null, lock: null, ring: null };
   const lock = lockRecord(base, fields);
   const metadata = metadataRecord(fields, decoded.header, read.bytes, lock);
-  const ring = inspectRing(join(SHM_DIRECTORY, base + ObjectSuffix.meta), decoded.header, objects.data?.bytes ?? 0, ownerAlive);
+  const ring = inspectRing(join(SHM_DIRECTORY, base + ObjectSuffix.meta), decoded.header, objects.data?.bytes ?? 0);
   const problem = ring !== null && 'problem' in ring ? ring.problem : dataObjectProblem(objects.data, metadata.size);
   return { ...identity, problem, objects, metadata, lock, ring: ring !== null && 'problem' in ring ? null : ring };
 }
@@ -252,28 +252,6 @@ function lockRecord(base: string, fields: Float64Array): LockRecord {
   const ownerPid = fields[Field.lockOwnerPid]!;
   const ownerAlive = ownerPid > 0 ? processAlive(ownerPid) : null;
   return { path, fileExists, held, ownerPid, ownerAlive, staleRecord: ownerAlive === false, depth: fields[Field.lockDepth]! };
-}
-
-/**
- * A ring reader's liveness, as the library judges it (docs/format.md,
- * "Owners"): null for an owner recorded in another pid namespace, where its
- * pid names some other process or none.
- */
-function ownerAlive(pid: number, pidNamespace: number): boolean | null {
-  ownPidNamespace ??= readOwnPidNamespace();
-  return pidNamespace !== 0 && pidNamespace !== ownPidNamespace ? null : processAlive(pid);
-}
-
-/** Read on the first ring reader shown: a process keeps its pid namespace for life. */
-let ownPidNamespace: number | undefined;
-
-/** The low 32 bits of the inode of /proc/self/ns/pid; 0 where that cannot be read. */
-function readOwnPidNamespace(): number {
-  try {
-    return statSync('/proc/self/ns/pid').ino % 2 ** 32;
-  } catch {
-    return 0;
-  }
 }
 
 /** A process exists and is not a zombie; a process of another user (EPERM) counts as alive. */

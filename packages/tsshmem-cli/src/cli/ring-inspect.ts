@@ -5,12 +5,22 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
-import { decodeRingControl, hasRingMagic, RING_CONTROL_OFFSET, RingControl, ringControlBytes, ringState, type StreamHeader } from 'tsshmem/internal';
+import {
+  decodeRingControl,
+  hasRingMagic,
+  native,
+  READER_ENTRY_LOCK_BYTES,
+  RING_CONTROL_OFFSET,
+  RingControl,
+  ringControlBytes,
+  ringState,
+  type StreamHeader,
+} from 'tsshmem/internal';
 
 export interface RingReaderRecord {
   readonly pid: number;
-  /** null: it registered in another pid namespace, where this process cannot look. */
-  readonly alive: boolean | null;
+  /** Whether it still holds its entry's liveness lock (docs/format.md, "Reader liveness"): false once it died. */
+  readonly alive: boolean;
   /** Ring index of the last frame it consumed. */
   readonly cursor: number;
   /** Frames published that it has not consumed. */
@@ -32,12 +42,7 @@ export interface RingRecord {
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /** The ring of a stream, null if it has none, or why its ring control area is invalid. */
-export function inspectRing(
-  metaPath: string,
-  header: StreamHeader,
-  dataBytes: number,
-  ownerAlive: (pid: number, pidNamespace: number) => boolean | null,
-): RingRecord | null | { problem: string } {
+export function inspectRing(metaPath: string, header: StreamHeader, dataBytes: number): RingRecord | null | { problem: string } {
   let fd: number;
   try {
     fd = openSync(metaPath, OPEN_FLAGS);
@@ -66,7 +71,7 @@ export function inspectRing(
       head,
       readers: readers.map((reader) => ({
         pid: reader.pid,
-        alive: ownerAlive(reader.pid, reader.pidNamespace),
+        alive: native.fdRangeLocked(fd, reader.entryOffset, READER_ENTRY_LOCK_BYTES),
         cursor: reader.cursor,
         behind: Math.max(0, head - reader.cursor),
         holds: reader.holds.length,
@@ -80,7 +85,7 @@ export function inspectRing(
 /** "64 overwrite, 2 readers (max 3 behind)" for ls; "-" for a plain stream. */
 export function summarizeRing(ring: RingRecord | null): string {
   if (ring === null) return '-';
-  const live = ring.readers.filter((reader) => reader.alive !== false);
+  const live = ring.readers.filter((reader) => reader.alive);
   const worst = Math.max(0, ...live.map((reader) => reader.behind));
   const readers = live.length === 0 ? 'no readers' : `${live.length} reader${live.length === 1 ? '' : 's'} (max ${worst} behind)`;
   return `${ring.history} ${ring.overflow}, ${readers}`;
@@ -90,12 +95,8 @@ export function summarizeRing(ring: RingRecord | null): string {
 export function describeRingReaders(ring: RingRecord): string[] {
   return ring.readers.map(
     (reader) =>
-      `pid ${reader.pid} (${describeAlive(reader.alive)}): ${reader.behind} of ${ring.history} frames behind` +
+      `pid ${reader.pid} (${reader.alive ? 'alive' : 'dead'}): ${reader.behind} of ${ring.history} frames behind` +
       (reader.holds > 0 ? `, holds ${reader.holds} sample${reader.holds === 1 ? '' : 's'}` : ''),
   );
 }
 
-function describeAlive(alive: boolean | null): string {
-  if (alive === null) return 'of another pid namespace';
-  return alive ? 'alive' : 'dead';
-}

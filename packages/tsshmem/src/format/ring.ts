@@ -9,7 +9,7 @@
  *
  *   control offset  size  content
  *   0               8     magic "tsring01"
- *   8               4     u32 layout version (1)
+ *   8               4     u32 layout version (2: readers hold their entry's liveness lock)
  *   12              4     u32 flags: bit 0 overflow 'block'; bit 1 pyshmem frame kept current
  *   16              8     u64 N, the number of slots (history depth), 2 to 65536
  *   24              8     u64 slot stride in bytes (payload size rounded up to 64)
@@ -28,7 +28,9 @@ import { MAX_PAYLOAD_BYTES, type StreamHeader } from './metadata.js';
 
 export const RING_CONTROL_OFFSET = EXTENDED_METADATA_BYTES;
 const MAGIC = Buffer.from('tsring01', 'latin1');
-const LAYOUT_VERSION = 1;
+const LAYOUT_VERSION = 2;
+/** Written by an older tsshmem, whose readers held no liveness lock. */
+const UNLOCKED_LAYOUT_VERSION = 1;
 export const MIN_HISTORY = 2;
 export const MAX_HISTORY = 65536;
 export const READER_CAPACITY = 64;
@@ -39,6 +41,8 @@ const SLOT_ALIGNMENT = 64;
 const PAGE = 4096;
 const FLAG_BLOCK = 1;
 const FLAG_PYSHMEM_FRAME = 2;
+
+export const READER_ENTRY_LOCK_BYTES = READER_ENTRY_BYTES;
 
 export const RingControl = {
   magic: 0,
@@ -130,6 +134,9 @@ export function decodeRingControl(
   if (control.length < RingControl.slotHeaders) return { problem: `its ring control area is truncated (${control.length} bytes)` };
   const bytes = Buffer.from(control.buffer, control.byteOffset, control.length);
   const version = bytes.readUInt32LE(RingControl.layoutVersion);
+  if (version === UNLOCKED_LAYOUT_VERSION) {
+    return { problem: `its ring layout version ${version} was written by an older tsshmem, whose readers hold no liveness lock: remove the stream and create it again` };
+  }
   if (version !== LAYOUT_VERSION) return { problem: `ring layout version ${version} is not ${LAYOUT_VERSION}` };
   const flags = bytes.readUInt32LE(RingControl.flags);
   const word = (offset: number): number => Number(bytes.readBigUInt64LE(offset));
@@ -176,8 +183,8 @@ export function nativeRingLayout(ring: RingGeometry, extension: { notifyWord: nu
 /** One entry of the reader table, as tools show it. */
 export interface RingReader {
   readonly pid: number;
-  /** Low 32 bits of the inode of its /proc/PID/ns/pid; 0: not recorded. */
-  readonly pidNamespace: number;
+  /** The entry's byte offset in the metadata object: its owner holds an OFD lock on its 32 bytes (its liveness). */
+  readonly entryOffset: number;
   /** Ring index of the last frame it consumed. */
   readonly cursor: number;
   /** Slots it holds samples of. */
@@ -194,7 +201,7 @@ export function ringState(metadata: ArrayBuffer, ring: RingGeometry): { head: nu
     const pid = view.getUint32(at, true);
     if (pid === 0) continue;
     const holds = [0, 1, 2, 3].map((hold) => view.getUint32(at + 16 + 4 * hold, true)).filter((slot) => slot !== 0).map((slot) => slot - 1);
-    readers.push({ pid, pidNamespace: view.getUint32(at + 4, true), cursor: Number(view.getBigUint64(at + 8, true)), holds });
+    readers.push({ pid, entryOffset: RING_CONTROL_OFFSET + at, cursor: Number(view.getBigUint64(at + 8, true)), holds });
   }
   return { head, readers };
 }

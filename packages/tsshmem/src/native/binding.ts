@@ -177,6 +177,9 @@ export interface NativeBinding {
   fdChmod(fd: number, mode: number): void;
   /** pread(2) into destination from position; fewer bytes only at the end of the file. */
   fdRead(fd: number, destination: Uint8Array, position: number): number;
+  /** Whether another open file description holds an OFD lock on those bytes of fd's file (a ring reader entry's liveness). */
+  fdRangeLocked(fd: number, start: number, length: number): boolean;
+  /** ring: keeps a descriptor of the metadata object for the stream's NativeRing (its readers' liveness locks). */
   NativeStream: new (
     metaFd: number,
     metaLength: number,
@@ -184,8 +187,17 @@ export interface NativeBinding {
     dataLength: number,
     payloadBytes: number,
     extension: ExtensionLayout | null,
+    ring: boolean,
   ) => NativeStream;
-  NativeRing: new (metaBuffer: ArrayBuffer, dataBuffer: ArrayBuffer, guardEntry: number, layout: NativeRingLayout, info: Float64Array) => NativeRing;
+  /** stream: the handle's NativeStream, made with ring: true; the ring takes its descriptor. */
+  NativeRing: new (
+    metaBuffer: ArrayBuffer,
+    dataBuffer: ArrayBuffer,
+    guardEntry: number,
+    layout: NativeRingLayout,
+    info: Float64Array,
+    stream: NativeStream,
+  ) => NativeRing;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

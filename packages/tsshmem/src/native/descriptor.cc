@@ -1,4 +1,4 @@
-// fstat, fchmod and pread on the descriptors this addon opens (shm objects,
+// fstat, fchmod, pread and a lock test on the descriptors this addon opens (shm objects,
 // lock files). Not with node:fs: Deno's node:fs knows only descriptors from
 // its own resource table and fails with EBADF on ours.
 #include "descriptor.h"
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "ring/entry_lock.h"
 
 namespace tsshmem {
 
@@ -56,12 +57,22 @@ Napi::Value FdRead(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(done));
 }
 
+// fdRangeLocked(fd, start, length) -> whether another open file description
+// holds an OFD lock on those bytes (a ring reader entry's liveness, for tools).
+Napi::Value FdRangeLocked(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  auto start = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+  auto length = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
+  return Napi::Boolean::New(info.Env(), ring::EntryLocked(fd, start, length));
+}
+
 }  // namespace
 
 void InitDescriptor(Napi::Env env, Napi::Object exports) {
   exports.Set("fdStatus", Napi::Function::New(env, FdStatus, "fdStatus"));
   exports.Set("fdChmod", Napi::Function::New(env, FdChmod, "fdChmod"));
   exports.Set("fdRead", Napi::Function::New(env, FdRead, "fdRead"));
+  exports.Set("fdRangeLocked", Napi::Function::New(env, FdRangeLocked, "fdRangeLocked"));
 }
 
 }  // namespace tsshmem

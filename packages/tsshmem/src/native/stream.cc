@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -94,8 +95,9 @@ void NativeStream::Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeStream", ctor);
 }
 
-// new NativeStream(metaFd, metaLength, dataFd, dataLength, payloadBytes, extension)
-// The descriptors may be closed once this returns. extension: null for a
+// new NativeStream(metaFd, metaLength, dataFd, dataLength, payloadBytes, extension, ring)
+// The descriptors may be closed once this returns; ring: true keeps a
+// duplicate of metaFd for the stream's NativeRing. extension: null for a
 // stream without tsshmem's extension area, else the byte offsets in the
 // metadata object of { notifyWord, wakeWaiting, wakeSlots,
 // wakeSlotCount } (src/format/extension.ts owns the layout).
@@ -134,7 +136,21 @@ NativeStream::NativeStream(const Napi::CallbackInfo& info)
                              reinterpret_cast<uint32_t*>(base + offset("wakeWaiting")));
   }
   state.frame = Frame{static_cast<double*>(state.meta->address()), state.data->address(), state.payload_bytes};
+  if (info[6].ToBoolean()) {
+    ring_meta_fd_ = fcntl(metaFd, F_DUPFD_CLOEXEC, 0);
+    if (ring_meta_fd_ < 0) ThrowSystemError(env, errno, "fcntl");
+  }
   BindHotFunctions(env, info.This().As<Napi::Object>());
+}
+
+NativeStream::~NativeStream() {
+  if (ring_meta_fd_ >= 0) close(ring_meta_fd_);
+}
+
+int NativeStream::TakeRingMetaDescriptor() {
+  int fd = ring_meta_fd_;
+  ring_meta_fd_ = -1;
+  return fd;
 }
 
 // write, read, waitSync and waitAsync are own properties of each
@@ -399,6 +415,7 @@ Napi::Value NativeStream::Close(const Napi::CallbackInfo& info) {
   }
   state_->meta->Unmap();
   state_->data->Unmap();
+  if (ring_meta_fd_ >= 0) close(TakeRingMetaDescriptor());
   return info.Env().Undefined();
 }
 

@@ -57,6 +57,10 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
   explicit NativeStream(const Napi::CallbackInfo& info);
+  ~NativeStream() override;
+  // A ring stream's descriptor of its metadata object, handed to its
+  // NativeRing (which then owns it) once; -1 if there is none.
+  int TakeRingMetaDescriptor();
 
  private:
   Napi::Value MetaBuffer(const Napi::CallbackInfo& info);
@@ -81,6 +85,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   std::shared_ptr<HandleState> state_;
   Napi::Reference<Napi::ArrayBuffer> meta_buffer_;
   Napi::Reference<Napi::ArrayBuffer> data_buffer_;
+  int ring_meta_fd_ = -1;
 };
 
 }  // namespace tsshmem

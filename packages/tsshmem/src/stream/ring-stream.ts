@@ -102,6 +102,7 @@ export class RingStream<D extends Dtype = Dtype> extends SharedMemory<D> {
       parts.native.guardEntry(),
       nativeRingLayout(geometry, NATIVE_EXTENSION_LAYOUT),
       this.#info,
+      parts.native,
     );
   }
 

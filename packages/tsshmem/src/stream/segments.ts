@@ -32,7 +32,7 @@ export function createSegments(location: StreamLocation, header: StreamHeader, m
   let dataFd = -1;
   try {
     dataFd = createObject(name, location.data, dataBytes, mode);
-    const stream = new native.NativeStream(metaFd, metaBytes, dataFd, dataBytes, header.size, NATIVE_EXTENSION_LAYOUT);
+    const stream = new native.NativeStream(metaFd, metaBytes, dataFd, dataBytes, header.size, NATIVE_EXTENSION_LAYOUT, ring !== null);
     writeExtension(new Uint8Array(stream.metaBuffer()), name);
     if (ring !== null) writeRingControl(new Uint8Array(stream.metaBuffer()), ring);
     encodeNewHeader(new Float64Array(stream.metaBuffer(), 0, METADATA_FIELDS), header);
@@ -117,6 +117,7 @@ function tryOpen(location: StreamLocation): OpenedSegments | { retry: Error } {
       dataStat.size,
       header.size,
       hasExtension(block.bytes) ? NATIVE_EXTENSION_LAYOUT : null,
+      ring.ring !== null,
     );
     return { header, native: stream, ring: ring.ring };
   } finally {

@@ -8,6 +8,7 @@
 #include "guard/guarded_copy.h"
 #include "guard/mapping_registry.h"
 #include "protocol/frame_protocol.h"
+#include "stream.h"
 
 namespace tsshmem {
 
@@ -65,8 +66,9 @@ void NativeRing::Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeRing", ctor);
 }
 
-// new NativeRing(metaBuffer, dataBuffer, guardEntry, layout, info):
-// metaBuffer and dataBuffer are the handle's NativeStream buffers and
+// new NativeRing(metaBuffer, dataBuffer, guardEntry, layout, info, stream):
+// stream is the handle's NativeStream (made with ring: true; this takes its
+// descriptor of the metadata object), metaBuffer and dataBuffer its buffers and
 // guardEntry its entry in the SIGBUS guard's registry (guardEntry()); layout (validated by
 // src/format/ring.ts against the objects' sizes) holds the byte offsets and
 // geometry; info, a Float64Array of 5, receives each frame's count, write
@@ -79,10 +81,12 @@ NativeRing::NativeRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Native
   Napi::Object layout = info[3].As<Napi::Object>();
   Napi::Float64Array infoArray = info[4].As<Napi::Float64Array>();
   if (infoArray.ElementLength() < kInfoLength) throw Napi::RangeError::New(env, "info array too short");
+  NativeStream* stream = NativeStream::Unwrap(info[5].As<Napi::Object>());
   auto number = [&](const char* key) { return static_cast<uint64_t>(layout.Get(key).As<Napi::Number>().Int64Value()); };
   auto* metaBase = static_cast<uint8_t*>(meta.Data());
   uint64_t controlOffset = number("controlOffset");
   geometry_.control = metaBase + controlOffset;
+  geometry_.control_offset = controlOffset;
   geometry_.meta = reinterpret_cast<double*>(metaBase);
   geometry_.data = static_cast<uint8_t*>(data.Data());
   geometry_.slots = number("slots");
@@ -103,6 +107,9 @@ NativeRing::NativeRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Native
   geometry_.notify = reinterpret_cast<uint32_t*>(metaBase + number("notifyWord"));
   geometry_.wake = WakeSlots(metaBase + number("wakeSlots"), static_cast<uint32_t>(wakeSlotCount),
                              reinterpret_cast<uint32_t*>(metaBase + number("wakeWaiting")));
+  // Last: nothing after it throws (a constructor that throws runs no destructor).
+  geometry_.meta_fd = stream->TakeRingMetaDescriptor();
+  if (geometry_.meta_fd < 0) throw Napi::Error::New(env, "the stream keeps no descriptor for its ring");
   ring_ = ring::Ring(geometry_);
   meta_buffer_ = Napi::Persistent(meta);
   data_buffer_ = Napi::Persistent(data);
@@ -134,6 +141,13 @@ NativeRing::~NativeRing() {
   // Collected without close(): give the reader entry back (the buffers the
   // references keep alive are being collected too).
   if (!closed_ && entry_ >= 0 && (LostBits(guard_entry_) & kLostMetadata) == 0) ring_.ReleaseReader(entry_);
+  CloseMetaDescriptor();
+}
+
+// Drops whatever liveness lock is left with it (a lost metadata object's entry).
+void NativeRing::CloseMetaDescriptor() {
+  if (geometry_.meta_fd >= 0) close(geometry_.meta_fd);
+  geometry_.meta_fd = -1;
 }
 
 void NativeRing::CheckOpen(Napi::Env env) const {
@@ -194,7 +208,7 @@ Napi::Value NativeRing::Write(const Napi::CallbackInfo& info) {
   if (status != Status::kLockTaken) return Outcome(env, status);
   uint64_t index = 0;
   uint64_t slot = 0;
-  status = ring_.BeginWrite(deadline, &index, &slot);
+  status = ring_.BeginWrite(deadline, entry_, &index, &slot);
   if (status == Status::kFrame) {
     uint8_t* bytes = ring_.SlotBytes(slot);
     bool copied = source == nullptr ? GuardedZero(bytes, geometry_.frame_bytes) : GuardedCopy(bytes, source, geometry_.frame_bytes);
@@ -227,7 +241,7 @@ Napi::Value NativeRing::Loan(const Napi::CallbackInfo& info) {
   if (status != Status::kPublished) return Outcome(env, status);
   status = TakeLockUnlessHeld(env, lockFd);
   if (status != Status::kLockTaken) return Outcome(env, status);
-  status = ring_.BeginWrite(deadline, &loan_index_, &loan_slot_);
+  status = ring_.BeginWrite(deadline, entry_, &loan_index_, &loan_slot_);
   if (status != Status::kFrame || Loss() != Status::kPublished) {
     if (lockFd >= 0) ReleaseLock(lockFd, geometry_.meta);
     return Outcome(env, status);
@@ -381,6 +395,7 @@ void NativeRing::ReleaseEverything() {
 Napi::Value NativeRing::Close(const Napi::CallbackInfo& info) {
   if (!closed_) {
     ReleaseEverything();
+    CloseMetaDescriptor();
     closed_ = true;
     meta_buffer_.Reset();
     data_buffer_.Reset();

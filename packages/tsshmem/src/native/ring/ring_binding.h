@@ -54,6 +54,7 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
   Napi::Value Outcome(Napi::Env env, Status status) const;
   double SlotOffset(uint64_t slot) const;
   void ReleaseEverything();
+  void CloseMetaDescriptor();
 
   ring::Geometry geometry_;
   ring::Ring ring_{ring::Geometry()};

@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "guard/guarded_copy.h"
 #include "owner.h"
+#include "ring/entry_lock.h"
 #include "protocol/frame_protocol.h"
 #include "protocol/shared_fields.h"
 #include "wake/futex.h"
@@ -53,16 +54,26 @@ double Ring::NextCount() const {
   return count + 1;
 }
 
-bool Ring::ReapIfGone(int entry) const {
-  // seq_cst load and CAS: pair with the CAS of a reader claiming the entry
-  // (ClaimReader); only one of them takes a dead pid.
-  uint32_t pid = __atomic_load_n(EntryPid(entry), __ATOMIC_SEQ_CST);
-  uint32_t pidNamespace = __atomic_load_n(EntryPidNamespace(entry), __ATOMIC_SEQ_CST);
-  // Only the pid is taken back: a new owner resets holds and cursor itself.
-  return OwnerIsGone(pid, pidNamespace) && CompareExchange(EntryPid(entry), pid, 0);
+bool Ring::TryLockEntry(int entry) const {
+  return ring::TryLockEntry(g_.meta_fd, g_.control_offset + EntryOffset(entry), kReaderEntryBytes) == EntryLock::kTaken;
 }
 
-Ring::Room Ring::RoomFor(uint64_t index, uint64_t slot) const {
+void Ring::UnlockEntry(int entry) const { ring::UnlockEntry(g_.meta_fd, g_.control_offset + EntryOffset(entry), kReaderEntryBytes); }
+
+bool Ring::ReapIfGone(int entry) const {
+  // Its lock free means its owner is gone; holding it keeps claimants (who
+  // take it first) away while the pid is taken back.
+  if (!TryLockEntry(entry)) return false;
+  // seq_cst load and CAS: pair with the claimant's CAS and the owner's
+  // seq_cst stores (ClaimReader, ReleaseReader), both made under the lock.
+  uint32_t pid = __atomic_load_n(EntryPid(entry), __ATOMIC_SEQ_CST);
+  // Only the pid is taken back: a new owner resets holds and cursor itself.
+  bool reaped = pid != 0 && CompareExchange(EntryPid(entry), pid, 0);
+  UnlockEntry(entry);
+  return reaped;
+}
+
+Ring::Room Ring::RoomFor(uint64_t index, uint64_t slot, int ownEntry) const {
   // The frame this slot holds is at most index - N; block mode needs every
   // live reader's cursor (last ring index consumed) to have reached it.
   uint64_t victim = index > g_.slots ? index - g_.slots : 0;
@@ -80,14 +91,15 @@ Ring::Room Ring::RoomFor(uint64_t index, uint64_t slot) const {
     // seq_cst: pairs with the reader's seq_cst cursor store and its load of
     // writers-waiting (PublishCursor / WakeWriters).
     bool behind = g_.block && victim > 0 && __atomic_load_n(EntryCursor(entry), __ATOMIC_SEQ_CST) < victim;
-    if ((held || behind) && ReapIfGone(static_cast<int>(entry))) continue;
+    // Its own entry's lock does not conflict with the handle itself: never judged.
+    if ((held || behind) && static_cast<int>(entry) != ownEntry && ReapIfGone(static_cast<int>(entry))) continue;
     if (held) return Room::kHeld;
     blocked = blocked || behind;
   }
   return blocked ? Room::kBlocked : Room::kFree;
 }
 
-Status Ring::BeginWrite(int64_t deadlineNs, uint64_t* index, uint64_t* slot) const {
+Status Ring::BeginWrite(int64_t deadlineNs, int ownEntry, uint64_t* index, uint64_t* slot) const {
   if (!IsValidCounter(LoadField(g_.meta, kCount, __ATOMIC_RELAXED)) ||
       !IsValidCounter(LoadField(g_.meta, kWriteSequence, __ATOMIC_RELAXED)) || LoadHead() >= kMaxCounter) {
     return Status::kCorrupt;
@@ -97,7 +109,7 @@ Status Ring::BeginWrite(int64_t deadlineNs, uint64_t* index, uint64_t* slot) con
     // Skips the slots that readers hold (their frames stay); at most N tries.
     for (uint64_t next = head + 1; next <= head + g_.slots; ++next) {
       uint64_t candidate = SlotOf(next);
-      Room room = RoomFor(next, candidate);
+      Room room = RoomFor(next, candidate, ownEntry);
       if (room == Room::kBlocked) return Status::kNoRoom;
       if (room == Room::kHeld) continue;
       uint64_t* seq = SlotSeq(candidate);
@@ -106,7 +118,7 @@ Status Ring::BeginWrite(int64_t deadlineNs, uint64_t* index, uint64_t* slot) con
       // Odd: being written. seq_cst, then the holds are loaded again: pairs
       // with a reader's hold store + seq load in Take (Dekker).
       __atomic_store_n(seq, 2 * next - 1, __ATOMIC_SEQ_CST);
-      if (RoomFor(next, candidate) == Room::kFree) {
+      if (RoomFor(next, candidate, ownEntry) == Room::kFree) {
         // Release fence: the odd seq is visible before any byte the caller
         // then writes into the slot; pairs with a copying reader's acquire
         // fence after its copy, before it loads seq again (Take).
@@ -187,28 +199,26 @@ void Ring::Abandon(uint64_t) const {
 }
 
 int Ring::ClaimReader(uint32_t pid, uint64_t cursor) const {
-  for (int pass = 0; pass < 2; ++pass) {
-    for (uint32_t entry = 0; entry < g_.readers; ++entry) {
-      uint32_t* owner = EntryPid(static_cast<int>(entry));
-      // seq_cst load and CAS: pair with other claimants' and with writers'
-      // CAS on the pid (ReapIfGone); one of them wins an entry.
-      uint32_t current = __atomic_load_n(owner, __ATOMIC_SEQ_CST);
-      // First pass: free entries; second: entries of processes that died.
-      bool takeable = pass == 0 ? current == 0 : OwnerIsGone(current, __atomic_load_n(EntryPidNamespace(static_cast<int>(entry)), __ATOMIC_SEQ_CST));
-      if (!takeable || !CompareExchange(owner, current, pid)) continue;
-      int claimed = static_cast<int>(entry);
-      // Until this store the word holds 0 (a free entry's) or the dead
-      // owner's, which was ours (the second pass takes no other), so no
-      // writer judges the new owner dead meanwhile.
-      __atomic_store_n(EntryPidNamespace(claimed), OwnPidNamespace(), __ATOMIC_SEQ_CST);
-      // A previous owner's holds and cursor are stale; writers may see them
-      // for an instant (they then skip a slot or wait one re-check).
-      // seq_cst stores: pair with the writer's seq_cst loads in RoomFor.
-      for (uint32_t hold = 0; hold < kHoldsPerReader; ++hold) __atomic_store_n(EntryHold(claimed, hold), 0, __ATOMIC_SEQ_CST);
-      __atomic_store_n(EntryCursor(claimed), cursor, __ATOMIC_SEQ_CST);
-      WakeWriters();
-      return claimed;
+  for (uint32_t index = 0; index < g_.readers; ++index) {
+    int entry = static_cast<int>(index);
+    // Its lock free: the entry is free (pid 0) or its owner died. Held until ReleaseReader.
+    if (!TryLockEntry(entry)) continue;
+    // seq_cst load and CAS: pair with a writer's CAS in ReapIfGone, which
+    // also needs the lock; the CAS fails only under a hostile process.
+    uint32_t current = __atomic_load_n(EntryPid(entry), __ATOMIC_SEQ_CST);
+    if (!CompareExchange(EntryPid(entry), current, pid)) {
+      UnlockEntry(entry);
+      continue;
     }
+    // Informational since liveness is the lock (tools show it).
+    __atomic_store_n(EntryPidNamespace(entry), OwnPidNamespace(), __ATOMIC_SEQ_CST);
+    // A previous owner's holds and cursor are stale; writers may see them
+    // for an instant (they then skip a slot or wait one re-check).
+    // seq_cst stores: pair with the writer's seq_cst loads in RoomFor.
+    for (uint32_t hold = 0; hold < kHoldsPerReader; ++hold) __atomic_store_n(EntryHold(entry, hold), 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(EntryCursor(entry), cursor, __ATOMIC_SEQ_CST);
+    WakeWriters();
+    return entry;
   }
   return -1;
 }
@@ -220,6 +230,9 @@ void Ring::ReleaseReader(int entry) const {
   __atomic_store_n(EntryCursor(entry), kNoCursor, __ATOMIC_SEQ_CST);
   __atomic_store_n(EntryPidNamespace(entry), 0, __ATOMIC_SEQ_CST);
   __atomic_store_n(EntryPid(entry), 0, __ATOMIC_SEQ_CST);
+  // After the stores: whoever takes the lock next (a claimant, a writer
+  // judging liveness) finds the entry free.
+  UnlockEntry(entry);
   WakeWriters();
 }
 

@@ -2,8 +2,8 @@
 // frame slots after the pyshmem payload in the data object, their headers
 // and the reader table after tsshmem's extension area in the metadata
 // object. Frames are numbered 1, 2, ... (the ring index P); frame P always
-// lives in slot (P - 1) mod N. Writers hold the stream's flock; readers take
-// no lock.
+// lives in slot (P - 1) mod N. Writers hold the stream's flock; a registered
+// reader holds its entry's liveness lock (entry_lock.h) and no other.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -26,10 +26,12 @@ enum ControlOffset : size_t {
   kSlotHeaders = 128,    // N x 32 bytes: {u64 seq, u64 count, f64 write time, u64 0}
 };
 constexpr size_t kSlotHeaderBytes = 32;
-constexpr size_t kReaderEntryBytes = 32;  // {u32 pid, u32 0, u64 cursor, u32 holds[4]}
+constexpr size_t kReaderEntryBytes = 32;  // {u32 pid, u32 pid namespace, u64 cursor, u32 holds[4]}
 
 struct Geometry {
   uint8_t* control = nullptr;  // the ring control area
+  uint64_t control_offset = 0;  // its byte offset in the metadata object
+  int meta_fd = -1;             // a descriptor of the metadata object, for the entries' liveness locks
   double* meta = nullptr;      // the 32 pyshmem fields
   uint8_t* data = nullptr;     // the data object
   uint64_t slots = 0;
@@ -63,8 +65,9 @@ class Ring {
   // Chooses the slot for the next frame and marks it being written. In block
   // mode waits up to deadlineNs for every live registered reader to have
   // consumed the frame the slot holds (kNoRoom after that). On kFrame,
-  // *index and *slot say what was loaned.
-  Status BeginWrite(int64_t deadlineNs, uint64_t* index, uint64_t* slot) const;
+  // *index and *slot say what was loaned. ownEntry: the writing handle's own
+  // reader entry (-1: none), never judged dead.
+  Status BeginWrite(int64_t deadlineNs, int ownEntry, uint64_t* index, uint64_t* slot) const;
   // Publishes the loaned frame (kPublished): slot header, head, the pyshmem payload copy
   // (if kept) and count; then wakes waiters.
   Status Publish(uint64_t index, uint64_t slot) const;
@@ -72,6 +75,7 @@ class Ring {
   void Abandon(uint64_t slot) const;
 
   // --- Reader side. ---
+  // A free entry, or one whose owner died, taken with its liveness lock; -1 if none.
   int ClaimReader(uint32_t pid, uint64_t cursor) const;
   void ReleaseReader(int entry) const;
   // The oldest frame newer than *cursor (the reader's last ring index) and
@@ -94,7 +98,8 @@ class Ring {
   uint64_t* SlotSeq(uint64_t slot) const { return Word64(kSlotHeaders + slot * kSlotHeaderBytes); }
   uint64_t* SlotCount(uint64_t slot) const { return Word64(kSlotHeaders + slot * kSlotHeaderBytes + 8); }
   double* SlotTime(uint64_t slot) const { return reinterpret_cast<double*>(Word64(kSlotHeaders + slot * kSlotHeaderBytes + 16)); }
-  uint8_t* Entry(int entry) const { return g_.control + kSlotHeaders + g_.slots * kSlotHeaderBytes + entry * kReaderEntryBytes; }
+  uint64_t EntryOffset(int entry) const { return kSlotHeaders + g_.slots * kSlotHeaderBytes + entry * kReaderEntryBytes; }
+  uint8_t* Entry(int entry) const { return g_.control + EntryOffset(entry); }
   uint32_t* EntryPid(int entry) const { return reinterpret_cast<uint32_t*>(Entry(entry)); }
   uint32_t* EntryPidNamespace(int entry) const { return reinterpret_cast<uint32_t*>(Entry(entry) + 4); }
   uint64_t* EntryCursor(int entry) const { return reinterpret_cast<uint64_t*>(Entry(entry) + 8); }
@@ -103,8 +108,11 @@ class Ring {
   // Whether frame `index` may be written to its slot now: the slot is not
   // held, and (block mode) every live reader consumed what it holds.
   enum class Room { kFree, kHeld, kBlocked };
-  Room RoomFor(uint64_t index, uint64_t slot) const;
+  Room RoomFor(uint64_t index, uint64_t slot, int ownEntry) const;
   bool ReapIfGone(int entry) const;
+  // The entry's liveness lock (entry_lock.h), at its place in the metadata object.
+  bool TryLockEntry(int entry) const;
+  void UnlockEntry(int entry) const;
   void WakeWriters() const;
   double NextCount() const;
 
