@@ -319,6 +319,20 @@ test('pyshmemFrame: false makes a stream whose metadata version is 1002; tsshmem
   assert.ok(payload.every((byte) => byte === 0), 'no copy into the pyshmem payload');
 });
 
+test('a handle that reads and writes never drops its own reader entry: the slot of its sample survives its own writes, and another handle registers beside it', async (t) => {
+  const { name, writer } = ring(t, { history: 2 });
+  writer.write(frame(1));
+  const sample = await writer.nextSample(); // registers the writing handle, holding frame 1's slot
+  for (let n = 2; n <= 6; n++) writer.write(frame(n), { timeout: 0 });
+  assert.ok(sample.array.every((value) => value === 1), `the held slot still holds frame 1, not ${sample.array[0]}`);
+  assert.deepEqual(writer.ringStatus().readers.map((reader) => reader.pid), [process.pid]);
+  const other = open(name);
+  t.after(() => other.close());
+  assert.equal(other.register(), true);
+  assert.equal(writer.ringStatus().readers.length, 2, 'two entries: the writer kept its own');
+  sample.release();
+});
+
 test('hostile ring metadata: open() refuses impossible layouts with ERR_INVALID_STREAM, and a corrupted head makes reads and writes fail with it, never crash', async (t) => {
   for (const [label, offset, value, pattern] of [
     ['history 1', RingControl.slots, 1, /ring history 1/],

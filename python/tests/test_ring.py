@@ -268,6 +268,24 @@ class ReaderLiveness(RingTestCase):
         self.assertTrue(other.register())
         self.assertNotEqual(other._entry, writer._entry)
 
+    def test_close_in_a_forked_child_leaves_the_registering_process_its_entry(self):
+        name, writer = self.block_stream()
+        reader = tsshmem.open(name)
+        self.addCleanup(reader.close)
+        self.assertTrue(reader.register())
+        pid = os.fork()
+        if pid == 0:
+            reader.close()  # shares the parent's lock (one open file description): must not free its entry
+            os._exit(0)
+        self.assertEqual(os.waitpid(pid, 0)[1], 0)
+        self.fill(writer)
+        with self.assertRaises(tsshmem.StreamTimeoutError):
+            writer.write(np.ones((2, 3), np.int32), timeout=0.05)  # the parent's entry still holds the writer
+        other = tsshmem.open(name)
+        self.addCleanup(other.close)
+        self.assertTrue(other.register())
+        self.assertNotEqual(other._entry, reader._entry)
+
     def test_a_ring_of_layout_version_1_is_refused_with_a_pointer_to_recreate_it(self):
         name, writer = self.block_stream()
         writer.close()

@@ -55,6 +55,7 @@ class Ring:
         self.g = geometry
         self._meta_fd = meta_fd
         self._own_entry = -1  # the entry this handle registered (and whose lock it holds), or -1
+        self._own_pid = 0  # the process that registered it: a forked copy of the handle leaves it alone
         self._fields = fields
         self._wake = wake
         self._atomics = atomics
@@ -237,6 +238,7 @@ class Ring:
                 self._unlock_entry(entry)
                 continue
             self._own_entry = entry
+            self._own_pid = os.getpid()
             # The namespace is informational only now: liveness is the lock.
             self._sc_store(self._entry_pid_namespace, entry, OWN_PID_NAMESPACE)
             # A previous owner's holds and cursor are stale; writers may see them for an instant.
@@ -248,6 +250,10 @@ class Ring:
         return -1
 
     def release_reader(self, entry):
+        if os.getpid() != self._own_pid:
+            # A process forked from the one that registered shares its lock (one open file description):
+            # releasing here would free the entry under the registering process.
+            return
         for hold in range(HOLDS_PER_READER):
             self._sc_store(self._entry_holds, (entry, hold), 0)
         self._sc_store(self._entry_cursor, entry, NO_CURSOR)

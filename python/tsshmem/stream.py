@@ -6,6 +6,7 @@ import mmap
 import os
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -194,7 +195,8 @@ class RingStream:
         self._futex = Futex()
         self._wake = WakeSlots(meta, atomics, self._futex)
         self._ring = Ring(meta, data, geometry, self._fields, self._wake, atomics, self._futex, meta_fd)
-        self._meta_fd = meta_fd
+        # Closed by close(), or when the handle is collected unclosed: its entry's lock goes with it.
+        self._close_meta_fd = weakref.finalize(self, os.close, meta_fd)
         self._lock = StreamLock(location.lock, self._fields, self._label, lock_mode)
         self._cursor = self._ring.load_head()
         self._last_count = float(self._fields[COUNT])
@@ -356,19 +358,20 @@ class RingStream:
         if self._closed:
             return
         self._closed = True
-        if self._loan is not None:
-            self._loan.abandon()
-        for view in self._views:
-            if view is not None:
-                view.release()
-        if self._entry >= 0:
-            self._ring.release_reader(self._entry)
-        if self._wake_slot >= 0:
-            self._wake.release(self._wake_slot)
-        self._wake.close()
-        self._lock.close()
-        os.close(self._meta_fd)  # after release_reader unlocked the entry (closing would drop the lock too)
-        self._meta_fd = -1
+        try:
+            if self._loan is not None:
+                self._loan.abandon()
+            for view in self._views:
+                if view is not None:
+                    view.release()
+            if self._entry >= 0:
+                self._ring.release_reader(self._entry)
+            if self._wake_slot >= 0:
+                self._wake.release(self._wake_slot)
+            self._wake.close()
+            self._lock.close()
+        finally:
+            self._close_meta_fd()  # after release_reader unlocked the entry (closing would drop the lock too)
         self._ring = self._wake = self._fields = None
         for mapping in (self._meta_map, self._data_map):
             try:

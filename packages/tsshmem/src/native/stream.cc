@@ -137,21 +137,13 @@ NativeStream::NativeStream(const Napi::CallbackInfo& info)
   }
   state.frame = Frame{static_cast<double*>(state.meta->address()), state.data->address(), state.payload_bytes};
   if (info[6].ToBoolean()) {
-    ring_meta_fd_ = fcntl(metaFd, F_DUPFD_CLOEXEC, 0);
-    if (ring_meta_fd_ < 0) ThrowSystemError(env, errno, "fcntl");
+    ring_meta_fd_.Reset(fcntl(metaFd, F_DUPFD_CLOEXEC, 0));
+    if (ring_meta_fd_.Get() < 0) ThrowSystemError(env, errno, "fcntl");
   }
   BindHotFunctions(env, info.This().As<Napi::Object>());
 }
 
-NativeStream::~NativeStream() {
-  if (ring_meta_fd_ >= 0) close(ring_meta_fd_);
-}
-
-int NativeStream::TakeRingMetaDescriptor() {
-  int fd = ring_meta_fd_;
-  ring_meta_fd_ = -1;
-  return fd;
-}
+int NativeStream::TakeRingMetaDescriptor() { return ring_meta_fd_.Release(); }
 
 // write, read, waitSync and waitAsync are own properties of each
 // NativeStream, functions whose data is its state: a call then skips
@@ -415,7 +407,7 @@ Napi::Value NativeStream::Close(const Napi::CallbackInfo& info) {
   }
   state_->meta->Unmap();
   state_->data->Unmap();
-  if (ring_meta_fd_ >= 0) close(TakeRingMetaDescriptor());
+  ring_meta_fd_.Reset();
   return info.Env().Undefined();
 }
 

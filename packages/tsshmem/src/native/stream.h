@@ -11,6 +11,7 @@
 #include "protocol/frame_protocol.h"
 #include "wake/sync_wait.h"
 #include "wake/wait_stats.h"
+#include "unique_fd.h"
 #include "wake/wake_slots.h"
 
 namespace tsshmem {
@@ -57,7 +58,6 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
   explicit NativeStream(const Napi::CallbackInfo& info);
-  ~NativeStream() override;
   // A ring stream's descriptor of its metadata object, handed to its
   // NativeRing (which then owns it) once; -1 if there is none.
   int TakeRingMetaDescriptor();
@@ -85,7 +85,7 @@ class NativeStream : public Napi::ObjectWrap<NativeStream> {
   std::shared_ptr<HandleState> state_;
   Napi::Reference<Napi::ArrayBuffer> meta_buffer_;
   Napi::Reference<Napi::ArrayBuffer> data_buffer_;
-  int ring_meta_fd_ = -1;
+  UniqueFd ring_meta_fd_;
 };
 
 }  // namespace tsshmem

@@ -30,14 +30,16 @@ export function createSegments(location: StreamLocation, header: StreamHeader, m
   const dataBytes = ring?.dataBytes ?? header.size;
   const metaFd = createObject(name, location.meta, metaBytes, mode);
   let dataFd = -1;
+  let stream: NativeStream | null = null;
   try {
     dataFd = createObject(name, location.data, dataBytes, mode);
-    const stream = new native.NativeStream(metaFd, metaBytes, dataFd, dataBytes, header.size, NATIVE_EXTENSION_LAYOUT, ring !== null);
+    stream = new native.NativeStream(metaFd, metaBytes, dataFd, dataBytes, header.size, NATIVE_EXTENSION_LAYOUT, ring !== null);
     writeExtension(new Uint8Array(stream.metaBuffer()), name);
     if (ring !== null) writeRingControl(new Uint8Array(stream.metaBuffer()), ring);
     encodeNewHeader(new Float64Array(stream.metaBuffer(), 0, METADATA_FIELDS), header);
     return stream;
   } catch (error) {
+    stream?.close();
     native.shmUnlink(location.meta);
     if (dataFd >= 0) native.shmUnlink(location.data);
     throw error;

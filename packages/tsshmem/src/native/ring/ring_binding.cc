@@ -107,9 +107,9 @@ NativeRing::NativeRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Native
   geometry_.notify = reinterpret_cast<uint32_t*>(metaBase + number("notifyWord"));
   geometry_.wake = WakeSlots(metaBase + number("wakeSlots"), static_cast<uint32_t>(wakeSlotCount),
                              reinterpret_cast<uint32_t*>(metaBase + number("wakeWaiting")));
-  // Last: nothing after it throws (a constructor that throws runs no destructor).
-  geometry_.meta_fd = stream->TakeRingMetaDescriptor();
-  if (geometry_.meta_fd < 0) throw Napi::Error::New(env, "the stream keeps no descriptor for its ring");
+  meta_fd_.Reset(stream->TakeRingMetaDescriptor());
+  if (meta_fd_.Get() < 0) throw Napi::Error::New(env, "the stream keeps no descriptor for its ring");
+  geometry_.meta_fd = meta_fd_.Get();
   ring_ = ring::Ring(geometry_);
   meta_buffer_ = Napi::Persistent(meta);
   data_buffer_ = Napi::Persistent(data);
@@ -140,14 +140,16 @@ void NativeRing::BindHotMethods(Napi::Env env, Napi::Object self) {
 NativeRing::~NativeRing() {
   // Collected without close(): give the reader entry back (the buffers the
   // references keep alive are being collected too).
+  // The descriptor (meta_fd_) closes after this, unlocking the entry.
   if (!closed_ && entry_ >= 0 && (LostBits(guard_entry_) & kLostMetadata) == 0) ring_.ReleaseReader(entry_);
-  CloseMetaDescriptor();
 }
 
-// Drops whatever liveness lock is left with it (a lost metadata object's entry).
+// Drops whatever liveness lock is left with it (a lost metadata object's
+// entry); the ring keeps no stale descriptor number.
 void NativeRing::CloseMetaDescriptor() {
-  if (geometry_.meta_fd >= 0) close(geometry_.meta_fd);
+  meta_fd_.Reset();
   geometry_.meta_fd = -1;
+  ring_ = ring::Ring(geometry_);
 }
 
 void NativeRing::CheckOpen(Napi::Env env) const {

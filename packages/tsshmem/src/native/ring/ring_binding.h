@@ -13,6 +13,7 @@
 #include <array>
 
 #include "ring_protocol.h"
+#include "unique_fd.h"
 
 namespace tsshmem {
 
@@ -57,6 +58,8 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
   void CloseMetaDescriptor();
 
   ring::Geometry geometry_;
+  // The metadata object's descriptor the reader entry's liveness lock is taken on (geometry_.meta_fd).
+  UniqueFd meta_fd_;
   ring::Ring ring_{ring::Geometry()};
   Napi::Reference<Napi::ArrayBuffer> meta_buffer_;
   Napi::Reference<Napi::ArrayBuffer> data_buffer_;
