@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { create, open } from '../packages/tsshmem/dist/index.js';
-import { run, streamName } from './helpers.js';
+import { overwriteReaderPid, run, startNodePeer, streamName } from './helpers.js';
 
 const cliPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'packages', 'tsshmem-cli', 'dist', 'cli', 'main.js');
 
@@ -45,6 +45,22 @@ test('ls and info show a ring stream\'s history, overflow mode and each register
   assert.match(info, new RegExp(`^ring readers +pid ${process.pid} \\(alive\\): 2 of 4 frames behind$`, 'm'));
   const record = JSON.parse(await cli(['info', name, '--json']));
   assert.deepEqual(record.ring, { history: 4, overflow: 'block', pyshmemFrame: true, head: 3, readers: [{ pid: process.pid, alive: true, cursor: 1, behind: 2, holds: 0 }] });
+});
+
+test('info shows a killed reader as dead, by its free liveness lock, even while its pid names a live process; ls counts only live readers', async (t) => {
+  const name = streamName(t, 'cli-dead-reader');
+  const writer = create(name, { shape: [4], dtype: 'int32', history: 4, overflow: 'block' });
+  t.after(() => writer.close());
+  const peer = startNodePeer(t, 'ring-peer.js', { command: 'register', name });
+  await peer.lines.waitFor('registered');
+  const [entry] = writer.ringStatus().readers;
+  peer.child.kill('SIGKILL');
+  await peer.done;
+  overwriteReaderPid(name, entry.entryOffset, process.pid); // its pid reused: this live process
+  const info = await cli(['info', name]);
+  assert.match(info, new RegExp(`^ring readers +pid ${process.pid} \\(dead\\): 0 of 4 frames behind$`, 'm'));
+  const line = (await cli(['ls'])).split('\n').find((text) => text.startsWith(name));
+  assert.match(line, /4 block, no readers$/);
 });
 
 test('watch shows each registered reader of a ring and how far behind it is', async (t) => {

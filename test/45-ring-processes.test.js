@@ -4,13 +4,10 @@
 // samples.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { create, open } from '../packages/tsshmem/dist/index.js';
-import { baseName } from '../packages/tsshmem/dist/internal.js';
-import { leftovers, startNodePeer, startNodePeerInPidNamespace, startPythonPeer, streamName } from './helpers.js';
+import { leftovers, overwriteReaderPid, startNodePeer, startNodePeerInPidNamespace, startPythonPeer, streamName } from './helpers.js';
 
 const frame = (n) => new Int32Array(64).fill(n);
 
@@ -207,7 +204,7 @@ test("overflow 'block': a dead reader whose pid now names a live process (a reus
   await peer.done;
   const bystander = spawn('sleep', ['60'], { stdio: 'ignore' });
   t.after(() => bystander.kill('SIGKILL'));
-  overwritePid(name, entry.entryOffset, bystander.pid);
+  overwriteReaderPid(name, entry.entryOffset, bystander.pid);
   assert.deepEqual(writer.ringStatus().readers.map((reader) => reader.pid), [bystander.pid], 'the entry now names a live process');
   for (let n = 5; n <= 12; n++) writer.write(frame(n), { timeout: 0 });
   assert.equal(writer.count, 12);
@@ -226,18 +223,6 @@ test("overflow 'block': a reader of another pid namespace holds the writer back 
   assert.equal(writer.count, 12);
   assert.deepEqual(writer.ringStatus().readers, []);
 });
-
-/** Stores pid in the pid word of the reader entry at entryOffset of stream name's metadata object. */
-function overwritePid(name, entryOffset, pid) {
-  const fd = openSync(join('/dev/shm', `${baseName(name)}_meta`), 'r+');
-  try {
-    const word = Buffer.alloc(4);
-    word.writeUInt32LE(pid);
-    writeSync(fd, word, 0, 4, entryOffset);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 test('writeAsync() waiting for a lock held by another process refuses to write once a loan of this thread took the lock meanwhile (ERR_LOAN_ACTIVE)', { timeout: 30000 }, async (t) => {
   const { name, stream: first } = ringStream(t, { history: 4 }, 'loan-race');

@@ -1,7 +1,7 @@
 // Shared by the test files: unique stream names that are always cleaned up,
 // and child processes that run the peers in test/peers/.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -235,4 +235,20 @@ function lineReader(child) {
       });
     },
   };
+}
+
+/**
+ * Stores pid in the pid word of the ring reader entry at entryOffset
+ * (ringStatus().readers[i].entryOffset) of stream name's metadata object:
+ * a dead reader's pid reused by another process, as far as the table shows.
+ */
+export function overwriteReaderPid(name, entryOffset, pid) {
+  const fd = openSync(join('/dev/shm', `${baseName(name)}_meta`), 'r+');
+  try {
+    const word = Buffer.alloc(4);
+    word.writeUInt32LE(pid);
+    writeSync(fd, word, 0, 4, entryOffset);
+  } finally {
+    closeSync(fd);
+  }
 }
