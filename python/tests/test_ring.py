@@ -217,6 +217,16 @@ class ReaderLiveness(RingTestCase):
         for _ in range(writer.history):
             writer.write(np.zeros((2, 3), np.int32), timeout=1)
 
+    def assert_entry_kept(self, name, writer, holder):
+        """holder's entry still counts: it holds a filled block-mode writer back, and a new reader gets another entry."""
+        self.fill(writer)
+        with self.assertRaises(tsshmem.StreamTimeoutError):
+            writer.write(np.ones((2, 3), np.int32), timeout=0.05)
+        other = tsshmem.open(name)
+        self.addCleanup(other.close)
+        self.assertTrue(other.register())
+        self.assertNotEqual(other._entry, holder._entry)
+
     def test_a_killed_reader_whose_pid_now_names_a_live_process_is_reaped(self):
         name, writer = self.block_stream()
         child, entry = self.child_reader(name)
@@ -260,13 +270,7 @@ class ReaderLiveness(RingTestCase):
     def test_a_handle_registered_as_a_reader_never_reaps_its_own_entry(self):
         name, writer = self.block_stream()
         self.assertTrue(writer.register())
-        self.fill(writer)
-        with self.assertRaises(tsshmem.StreamTimeoutError):
-            writer.write(np.ones((2, 3), np.int32), timeout=0.05)
-        other = tsshmem.open(name)
-        self.addCleanup(other.close)
-        self.assertTrue(other.register())
-        self.assertNotEqual(other._entry, writer._entry)
+        self.assert_entry_kept(name, writer, writer)
 
     def test_close_in_a_forked_child_leaves_the_registering_process_its_entry(self):
         name, writer = self.block_stream()
@@ -278,13 +282,7 @@ class ReaderLiveness(RingTestCase):
             reader.close()  # shares the parent's lock (one open file description): must not free its entry
             os._exit(0)
         self.assertEqual(os.waitpid(pid, 0)[1], 0)
-        self.fill(writer)
-        with self.assertRaises(tsshmem.StreamTimeoutError):
-            writer.write(np.ones((2, 3), np.int32), timeout=0.05)  # the parent's entry still holds the writer
-        other = tsshmem.open(name)
-        self.addCleanup(other.close)
-        self.assertTrue(other.register())
-        self.assertNotEqual(other._entry, reader._entry)
+        self.assert_entry_kept(name, writer, reader)
 
     def test_a_ring_of_layout_version_1_is_refused_with_a_pointer_to_recreate_it(self):
         name, writer = self.block_stream()
