@@ -195,8 +195,6 @@ class RingStream:
         self._futex = Futex()
         self._wake = WakeSlots(meta, atomics, self._futex)
         self._ring = Ring(meta, data, geometry, self._fields, self._wake, atomics, self._futex, meta_fd)
-        # Closed by close(), or when the handle is collected unclosed: its entry's lock goes with it.
-        self._close_meta_fd = weakref.finalize(self, os.close, meta_fd)
         self._lock = StreamLock(location.lock, self._fields, self._label, lock_mode)
         self._cursor = self._ring.load_head()
         self._last_count = float(self._fields[COUNT])
@@ -210,6 +208,9 @@ class RingStream:
         self._views = [None] * 4
         self._loan = None
         self._closed = False
+        # Last, once nothing here can raise (until then the caller closes meta_fd): closed by close(),
+        # or when the handle is collected unclosed, its entry's lock going with it.
+        self._close_meta_fd = weakref.finalize(self, os.close, meta_fd)
 
     # --- properties ---
 
