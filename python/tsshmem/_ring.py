@@ -238,7 +238,7 @@ class Ring:
                 self._unlock_entry(entry)
                 continue
             self._own_entry = entry
-            self._own_pid = os.getpid()
+            self._own_pid = pid
             # The namespace is informational only now: liveness is the lock.
             self._sc_store(self._entry_pid_namespace, entry, OWN_PID_NAMESPACE)
             # A previous owner's holds and cursor are stale; writers may see them for an instant.
