@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { create, open } from '../packages/tsshmem/dist/index.js';
 import { Extension, WAKE_SLOT_COUNT } from '../packages/tsshmem/dist/format/extension.js';
 import { locateByName, lockDirectory } from '../packages/tsshmem/dist/format/names.js';
-import { currentSyscall, run, startNodePeer, startNodePeerInPidNamespace, startPythonPeer, streamName } from './helpers.js';
+import { currentSyscall, run, startNodePeer, startNodePeerInNetworkNamespace, startNodePeerInPidNamespace, startPythonPeer, streamName } from './helpers.js';
 import { creators, eventually, metaWord, wakeSlotsOf } from './wait-helpers.js';
 
 /** Rethrows error with the peer's stderr, once the peer has been stopped. */
@@ -336,6 +336,30 @@ test('a process of another pid namespace takes no wake slot from live waiters wh
   writer.write(new Int32Array(4).fill(7));
   for (const received of await Promise.all(waits)) assert.equal(received[0], 7);
   assert.equal(await sleeper.lines.waitFor(/^\d+$/), '7');
+});
+
+// Containers that share /dev/shm and the lock directory but not the
+// network: a waiter's wake socket is bound in the abstract namespace of its
+// network namespace, where a writer elsewhere finds nobody (ECONNREFUSED).
+test('a reader of another network namespace waiting with next() is woken by every write after the first (a futex then, not the 10 ms check)', { timeout: 60000 }, async (t) => {
+  const frames = 20;
+  const name = streamName(t, 'other-network-namespace');
+  const writer = create(name, { shape: [4], dtype: 'int32' });
+  t.after(() => writer.close());
+  const reader = startNodePeerInNetworkNamespace(t, 'waiting-reader.js', { name, frames });
+  for (let frame = 0; frame < frames; frame++) {
+    await reader.lines.waitFor(`waiting ${frame}`);
+    writer.write(new Int32Array(4).fill(frame + 1));
+    await reader.lines.waitFor(String(frame + 1));
+  }
+  const stats = JSON.parse(await reader.lines.waitFor(/^\{/));
+  // Every wait was armed before its write, so each ended woken or rechecked;
+  // the first, whose wake the socket could not take, by the timer's check.
+  assert.equal(stats.woken + stats.rechecked, frames, JSON.stringify(stats));
+  assert.ok(stats.woken >= frames - 2, `woken by ${stats.woken} of ${frames} writes: ${JSON.stringify(stats)}`);
+  // Its helper thread keeps neither the loop nor the process alive.
+  const { code, signal, stderr } = await reader.done;
+  assert.deepEqual({ code, signal }, { code: 0, signal: null }, stderr);
 });
 
 test('a worker thread that ends while its next() is pending (terminate() or process.exit()) does not bring its process down', { timeout: 60000 }, async (t) => {

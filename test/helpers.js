@@ -123,6 +123,16 @@ export function startNodePeerInPidNamespace(t, script, args) {
   return { ...peer, hostPid };
 }
 
+/**
+ * startNodePeer, but the peer runs in a new network namespace (unshare, as
+ * root), sharing /dev/shm, the lock directory and the pids, as a container
+ * sharing IPC but not the network would: abstract Unix sockets of either
+ * side are out of the other's reach.
+ */
+export function startNodePeerInNetworkNamespace(t, script, args) {
+  return killedAfter(t, run('unshare', ['--net', process.execPath, join(peersDirectory, script), JSON.stringify(args)]));
+}
+
 /** runPythonPeer, killed with SIGKILL (and awaited) after the test t ends if it still runs. */
 export function startPythonPeer(t, command, args, options) {
   return killedAfter(t, runPythonPeer(command, args, options));

@@ -20,6 +20,7 @@
         "src/native/wake/wake_slots.cc",
         "src/native/wake/silent_writers.cc",
         "src/native/wake/async_wait.cc",
+        "src/native/wake/futex_relay.cc",
         "src/native/ring/entry_lock.cc",
         "src/native/ring/ring_protocol.cc",
         "src/native/ring/ring_binding.cc"

@@ -62,7 +62,7 @@ class WakeSlots:
             self._socket.sendto(_WAKE_BYTE, _SEND_FLAGS, address)
             return 1
         except ConnectionRefusedError:
-            self._leave_state(slot, WAITING)  # nobody bound there: the waiter died while waiting
+            self._leave_state(slot, WAITING)  # nobody bound there: the waiter died, or waits in another network namespace
         except OSError:
             pass  # a full socket buffer: the waiter has wakes pending already
         return 0

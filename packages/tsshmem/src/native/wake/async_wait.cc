@@ -63,6 +63,7 @@ void AsyncWait::Detach() {
     CloseAndFree(poll_);
     poll_ = nullptr;
   }
+  relay_.reset();
 }
 
 // Once per handle: with every slot taken by live processes, the handle is
@@ -95,10 +96,12 @@ void AsyncWait::ChooseWakePath() {
 
 void AsyncWait::Start(Napi::Function callback, double lastCount, int64_t deadlineNs) {
   if (wake_path_ == WakePath::kNotChosen) ChooseWakePath();
+  if (socket_unreachable_) RelayThroughFutex();
   callback_ = Napi::Persistent(callback);
   last_count_ = lastCount;
   deadline_ns_ = deadlineNs;
   state_ = AsyncWaitState::kWaiting;
+  uint32_t seen = 0;
   if (wake_path_ == WakePath::kSocket) {
     slots_.EnterWaiting(slot_);
     uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
@@ -107,26 +110,38 @@ void AsyncWait::Start(Napi::Function callback, double lastCount, int64_t deadlin
     // with the writer's fetch_add of the notify word before it reads the
     // slots (NotifyWaiters): either it sees the slot, or we see its count.
     std::atomic_thread_fence(std::memory_order_seq_cst);
+  } else if (wake_path_ == WakePath::kFutexRelay) {
+    // As a sleeper does (SleepOnce): marked SLEEPING (a seq_cst RMW), then
+    // the notify word, then the count. Pairs with the writer's fetch_add of
+    // the notify word before it reads the slots: either it sees us SLEEPING
+    // and wakes the futex, or we see its count, or the word moved past seen
+    // and the relay's FUTEX_WAIT returns at once.
+    slots_.EnterSleeping(slot_);
+    seen = __atomic_load_n(notify_, __ATOMIC_SEQ_CST);
   }
-  // A write may have landed before the slot was marked waiting.
-  Check(WaitEnd::kImmediate);
-  if (Waiting()) loop_waits_->Add(this);
+  // A write may have landed before the slot was marked.
+  if (!Check(WaitEnd::kImmediate)) return;
+  if (wake_path_ == WakePath::kFutexRelay) relay_->Sleep(seen, kIdleCheckNs);
+  loop_waits_->Add(this);
 }
 
 int64_t AsyncWait::NextCheckNs(int64_t nowNs) const {
   return std::min(deadline_ns_, nowNs + (may_have_silent_writer_ ? kSilentWriterCheckNs : kIdleCheckNs));
 }
 
-void AsyncWait::Check(WaitEnd found) {
-  if (!Waiting()) return;
+bool AsyncWait::Check(WaitEnd found) {
+  if (!Waiting()) return false;
   double count = ObserveCount(meta_, guard_entry_);
   if (count != last_count_) {
     Settle(count, found);
-  } else if (MonotonicNs() >= deadline_ns_) {
-    Settle(AsResult(Status::kTimedOut), WaitEnd::kTimedOut);
-  } else {
-    may_have_silent_writer_ = MayHaveSilentWriter();
+    return false;
   }
+  if (MonotonicNs() >= deadline_ns_) {
+    Settle(AsResult(Status::kTimedOut), WaitEnd::kTimedOut);
+    return false;
+  }
+  may_have_silent_writer_ = MayHaveSilentWriter();
+  return true;
 }
 
 // A re-check that finds the writer's wake byte already waiting for the poll
@@ -154,8 +169,10 @@ void AsyncWait::Settle(double result, WaitEnd end) {
   state_ = AsyncWaitState::kIdle;
   stats_->Record(end);
   if (wake_path_ == WakePath::kSocket) {
-    slots_.Leave(slot_);
+    socket_unreachable_ = !slots_.LeaveWaiting(slot_);
     uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  } else if (wake_path_ == WakePath::kFutexRelay) {
+    slots_.Leave(slot_);
   }
   loop_waits_->Remove(this);
   Napi::FunctionReference callback = std::move(callback_);
@@ -188,12 +205,44 @@ void AsyncWait::Close(bool settle) {
     CloseAndFree(poll_);
     poll_ = nullptr;
   }
+  relay_.reset();
 }
 
 void AsyncWait::OnReadable(uv_poll_t* handle, int, int) {
   auto* wait = static_cast<AsyncWait*>(handle->data);
   wait->socket_.ReceiveOne();
   wait->Check(WaitEnd::kWoken);
+}
+
+// Between waits, kSocket -> kFutexRelay: the slot keeps this handle's claim
+// but turns SLEEPING for good, with token 0 so that writers send it no more
+// datagrams. Without a helper thread the handle falls back to the timer.
+void AsyncWait::RelayThroughFutex() {
+  socket_unreachable_ = false;
+  uv_poll_stop(poll_);
+  CloseAndFree(poll_);
+  poll_ = nullptr;
+  socket_.Close();
+  slots_.SetToken(slot_, 0);
+  // The relay only hands the word to futex(2), which never writes it.
+  relay_ = std::make_unique<FutexRelay>(loop_waits_->loop(), const_cast<uint32_t*>(notify_), OnRelayWake, this);
+  if (relay_->Started()) {
+    wake_path_ = WakePath::kFutexRelay;
+    return;
+  }
+  relay_.reset();
+  slots_.Release(slot_);
+  slot_ = -1;
+  wake_path_ = WakePath::kTimerOnly;
+}
+
+// Each sleep's end: a wake, the word moving before the sleep, or the slice
+// running out. The next sleep's word is loaded before the count, as at Start.
+void AsyncWait::OnRelayWake(void* context, FutexEnd end) {
+  auto* wait = static_cast<AsyncWait*>(context);
+  if (!wait->Waiting()) return;
+  uint32_t seen = __atomic_load_n(wait->notify_, __ATOMIC_SEQ_CST);
+  if (wait->Check(end == FutexEnd::kTimedOut ? WaitEnd::kRechecked : WaitEnd::kWoken)) wait->relay_->Sleep(seen, kIdleCheckNs);
 }
 
 LoopWaits& LoopWaits::For(Napi::Env env) {

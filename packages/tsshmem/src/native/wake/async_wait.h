@@ -1,8 +1,9 @@
 // Asynchronous waits for the next completed write, run by the event loop of
-// the waiting thread (libuv), with no thread of their own and none of
-// libuv's pool: a wake socket (see wake_slots.h) brings tsshmem writers'
-// wakes straight into the loop. Writers that wake nobody (pyshmem) and
-// deadlines are caught by one timer per loop.
+// the waiting thread (libuv), with none of libuv's pool: a wake socket (see
+// wake_slots.h) brings tsshmem writers' wakes straight into the loop.
+// Writers that wake nobody (pyshmem) and deadlines are caught by one timer
+// per loop. A handle whose socket writers cannot reach (another network
+// namespace) changes to a thread of its own (futex_relay.h).
 //
 // The timer ticks every kSilentWriterCheckNs (timing.h) while a wait may have
 // a silent writer: on a stream without the extension area (pyshmem created
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "wake/futex_relay.h"
 #include "wake/silent_writers.h"
 #include "wake/wait_stats.h"
 #include "wake/wake_slots.h"
@@ -49,6 +51,10 @@ enum class WakePath {
   kSocket,
   // No slot or socket to be had: the loop's timer checks alone.
   kTimerOnly,
+  // A writer could not reach the socket (ECONNREFUSED: it is in another
+  // network namespace): the slot, now SLEEPING, is slept on by a helper
+  // thread in futex(2), which wakes the loop (futex_relay.h).
+  kFutexRelay,
 };
 
 class AsyncWait {
@@ -89,9 +95,11 @@ class AsyncWait {
   static constexpr uint64_t kProbeStale = UINT64_MAX;
 
   // Settles a waiting wait whose count changed (ended as `found` says) or
-  // whose deadline passed.
-  void Check(WaitEnd found);
+  // whose deadline passed; returns whether it is still waiting.
+  bool Check(WaitEnd found);
   void ChooseWakePath();
+  void RelayThroughFutex();
+  static void OnRelayWake(void* context, FutexEnd end);
   void Settle(double result, WaitEnd end);
   static void OnReadable(uv_poll_t* handle, int status, int events);
   bool MayHaveSilentWriter();
@@ -118,6 +126,10 @@ class AsyncWait {
   int slot_ = -1;
   WakeSocket socket_;
   uv_poll_t* poll_ = nullptr;
+  // A writer reset the slot from WAITING during the last wait: the socket
+  // is out of its reach, so the next Start switches to kFutexRelay.
+  bool socket_unreachable_ = false;
+  std::unique_ptr<FutexRelay> relay_;
   // While kWaiting:
   Napi::FunctionReference callback_;
   Napi::AsyncContext context_;

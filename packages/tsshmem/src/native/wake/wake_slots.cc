@@ -67,6 +67,8 @@ void WakeSlots::Release(int slot) const {
   __atomic_store_n(Field(slot, kPid), 0, __ATOMIC_SEQ_CST);
 }
 
+void WakeSlots::SetToken(int slot, uint32_t token) const { __atomic_store_n(Field(slot, kToken), token, __ATOMIC_SEQ_CST); }
+
 void WakeSlots::EnterWaiting(int slot) const { Enter(slot, kWaiting); }
 
 void WakeSlots::EnterSleeping(int slot) const { Enter(slot, kSleeping); }
@@ -74,6 +76,8 @@ void WakeSlots::EnterSleeping(int slot) const { Enter(slot, kSleeping); }
 void WakeSlots::Leave(int slot) const {
   if (!Leave(slot, kWaiting)) Leave(slot, kSleeping);
 }
+
+bool WakeSlots::LeaveWaiting(int slot) const { return Leave(slot, kWaiting); }
 
 void WakeSlots::Enter(int slot, uint32_t state) const {
   if (CompareExchange(Field(slot, kState), kIdle, state)) __atomic_fetch_add(waiting_, 1, __ATOMIC_SEQ_CST);
@@ -108,8 +112,10 @@ void WakeSlots::Send(int slot) const {
   if (sendto(SendSocket(), &kWake, 1, MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&address), length) < 0 &&
       errno == ECONNREFUSED && __atomic_load_n(Field(slot, kPid), __ATOMIC_SEQ_CST) == pid &&
       __atomic_load_n(Field(slot, kToken), __ATOMIC_SEQ_CST) == token) {
-    // Nobody is bound there any more: the waiter died while waiting. (Unless
-    // the slot changed hands meanwhile: then its new owner stays WAITING.)
+    // Nobody is bound there: the waiter died while waiting, or its socket is
+    // in another network namespace (it then sleeps in futex(2) instead,
+    // futex_relay.h). Unless the slot changed hands meanwhile: then its new
+    // owner stays WAITING.
     Leave(slot, kWaiting);
   }
 }

@@ -30,6 +30,12 @@ class WakeSlots {
   void EnterWaiting(int slot) const;
   void EnterSleeping(int slot) const;
   void Leave(int slot) const;
+  // Leave from WAITING; false if the slot was no longer WAITING: a writer
+  // found nobody bound at its socket address (ECONNREFUSED) and reset it.
+  bool LeaveWaiting(int slot) const;
+  // A slot that changes from WAITING to SLEEPING for good takes token 0:
+  // writers send no datagram to a SLEEPING slot's address.
+  void SetToken(int slot, uint32_t token) const;
 
   // Writer side, after bumping the notify word.
   void WakeAll(uint32_t* notify) const;
