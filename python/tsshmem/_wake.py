@@ -4,7 +4,8 @@ a stream, and how a Python reader sleeps in futex(2) until a writer wakes it.
 Writers (after a completed write): fetch_add(notify word); if wake-waiting
 is not 0, one datagram to each WAITING slot's abstract socket (Node readers
 awaiting next()) and one FUTEX_WAKE of the notify word if any slot is
-SLEEPING (Python readers in next(), Node readers in readNewSync()).
+SLEEPING (Python readers in next(), Node readers in readNewSync(), and Node
+readers in next() whose socket this writer cannot reach).
 Readers (Python): a SLEEPING slot, claimed on the first wait that does not
 end at once and kept until close."""
 import socket
@@ -57,12 +58,16 @@ class WakeSlots:
     def _send(self, slot):
         if self._socket is None:
             self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
-        address = b'\0tsshmem-wake-%d-%d' % (int(self._pid[slot]), int(self._token[slot]))
+        pid, token = int(self._pid[slot]), int(self._token[slot])
+        address = b'\0tsshmem-wake-%d-%d' % (pid, token)
         try:
             self._socket.sendto(_WAKE_BYTE, _SEND_FLAGS, address)
             return 1
         except ConnectionRefusedError:
-            self._leave_state(slot, WAITING)  # nobody bound there: the waiter died, or waits in another network namespace
+            # Nobody bound there: the waiter died, or waits in another network namespace (it then
+            # turns to futex wakes). Unless the slot changed hands meanwhile: its new owner stays WAITING.
+            if int(self._pid[slot]) == pid and int(self._token[slot]) == token:
+                self._leave_state(slot, WAITING)
         except OSError:
             pass  # a full socket buffer: the waiter has wakes pending already
         return 0

@@ -5,7 +5,9 @@
 //    socket in the abstract namespace (no file, gone when the process dies);
 //    the writer sends it one byte;
 //  - SLEEPING (readNewSync, the thread sleeps in futex(2) on the notify
-//    word): the writer makes one futex wake for all of them.
+//    word; or next() whose socket a writer could not reach, slept on by a
+//    helper thread, futex_relay.h): the writer makes one futex wake for all
+//    of them.
 // With nobody waiting a write pays one atomic load. Slots of processes that
 // died are reclaimed: a WAITING slot when its socket is gone, a SLEEPING slot
 // when a futex wake finds nobody asleep and its pid is dead.
