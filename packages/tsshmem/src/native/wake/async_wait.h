@@ -95,7 +95,8 @@ class AsyncWait {
   static constexpr uint64_t kProbeStale = UINT64_MAX;
 
   // Settles a waiting wait whose count changed (ended as `found` says) or
-  // whose deadline passed; returns whether it is still waiting.
+  // whose deadline passed. true: the same wait goes on; false once it
+  // settled (even if its callback started another) or if none was waiting.
   bool Check(WaitEnd found);
   void ChooseWakePath();
   void RelayThroughFutex();
