@@ -77,7 +77,7 @@ test('bench --quick prints the IO tables and writes every figure as JSON', { tim
   assert.match(stdout, /^### IO: write \+ read round trip in one process$/m);
   assert.match(stdout, /^\| payload \| method \| round trips\/s \| GB\/s \| vs memcpy \| vs protocol \| vs allocating copy \| page faults per round trip \|$/m);
   assert.match(stdout, /^\| 128x128 \(64\.0 KiB\) \| read\(\{ out \}\) \| /m);
-  assert.match(stdout, /^\| 128x128 \(64\.0 KiB\) \| read\(\) \| [^|]+ \| [^|]+ \| [^|]+ \| [^|]+ \| [\d.]+% \| /m, 'read() beside the allocating copy');
+  assert.match(stdout, /^\| 128x128 \(64\.0 KiB\) \| read\(\) \| [^|]+ \| [^|]+ \| [^|]+ \| [^|]+ \| [\d.,]+% \| /m, 'read() beside the allocating copy');
   assert.match(stdout, /^\| 128x128 \(64\.0 KiB\) \| allocating copy reference \(JS\) \| /m);
   assert.match(stdout, /^### Per-call overhead/m);
   assert.doesNotMatch(stdout, /### Wake/);
@@ -136,7 +136,7 @@ test('bench --quick measures every wake case on one CPU and across CPUs beside i
     return;
   }
   assert.match(stdout, /^\| mechanism \| one CPU: round trip, median \| p99 \| vs same-work C, median \/ p99 \| separate CPUs: round trip, median \| p99 \| vs same-work C, median \/ p99 \|$/m);
-  assert.match(stdout, /^\| tsshmem: await next\(\) \| [^|]+ µs \| [^|]+ µs \| [\d.]+x \/ [\d.]+x \| [^|]+ µs \| [^|]+ µs \| [\d.]+x \/ [\d.]+x \|$/m);
+  assert.match(stdout, /^\| tsshmem: await next\(\) \| [^|]+ µs \| [^|]+ µs \| [\d.,]+x \/ [\d.,]+x \| [^|]+ µs \| [^|]+ µs \| [\d.,]+x \/ [\d.,]+x \|$/m);
   assert.deepEqual(Object.keys(placements), ['oneCpu', 'separateCpus']);
   const { oneCpu, separateCpus } = placements;
   assert.equal(oneCpu.placement.initiatorCpu, oneCpu.placement.echoCpu);
