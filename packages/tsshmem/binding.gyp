@@ -31,9 +31,6 @@
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
       "libraries": ["-lrt", "-lpthread"],
-      # Never unloaded (a worker's environment unloads the addons it loaded):
-      # a futex relay's detached thread may still run the addon's code for
-      # up to one sleep slice after its handle closed (wake/futex_relay.h).
       "ldflags": ["-Wl,-z,nodelete"]
     }
   ]

@@ -37,6 +37,9 @@ class FutexRelay {
   void Sleep(uint32_t seen, int64_t sliceNs);
   // Loop thread: no onWake after this returns. The thread, detached, ends
   // once its sleep in progress does (at the next write or the slice's end).
+  // Meanwhile it still runs the addon's code, which is why binding.gyp links
+  // it with -z nodelete: Node unloads the addons a worker loaded when that
+  // worker's environment ends, but never a NODELETE library.
   void Stop();
 
  private:
