@@ -21,6 +21,8 @@ export interface Peer<T> {
 
 export interface Finished {
   readonly code: number | null;
+  /** The signal that ended it, if one did (code is then null). */
+  readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -85,7 +87,7 @@ export class Launcher {
   }
 
   #failure(id: number): LaunchResult {
-    return { id, code: null, stdout: '', stderr: this.#ended ?? '' };
+    return { id, code: null, signal: null, stdout: '', stderr: this.#ended ?? '' };
   }
 
   #settle(result: LaunchResult): void {
@@ -118,14 +120,19 @@ export function collectOutput(child: OutputChild, onLine?: (line: string) => voi
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   return new Promise((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+}
+
+/** "exit code N", or the signal that killed the process. */
+export function describeEnd(run: Finished): string {
+  return run.signal === null ? `exit code ${run.code}` : `killed by ${run.signal}`;
 }
 
 function parseReport<T>(what: string, run: Finished): T {
   const lastLine = run.stdout.trim().split('\n').at(-1) ?? '';
   if (run.code !== 0 || !lastLine.startsWith('{')) {
-    throw new Error(`${what} failed (exit code ${run.code}): ${run.stderr.trim() || run.stdout.trim() || 'no output'}`);
+    throw new Error(`${what} failed (${describeEnd(run)}): ${run.stderr.trim() || run.stdout.trim() || 'no output'}`);
   }
   return JSON.parse(lastLine) as T;
 }

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-import { collectOutput, type Peer, READY_LINE, startPeer } from './children.js';
+import { collectOutput, describeEnd, type Peer, READY_LINE, startPeer } from './children.js';
 import { type BenchStreamOptions, type Cleanup, withStream } from './cleanup.js';
 import type { BenchContext } from './context.js';
 import type { Latency, Timing } from './measure.js';
@@ -77,7 +77,7 @@ function startPython<T>(cleanup: Cleanup, env: NodeJS.ProcessEnv, role: string, 
   });
   const result = finished.then((run) => {
     const lastLine = run.stdout.trim().split('\n').at(-1) ?? '';
-    if (run.code !== 0 || !lastLine.startsWith('{')) throw new Error(`handover.py ${role} failed (exit code ${run.code}): ${run.stderr.trim() || 'no output'}`);
+    if (run.code !== 0 || !lastLine.startsWith('{')) throw new Error(`handover.py ${role} failed (${describeEnd(run)}): ${run.stderr.trim() || 'no output'}`);
     return JSON.parse(lastLine) as T;
   });
   return { ready: Promise.race([ready, result.then(() => undefined)]), result };

@@ -27,7 +27,7 @@ function launch({ id, command, args }: LaunchRequest): void {
   const answer = (result: LaunchResult): void => void process.stdout.write(`${JSON.stringify(result)}\n`);
   collectOutput(child).then(
     (finished) => answer({ id, ...finished }),
-    (error: Error) => answer({ id, code: null, stdout: '', stderr: error.message }),
+    (error: Error) => answer({ id, code: null, signal: null, stdout: '', stderr: error.message }),
   );
 }
 
