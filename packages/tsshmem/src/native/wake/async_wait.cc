@@ -7,18 +7,10 @@
 #include "clock.h"
 #include "protocol/frame_protocol.h"
 #include "wake/sync_wait.h"
+#include "wake/uv_handles.h"
 #include "timing.h"
 
 namespace tsshmem {
-
-namespace {
-
-template <typename Handle>
-void CloseAndFree(Handle* handle) {
-  uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* closed) { delete reinterpret_cast<Handle*>(closed); });
-}
-
-}  // namespace
 
 AsyncWait::AsyncWait(Napi::Env env, const double* meta, int guardEntry, const uint32_t* notify, WakeSlots slots, int lockFd,
                      WaitStats* stats)

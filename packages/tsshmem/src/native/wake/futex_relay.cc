@@ -5,15 +5,9 @@
 #include <system_error>
 #include <thread>
 
+#include "wake/uv_handles.h"
+
 namespace tsshmem {
-
-namespace {
-
-void CloseAndFree(uv_async_t* handle) {
-  uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* closed) { delete reinterpret_cast<uv_async_t*>(closed); });
-}
-
-}  // namespace
 
 // What the loop and the thread share; the thread keeps it alive after Stop().
 struct FutexRelay::Shared {
@@ -46,7 +40,6 @@ FutexRelay::FutexRelay(uv_loop_t* loop, uint32_t* notify, OnWake onWake, void* c
     CloseAndFree(async);
     return;
   }
-  async_ = async;
   shared_ = std::move(shared);
 }
 
@@ -65,14 +58,15 @@ void FutexRelay::Sleep(uint32_t seen, int64_t sliceNs) {
 
 void FutexRelay::Stop() {
   if (!shared_) return;
+  uv_async_t* async;
   {
     std::lock_guard<std::mutex> lock(shared_->mutex);
+    async = shared_->async;
     shared_->async = nullptr;
   }
   shared_->requested.notify_one();
   // libuv runs no callback of a handle being closed, so onWake is over.
-  CloseAndFree(async_);
-  async_ = nullptr;
+  CloseAndFree(async);
   shared_.reset();
 }
 

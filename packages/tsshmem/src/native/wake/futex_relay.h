@@ -48,7 +48,6 @@ class FutexRelay {
   static void Run(std::shared_ptr<Shared> shared);
 
   std::shared_ptr<Shared> shared_;
-  uv_async_t* async_ = nullptr;
   OnWake on_wake_;
   void* context_;
 };
